@@ -1,0 +1,61 @@
+"""What every command shares: finding the config, printing errors, exiting."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from airlines.config import AppConfig, ConfigError, load_config
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: Where the local stack keeps data, logs, pids and the config it generates.
+STACK_DIR_ENV = "AIRLINES_STACK_DIR"
+CONFIG_ENV = "AIRLINES_CONFIG"
+
+
+def stack_dir() -> Path:
+    return Path(os.environ.get(STACK_DIR_ENV, ".stack")).resolve()
+
+
+def stack_config_path() -> Path:
+    """The config ``airlines stack up`` writes for the other commands to use."""
+    return stack_dir() / "airlines.yaml"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (YAML). Default: $AIRLINES_CONFIG, else the local stack's "
+        "generated config if the stack is up, else built-in defaults.",
+        dir_okay=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a clear error to stderr and exit non-zero."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def resolve_config(path: Path | None) -> AppConfig:
+    """Load the config a command should use (see :data:`ConfigOption`)."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    if path is None and stack_config_path().exists():
+        path = stack_config_path()
+    if path is None:
+        return AppConfig()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        err_console.print(exc.render(), highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(2) from exc

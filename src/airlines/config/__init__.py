@@ -1,0 +1,28 @@
+"""Configuration models (the single source of configuration truth) and their loading."""
+
+from airlines.config.loader import ConfigError, dump_config, format_errors, load_config
+from airlines.config.models import (
+    AppConfig,
+    DeadLetterConfig,
+    KafkaConfig,
+    ProducerClient,
+    ProducerConfig,
+    RedisConfig,
+    StreamingConfig,
+    TopicConfig,
+)
+
+__all__ = [
+    "AppConfig",
+    "ConfigError",
+    "DeadLetterConfig",
+    "KafkaConfig",
+    "ProducerClient",
+    "ProducerConfig",
+    "RedisConfig",
+    "StreamingConfig",
+    "TopicConfig",
+    "dump_config",
+    "format_errors",
+    "load_config",
+]

@@ -1,0 +1,252 @@
+"""Configuration of a deployment: Kafka, topics, Redis, the streaming job, producers.
+
+One model, three users: the local stack writes it, the streaming job validates it at
+start, and the Helm chart renders it into the job's ConfigMap (its values schema is
+generated from these models). Files use camelCase keys, like Helm values.
+
+Secrets are never part of it: the Redis password is read from the environment
+variable named by ``redis.passwordEnv`` (a Kubernetes Secret in the cluster).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from airlines.config.types import Duration, Endpoint, format_duration
+from airlines.contract import Region
+
+
+class Section(BaseModel):
+    """Base of every config section: camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+
+class ProducerClient(Section):
+    """librdkafka producer settings (the ones worth tuning; safe defaults)."""
+
+    linger_ms: int = Field(20, ge=0, le=60_000, description="Wait this long to fill a batch (ms).")
+    batch_size: int = Field(
+        131_072, ge=1024, le=16_777_216, description="Maximum batch size per partition (bytes)."
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4", description="Batch compression codec."
+    )
+    delivery_timeout_ms: int = Field(
+        120_000,
+        ge=1000,
+        description="Give up on a message (and report it failed) after this long (ms).",
+    )
+
+
+class KafkaConfig(Section):
+    """How to reach the Kafka cluster."""
+
+    bootstrap_servers: list[Endpoint] = Field(
+        default_factory=lambda: ["localhost:9092"],
+        min_length=1,
+        description="Brokers to bootstrap from, as host:port.",
+    )
+    client_id: str = Field("airlines-analytics", min_length=1, description="Kafka client.id.")
+    producer: ProducerClient = Field(
+        default_factory=ProducerClient, description="Producer client settings."
+    )
+
+
+class TopicConfig(Section):
+    """An input topic and the route its events are attributed to."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9._-]{1,249}$", description="Kafka topic name.")
+    region: Region = Field(description="The regional producer that writes to this topic.")
+    route: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,64}$",
+        description="Route name stamped on events read from this topic "
+        "(enrichment and Redis keys). Defaults to the region.",
+    )
+    partitions: int = Field(3, ge=1, le=1000, description="Partitions when the topic is created.")
+    replication_factor: int = Field(
+        3, ge=1, le=10, description="Replicas when the topic is created."
+    )
+
+    @property
+    def route_name(self) -> str:
+        return self.route or self.region.value
+
+
+class DeadLetterConfig(Section):
+    """Where records that fail the event contract go, with the reason."""
+
+    topic: str = Field(
+        "flights-dead-letter",
+        pattern=r"^[a-zA-Z0-9._-]{1,249}$",
+        description="Dead-letter topic name.",
+    )
+    partitions: int = Field(3, ge=1, le=1000, description="Partitions when the topic is created.")
+    replication_factor: int = Field(
+        3, ge=1, le=10, description="Replicas when the topic is created."
+    )
+
+
+def default_topics() -> list[TopicConfig]:
+    return [TopicConfig(name=f"{region.value}-flights", region=region) for region in Region]
+
+
+class RedisConfig(Section):
+    """How to reach the Redis Cluster and how long analytics live there."""
+
+    nodes: list[Endpoint] = Field(
+        default_factory=lambda: ["localhost:7000"],
+        min_length=1,
+        description="Startup nodes of the Redis Cluster, as host:port.",
+    )
+    username: str | None = Field(None, description="ACL user name; null for the default user.")
+    password_env: str | None = Field(
+        "REDIS_PASSWORD",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the password "
+        "(never the password itself); null when the cluster has no password.",
+    )
+    password_file: str | None = Field(
+        None,
+        description="Path of a file holding the password (e.g. a mounted Secret); "
+        "used when the environment variable is unset.",
+    )
+    ttl: Duration = Field(
+        timedelta(days=2),
+        description="Expiry of analytics keys, re-applied on every write.",
+    )
+    key_prefix: str = Field(
+        "aa", pattern=r"^[a-z0-9]{1,16}$", description="Prefix of every key the job writes."
+    )
+    top_n: int = Field(
+        20, ge=1, le=1000, description="Kept entries of a route's recent-windows index."
+    )
+
+
+class StreamingConfig(Section):
+    """The Structured Streaming job."""
+
+    trigger: Duration = Field(timedelta(seconds=30), description="Micro-batch trigger interval.")
+    watermark: Duration = Field(
+        timedelta(minutes=1),
+        ge=timedelta(0),
+        description="How late an event may arrive (event time) and still be aggregated.",
+    )
+    window: Duration = Field(timedelta(minutes=5), description="Aggregation window length.")
+    slide: Duration | None = Field(
+        None,
+        description="Slide of a sliding window; null for tumbling windows.",
+    )
+    checkpoint_location: str = Field(
+        ".state/checkpoints/flight-analytics",
+        min_length=1,
+        description="Directory (local path or URI) of the query checkpoint.",
+    )
+    shuffle_partitions: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="spark.sql.shuffle.partitions; null means the cores available. "
+        "Cannot change once a checkpoint exists.",
+    )
+    starting_offsets: Literal["earliest", "latest"] = Field(
+        "earliest",
+        description="Where a new query (no checkpoint) starts reading. "
+        "A restart always resumes from the checkpoint.",
+    )
+    max_offsets_per_trigger: int | None = Field(
+        None, ge=1, description="Cap on records per micro-batch; null for no cap."
+    )
+
+    @field_validator("trigger", "window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @field_validator("slide")
+    @classmethod
+    def _slide_within_window(
+        cls, value: timedelta | None, info: ValidationInfo
+    ) -> timedelta | None:
+        if value is None:
+            return value
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        window = info.data.get("window")
+        if window is not None and value > window:
+            raise ValueError(f"must not be longer than window ({format_duration(window)})")
+        return value
+
+
+class ProducerConfig(Section):
+    """The regional flight simulators."""
+
+    rate: float = Field(20.0, gt=0, le=1_000_000, description="Events per second per producer.")
+    fleet_size: int = Field(
+        12, ge=1, le=500, description="Recurring flights each region's simulator operates."
+    )
+    seed: int | None = Field(None, description="Random seed; null for a random run.")
+
+
+class AppConfig(Section):
+    """Everything the producers, the streaming job and the CLI need to run."""
+
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="Kafka connection.")
+    topics: list[TopicConfig] = Field(
+        default_factory=default_topics,
+        min_length=1,
+        description="Input topics, one per regional feed.",
+    )
+    dead_letter: DeadLetterConfig = Field(
+        default_factory=DeadLetterConfig, description="Dead-letter topic."
+    )
+    redis: RedisConfig = Field(default_factory=RedisConfig, description="Redis Cluster.")
+    streaming: StreamingConfig = Field(
+        default_factory=StreamingConfig, description="Streaming job."
+    )
+    producers: ProducerConfig = Field(
+        default_factory=ProducerConfig, description="Flight simulators."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppConfig:
+        names = [t.name for t in self.topics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"topics: topic names must be unique, got {names}")
+        regions = [t.region for t in self.topics]
+        if len(set(regions)) != len(regions):
+            raise ValueError("topics: each region may feed only one topic")
+        if self.dead_letter.topic in names:
+            raise ValueError("deadLetter.topic: must not also be an input topic")
+        horizon = self.streaming.window + self.streaming.watermark
+        if self.redis.ttl <= horizon:
+            raise ValueError(
+                "redis.ttl: must be longer than streaming.window + streaming.watermark, "
+                "or windows would expire while still being updated"
+            )
+        return self
+
+    def topic_for_region(self, region: Region) -> TopicConfig:
+        for topic in self.topics:
+            if topic.region is region:
+                return topic
+        raise KeyError(f"no topic is configured for region {region.value!r}")

@@ -1,0 +1,1 @@
+"""The local stack: real ZooKeeper, Kafka brokers and a Redis Cluster on one machine."""
