@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from airlines.cli import values
+from airlines.cli import produce, values
 
 app = typer.Typer(
     name="airlines",
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(values.app, name="values")
+produce.register(app)
 
 
 def main() -> None:

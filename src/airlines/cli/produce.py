@@ -1,0 +1,197 @@
+"""``airlines produce`` and ``airlines replay``: put flight events on Kafka."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airlines.cli.common import ConfigOption, console, err_console, fail, resolve_config
+from airlines.contract import Region
+from airlines.producers.publisher import DeliveryStats
+
+
+def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") -> None:
+    rate = stats.delivered / elapsed if elapsed > 0 else 0.0
+    line = (
+        f"{title}: {stats.delivered} delivered, {stats.failed} failed, "
+        f"{stats.pending} unacknowledged in {elapsed:.1f}s ({rate:.0f}/s){extra}"
+    )
+    console.print(line, highlight=False)
+    for reason, n in stats.errors.most_common(5):
+        err_console.print(f"  {n} x {reason}", highlight=False, markup=False)
+
+
+class _ProgressLine:
+    """A live status line on a terminal; a log line every 10 s elsewhere (e.g. in a pod)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.start = time.monotonic()
+        self._last_log = 0.0
+        self._status = console.status("") if console.is_terminal else None
+        if self._status:
+            self._status.start()
+
+    def __call__(self, stats: DeliveryStats) -> None:
+        elapsed = time.monotonic() - self.start
+        text = (
+            f"{self.label}: {stats.queued} sent, {stats.delivered} delivered, "
+            f"{stats.failed} failed ({stats.delivered / max(elapsed, 1e-9):.0f}/s)"
+        )
+        if self._status:
+            self._status.update(text)
+        elif elapsed - self._last_log >= 10:
+            self._last_log = elapsed
+            console.print(text, highlight=False)
+
+    def stop(self) -> None:
+        if self._status:
+            self._status.stop()
+
+
+def produce(
+    region: Annotated[Region, typer.Option("--region", "-r", help="Which regional feed.")],
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Events per second (default: producers.rate from config).", min=0.001),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(help="Stop after this many events (default: run until stopped).", min=1),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed: the same seed gives the same flights and events."),
+    ] = None,
+    heartbeat_file: Annotated[
+        Path | None,
+        typer.Option(help="Touch this file every second while producing (liveness probes)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Simulate a region's fleet and write its flight events to the region's topic.
+
+    Idempotent, acks=all; key = flight id. SIGTERM/Ctrl-C flushes and prints a summary.
+    Exits 1 if any event was not acknowledged.
+    """
+    from airlines.producers.run import MissingTopicError, stop_on_signals
+    from airlines.producers.run import produce as run
+
+    cfg = resolve_config(config)
+    topic = cfg.topic_for_region(region).name
+    progress = _ProgressLine(f"{region.value} -> {topic}")
+    try:
+        with stop_on_signals() as stop:
+            stats = run(
+                cfg,
+                region,
+                rate=rate if rate is not None else cfg.producers.rate,
+                count=count,
+                seed=seed if seed is not None else cfg.producers.seed,
+                stop=stop,
+                on_progress=progress,
+                heartbeat_file=heartbeat_file,
+            )
+    except MissingTopicError as exc:
+        progress.stop()
+        fail(str(exc))
+    progress.stop()
+    _summary(f"{region.value} -> {topic}", stats, time.monotonic() - progress.start)
+    if stats.failed or stats.pending:
+        raise typer.Exit(1)
+
+
+def replay(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL or CSV file with the contract's field names.", exists=True, dir_okay=False
+        ),
+    ],
+    topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to write to.")],
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Events per second (default: as fast as possible).", min=0.001),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: from the extension).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only validate the file; send nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send the file's events in file order, keeping their event times.
+
+    Invalid rows are reported with their line numbers and not sent; exits 1 if there were any.
+    """
+    from airlines.producers.publisher import EventPublisher, Pacer
+    from airlines.producers.replay import CsvHeaderError, FileFormat, detect_format, read_rows
+    from airlines.producers.run import FLUSH_TIMEOUT_S, stop_on_signals
+
+    if fmt not in (None, "jsonl", "csv"):
+        fail(f"--format: expected jsonl or csv, got {fmt!r}")
+    try:
+        file_format: FileFormat = fmt or detect_format(file)  # type: ignore[assignment]
+    except ValueError as exc:
+        fail(str(exc))
+    cfg = resolve_config(config)
+    publisher = None if check else EventPublisher(cfg.kafka)
+    if publisher is not None and not publisher.topic_exists(topic):
+        fail(f"--topic: topic {topic!r} does not exist on {','.join(cfg.kafka.bootstrap_servers)}")
+    pacer, problems, valid = Pacer(rate), 0, 0
+    start = time.monotonic()
+    try:
+        with stop_on_signals() as stop:
+            for row in read_rows(file, file_format):
+                if stop.is_set():
+                    break
+                if row.event is None:
+                    problems += 1
+                    err_console.print(
+                        f"{file}:{row.line}: {row.problem}", highlight=False, markup=False
+                    )
+                    continue
+                valid += 1
+                if publisher is not None:
+                    publisher.send(topic, row.event)
+                    pacer.wait(publisher.poll)
+    except CsvHeaderError as exc:
+        fail(str(exc))
+    if publisher is None:
+        console.print(f"{file}: {valid} valid rows, {problems} invalid", highlight=False)
+    else:
+        publisher.flush(FLUSH_TIMEOUT_S)
+        stats = publisher.stats
+        _summary(
+            f"{file} -> {topic}",
+            stats,
+            time.monotonic() - start,
+            f", {problems} invalid rows not sent",
+        )
+        if stats.failed or stats.pending:
+            raise typer.Exit(1)
+    if problems:
+        raise typer.Exit(1)
+
+
+contract_app = typer.Typer(help="The flight event contract.")
+
+
+@contract_app.command("schema")
+def contract_schema() -> None:
+    """Print the JSON Schema of a flight event (one Kafka message value)."""
+    import orjson
+
+    from airlines.contract import json_schema
+
+    typer.echo(orjson.dumps(json_schema(), option=orjson.OPT_INDENT_2).decode())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("produce")(produce)
+    app.command("replay")(replay)
+    app.add_typer(contract_app, name="contract")

@@ -1,0 +1,99 @@
+"""The fleet simulator: determinism, recurring flights, and the regions' ranges."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airlines.contract import DELAYED_FROM_MINUTES, FlightStatus, Region
+from airlines.producers.fleet import EAST, PROFILES, WEST, build_fleet
+from airlines.producers.simulator import FleetSimulator
+
+START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+EAST_CODES = {a.code for a in EAST}
+WEST_CODES = {a.code for a in WEST}
+
+
+def sample(region: Region, seed: int = 7, n: int = 2000) -> list:  # type: ignore[type-arg]
+    return list(FleetSimulator(region, fleet_size=12, seed=seed).events(START, 100, n))
+
+
+@pytest.mark.parametrize("region", list(Region))
+def test_same_seed_same_events(region: Region) -> None:
+    assert [e.to_json() for e in sample(region, n=300)] == [
+        e.to_json() for e in sample(region, n=300)
+    ]
+
+
+def test_different_seeds_differ() -> None:
+    assert [e.to_json() for e in sample(Region.EAST_COAST, 1, 50)] != [
+        e.to_json() for e in sample(Region.EAST_COAST, 2, 50)
+    ]
+
+
+@pytest.mark.parametrize("region", list(Region))
+def test_values_within_the_region_ranges(region: Region) -> None:
+    profile = PROFILES[region]
+    airlines = {a.name for a in profile.airlines}
+    for event in sample(region):
+        assert event.route_type is region
+        assert event.airline in airlines
+        assert event.aircraft_type in profile.aircraft
+        assert profile.passengers[0] <= event.passenger_count <= profile.passengers[1]
+        assert profile.price_usd[0] <= event.ticket_price <= profile.price_usd[1]
+        assert profile.delay_minutes[0] <= event.delay_minutes <= profile.delay_minutes[1]
+        hours = (event.scheduled_arrival - event.scheduled_departure) / timedelta(hours=1)
+        assert profile.duration_hours[0] <= hours <= profile.duration_hours[1]
+        assert event.departure_airport != event.arrival_airport
+        expected = (
+            FlightStatus.DELAYED
+            if event.delay_minutes >= DELAYED_FROM_MINUTES
+            else FlightStatus.ON_TIME
+        )
+        assert event.flight_status is expected
+        assert abs(event.scheduled_departure - event.timestamp) <= timedelta(hours=12)
+
+
+def test_regional_airports() -> None:
+    for event in sample(Region.EAST_COAST):
+        assert {event.departure_airport, event.arrival_airport} <= EAST_CODES
+    for event in sample(Region.WEST_COAST):
+        assert {event.departure_airport, event.arrival_airport} <= WEST_CODES
+    for event in sample(Region.CROSS_COUNTRY):
+        ends = {event.departure_airport, event.arrival_airport}
+        assert len(ends & EAST_CODES) == 1
+        assert len(ends & WEST_CODES) == 1
+
+
+@pytest.mark.parametrize("region", list(Region))
+def test_flights_recur_on_fixed_routes(region: Region) -> None:
+    events = sample(region)
+    per_flight = Counter(e.flight_id for e in events)
+    assert len(per_flight) == 12  # the fleet, nothing else
+    assert min(per_flight.values()) > 50  # each flight seen many times
+    routes: dict[str, set[tuple[str, str, str, str]]] = {}
+    for e in events:
+        routes.setdefault(e.flight_id, set()).add(
+            (e.departure_airport, e.arrival_airport, e.airline, e.aircraft_type)
+        )
+    assert all(len(r) == 1 for r in routes.values())
+    times = {(e.flight_id, e.scheduled_departure.time()) for e in events}
+    assert len(times) == 12  # same time of day every day
+
+
+def test_flight_numbers_are_unique_across_regions() -> None:
+    ids = [f.flight_id[2:] for region in Region for f in build_fleet(region, 200, 3)]
+    assert len(ids) == len(set(ids))
+
+
+def test_delays_are_mixed() -> None:
+    statuses = Counter(e.flight_status for e in sample(Region.WEST_COAST))
+    assert statuses[FlightStatus.ON_TIME] > 0
+    assert statuses[FlightStatus.DELAYED] > 0
+
+
+def test_event_ids_are_unique() -> None:
+    events = sample(Region.CROSS_COUNTRY, n=5000)
+    assert len({e.event_id for e in events}) == 5000
