@@ -40,6 +40,11 @@ ConfigOption = Annotated[
 ]
 
 
+def say_error(text: str) -> None:
+    """One plain line on stderr: no markup, no wrapping (logs and pipes read it whole)."""
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error to stderr and exit non-zero."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from airlines.cli.common import ConfigOption, console, err_console, fail, resolve_config
+from airlines.cli.common import ConfigOption, console, fail, resolve_config, say_error
 from airlines.contract import Region
 from airlines.producers.publisher import DeliveryStats
 
@@ -21,7 +21,7 @@ def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") 
     )
     console.print(line, highlight=False)
     for reason, n in stats.errors.most_common(5):
-        err_console.print(f"  {n} x {reason}", highlight=False, markup=False)
+        say_error(f"  {n} x {reason}")
 
 
 class _ProgressLine:
@@ -151,9 +151,7 @@ def replay(
                     break
                 if row.event is None:
                     problems += 1
-                    err_console.print(
-                        f"{file}:{row.line}: {row.problem}", highlight=False, markup=False
-                    )
+                    say_error(f"{file}:{row.line}: {row.problem}")
                     continue
                 valid += 1
                 if publisher is not None:
