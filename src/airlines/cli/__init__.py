@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from airlines.cli import admin as admin_cli
 from airlines.cli import produce, values
+from airlines.cli import stack as stack_cli
 
 app = typer.Typer(
     name="airlines",
@@ -19,6 +21,10 @@ app = typer.Typer(
 )
 app.add_typer(values.app, name="values")
 produce.register(app)
+app.add_typer(stack_cli.app, name="stack")
+app.add_typer(admin_cli.topics_app, name="topics")
+app.add_typer(admin_cli.redis_app, name="redis")
+app.command("smoke")(admin_cli.smoke)
 
 
 def main() -> None:

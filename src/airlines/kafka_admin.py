@@ -1,0 +1,324 @@
+"""Kafka administration with confluent-kafka's AdminClient: brokers and topics.
+
+``ensure_topics`` is what ``airlines topics ensure`` runs, both for the local stack
+and as the chart's hook Job, so it works against any cluster named by a config:
+missing topics are created, topics with fewer partitions than configured are grown,
+and a replication factor that differs from the config is reported (changing it needs
+a partition reassignment, which this does not do).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from airlines.config import AppConfig, KafkaConfig
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin._metadata import ClusterMetadata
+
+#: A quiet logger for librdkafka (it would otherwise print every refused connection).
+_RDKAFKA_LOG = logging.getLogger("airlines.rdkafka")
+_RDKAFKA_LOG.addHandler(logging.NullHandler())
+_RDKAFKA_LOG.propagate = False
+
+
+class KafkaAdminError(RuntimeError):
+    """A Kafka operation that failed; the message names the cluster or topic."""
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """Topic ``min.insync.replicas``: survive one broker down, never more than 2 needed.
+
+    RF 1 -> 1, RF 2 -> 1, RF 3+ -> 2.
+    """
+    return max(1, min(2, replication_factor - 1))
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+
+    @property
+    def configs(self) -> dict[str, str]:
+        return {"min.insync.replicas": str(min_insync_replicas(self.replication_factor))}
+
+
+def topic_specs(config: AppConfig) -> list[TopicSpec]:
+    """The regional input topics and the dead-letter topic of a config."""
+    specs = [TopicSpec(t.name, t.partitions, t.replication_factor) for t in config.topics]
+    dead = config.dead_letter
+    specs.append(TopicSpec(dead.topic, dead.partitions, dead.replication_factor))
+    return specs
+
+
+Action = Literal["created", "unchanged", "partitions increased", "failed"]
+
+
+@dataclass
+class TopicOutcome:
+    name: str
+    action: Action
+    partitions: int
+    replication_factor: int
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def client_config(kafka: KafkaConfig | list[str], **overrides: Any) -> dict[str, Any]:
+    servers = kafka if isinstance(kafka, list) else kafka.bootstrap_servers
+    client_id = "airlines-admin" if isinstance(kafka, list) else f"{kafka.client_id}-admin"
+    conf: dict[str, Any] = {
+        "bootstrap.servers": ",".join(servers),
+        "client.id": client_id,
+        "logger": _RDKAFKA_LOG,
+        "socket.connection.setup.timeout.ms": 5000,
+    }
+    conf.update(overrides)
+    return conf
+
+
+def admin_client(kafka: KafkaConfig | list[str], **overrides: Any) -> AdminClient:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(client_config(kafka, **overrides))
+
+
+def _servers(kafka: KafkaConfig | list[str]) -> str:
+    return ", ".join(kafka if isinstance(kafka, list) else kafka.bootstrap_servers)
+
+
+def cluster_metadata(
+    kafka: KafkaConfig | list[str], timeout: float = 10, admin: AdminClient | None = None
+) -> ClusterMetadata:
+    """Cluster metadata, or a KafkaAdminError naming the bootstrap servers."""
+    from confluent_kafka import KafkaException
+
+    admin = admin or admin_client(kafka)
+    try:
+        return admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaAdminError(
+            f"kafka: cannot get metadata from {_servers(kafka)} within {timeout:g}s "
+            f"({exc.args[0].str() if exc.args else exc})"
+        ) from exc
+
+
+def registered_brokers(kafka: KafkaConfig | list[str], timeout: float = 3) -> set[int]:
+    """Ids of the brokers registered in the cluster; empty if it cannot be reached."""
+    try:
+        return set(cluster_metadata(kafka, timeout).brokers)
+    except KafkaAdminError:
+        return set()
+
+
+def wait_for_brokers(kafka: KafkaConfig | list[str], count: int, timeout: float) -> set[int]:
+    deadline = time.monotonic() + timeout
+    brokers: set[int] = set()
+    while time.monotonic() < deadline:
+        brokers = registered_brokers(kafka, timeout=min(3.0, max(0.5, deadline - time.monotonic())))
+        if len(brokers) >= count:
+            return brokers
+        time.sleep(0.3)
+    raise KafkaAdminError(
+        f"kafka: {len(brokers)} of {count} brokers registered after {timeout:g}s "
+        f"(registered: {sorted(brokers) or 'none'}; bootstrap {_servers(kafka)})"
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    if exc.args and hasattr(exc.args[0], "str"):
+        return str(exc.args[0].str())
+    return str(exc)
+
+
+def _error_code(exc: BaseException) -> int | None:
+    if exc.args and hasattr(exc.args[0], "code"):
+        return int(exc.args[0].code())
+    return None
+
+
+def ensure_topics(
+    kafka: KafkaConfig | list[str], specs: list[TopicSpec], timeout: float = 60
+) -> list[TopicOutcome]:
+    """Create missing topics, grow partitions, report replication-factor mismatches.
+
+    Idempotent. Waits until every topic has a leader for each partition.
+    """
+    from confluent_kafka import KafkaError
+    from confluent_kafka.cimpl import NewPartitions, NewTopic
+
+    deadline = time.monotonic() + timeout
+    admin = admin_client(kafka)
+    outcomes: dict[str, TopicOutcome] = {}
+    pending = list(specs)
+    while pending:
+        metadata = cluster_metadata(
+            kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin
+        )
+        brokers = len(metadata.brokers)
+        retry: list[TopicSpec] = []
+        missing = [s for s in pending if s.name not in metadata.topics]
+        for spec in pending:
+            if spec in missing:
+                continue
+            partitions = metadata.topics[spec.name].partitions
+            rf = max((len(p.replicas) for p in partitions.values()), default=0)
+            outcome = TopicOutcome(spec.name, "unchanged", len(partitions), rf)
+            outcomes[spec.name] = outcome
+            if rf != spec.replication_factor:
+                outcome.problems.append(
+                    f"replication factor is {rf}, config says {spec.replication_factor}: "
+                    "changing it needs a partition reassignment (kafka-reassign-partitions)"
+                )
+            if len(partitions) > spec.partitions:
+                outcome.notes.append(
+                    f"has {len(partitions)} partitions, more than the configured "
+                    f"{spec.partitions} (partitions cannot be removed)"
+                )
+            elif len(partitions) < spec.partitions:
+                futures = admin.create_partitions(
+                    [NewPartitions(spec.name, spec.partitions)],
+                    operation_timeout=min(30, timeout),
+                    request_timeout=min(30, timeout),
+                )
+                try:
+                    futures[spec.name].result()
+                except Exception as exc:
+                    outcome.action = "failed"
+                    outcome.problems.append(
+                        f"cannot increase partitions {len(partitions)} -> {spec.partitions}: "
+                        f"{_error_text(exc)}"
+                    )
+                else:
+                    outcome.action = "partitions increased"
+                    outcome.notes.append(f"partitions {len(partitions)} -> {spec.partitions}")
+                    outcome.partitions = spec.partitions
+        if missing:
+            new = [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    config=s.configs,
+                )
+                for s in missing
+            ]
+            futures = admin.create_topics(
+                new, operation_timeout=min(30, timeout), request_timeout=min(30, timeout)
+            )
+            for spec in missing:
+                try:
+                    futures[spec.name].result()
+                except Exception as exc:
+                    if _error_code(exc) == KafkaError.TOPIC_ALREADY_EXISTS:
+                        # Created concurrently, or still being deleted: look again.
+                        retry.append(spec)
+                        continue
+                    outcome = TopicOutcome(spec.name, "failed", 0, 0)
+                    hint = ""
+                    if spec.replication_factor > brokers:
+                        hint = f" (the cluster has {brokers} brokers registered)"
+                    outcome.problems.append(
+                        f"cannot create with {spec.partitions} partitions, replication factor "
+                        f"{spec.replication_factor}: {_error_text(exc)}{hint}"
+                    )
+                    outcomes[spec.name] = outcome
+                else:
+                    outcomes[spec.name] = TopicOutcome(
+                        spec.name, "created", spec.partitions, spec.replication_factor
+                    )
+        pending = retry
+        if pending:
+            if time.monotonic() >= deadline:
+                for spec in pending:
+                    outcomes[spec.name] = TopicOutcome(
+                        spec.name,
+                        "failed",
+                        0,
+                        0,
+                        problems=["exists but is marked for deletion; try again later"],
+                    )
+                break
+            time.sleep(0.5)
+    wanted = [o for o in outcomes.values() if o.action != "failed"]
+    _wait_for_leaders(kafka, admin, wanted, deadline)
+    return [outcomes[s.name] for s in specs]
+
+
+def _wait_for_leaders(
+    kafka: KafkaConfig | list[str],
+    admin: AdminClient,
+    outcomes: list[TopicOutcome],
+    deadline: float,
+) -> None:
+    while True:
+        metadata = cluster_metadata(
+            kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin
+        )
+        leaderless = []
+        for outcome in outcomes:
+            topic = metadata.topics.get(outcome.name)
+            if (
+                topic is None
+                or topic.error is not None
+                or len(topic.partitions) < outcome.partitions
+                or any(p.leader < 0 for p in topic.partitions.values())
+            ):
+                leaderless.append(outcome)
+        if not leaderless:
+            return
+        if time.monotonic() >= deadline:
+            for outcome in leaderless:
+                outcome.problems.append("not every partition has a leader yet")
+            return
+        time.sleep(0.2)
+
+
+def topic_config(kafka: KafkaConfig | list[str], topic: str, timeout: float = 10) -> dict[str, str]:
+    """The effective configuration of a topic (``describe_configs``)."""
+    from confluent_kafka.admin._config import ConfigResource
+    from confluent_kafka.admin._resource import ResourceType
+
+    admin = admin_client(kafka)
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    futures = admin.describe_configs([resource], request_timeout=timeout)
+    try:
+        entries = futures[resource].result()
+    except Exception as exc:
+        raise KafkaAdminError(f"kafka: cannot describe topic {topic}: {_error_text(exc)}") from exc
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def delete_topics(kafka: KafkaConfig | list[str], names: list[str], timeout: float = 60) -> None:
+    """Delete topics and wait until the cluster no longer lists them."""
+    from confluent_kafka import KafkaError
+
+    if not names:
+        return
+    admin = admin_client(kafka)
+    deadline = time.monotonic() + timeout
+    futures = admin.delete_topics(names, operation_timeout=min(30, timeout))
+    for name, future in futures.items():
+        try:
+            future.result()
+        except Exception as exc:
+            if _error_code(exc) != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise KafkaAdminError(
+                    f"kafka: cannot delete topic {name}: {_error_text(exc)}"
+                ) from exc
+    while time.monotonic() < deadline:
+        metadata = cluster_metadata(kafka, timeout=5, admin=admin)
+        if not any(name in metadata.topics for name in names):
+            return
+        time.sleep(0.2)
+    raise KafkaAdminError(f"kafka: topics {names} still listed {timeout:g}s after deletion")

@@ -1,0 +1,306 @@
+"""``airlines smoke``: is a deployment working end to end? (what ``helm test`` runs)
+
+Three groups of checks, each a list of :class:`CheckResult`:
+
+* ``kafka``: a marker message is produced (acks=all, idempotent) to every input topic
+  and the dead-letter topic, and read back from the partition and offset it was
+  written to, by a consumer with a unique group id that commits nothing. Markers
+  carry the key :data:`SMOKE_KEY` and the header :data:`SMOKE_HEADER`, so consumers
+  (the streaming job) can recognise and skip them.
+* ``redis``: every node reports ``cluster_state:ok``, all 16384 slots are served,
+  every primary has a replica with a live link, and a SET/GET/DEL round trip works.
+* ``analytics``: the streaming job's sink writes a hash at :func:`heartbeat_key`
+  after every batch, with fields ``batch_id``, ``updated_at_ms`` (epoch ms) and
+  ``rows``; the check passes when ``updated_at_ms`` is recent enough.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from airlines.config import AppConfig
+from airlines.config.types import format_duration
+
+CHECKS = ("kafka", "redis", "analytics")
+#: Header and key of smoke-test marker messages (consumers should skip them).
+SMOKE_HEADER = "airlines-smoke"
+SMOKE_KEY = b"__airlines_smoke__"
+
+
+def heartbeat_key(key_prefix: str) -> str:
+    """The hash the streaming job's sink updates after every batch."""
+    return f"{key_prefix}:job:heartbeat"
+
+
+def is_smoke_marker(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+    """True for a message produced by ``airlines smoke`` (by its headers)."""
+    return any(name == SMOKE_HEADER for name, _ in headers or ())
+
+
+@dataclass
+class CheckResult:
+    group: str
+    name: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+
+
+def _timed(group: str, name: str, run: Callable[[], tuple[bool, str]]) -> CheckResult:
+    started = time.monotonic()
+    try:
+        ok, detail = run()
+    except Exception as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return CheckResult(group, name, ok, detail, time.monotonic() - started)
+
+
+# ---- kafka ---------------------------------------------------------------------------
+
+
+def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
+    """Produce a marker to each topic and consume it back."""
+    from airlines import kafka_admin
+
+    topics = [t.name for t in config.topics] + [config.dead_letter.topic]
+    started = time.monotonic()
+    try:
+        metadata = kafka_admin.cluster_metadata(config.kafka, timeout=min(timeout, 15))
+    except kafka_admin.KafkaAdminError as exc:
+        spent = time.monotonic() - started
+        return [CheckResult("kafka", f"topic {name}", False, str(exc), spent) for name in topics]
+    results = []
+    for name in topics:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None:
+            why = "does not exist" if topic is None else str(topic.error)
+            results.append(
+                CheckResult(
+                    "kafka",
+                    f"topic {name}",
+                    False,
+                    f"topic {name} {why} (run 'airlines topics ensure')",
+                )
+            )
+            continue
+        results.append(
+            _timed("kafka", f"topic {name}", functools.partial(_round_trip, config, name, timeout))
+        )
+    return results
+
+
+def _round_trip(config: AppConfig, topic: str, timeout: float) -> tuple[bool, str]:
+    from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+    from airlines.kafka_admin import client_config
+
+    marker = {"smoke": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat()}
+    value = orjson.dumps(marker)
+    delivered: dict[str, Any] = {}
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        delivered["error"] = err
+        delivered["partition"] = msg.partition()
+        delivered["offset"] = msg.offset()
+
+    producer = Producer(
+        client_config(
+            config.kafka,
+            **{
+                "client.id": f"{config.kafka.client_id}-smoke",
+                "acks": "all",
+                "enable.idempotence": True,
+                "message.timeout.ms": int(timeout * 1000),
+            },
+        )
+    )
+    producer.produce(
+        topic, key=SMOKE_KEY, value=value, headers=[(SMOKE_HEADER, b"1")], on_delivery=on_delivery
+    )
+    producer.flush(timeout + 5)
+    if "error" not in delivered:
+        return False, f"produce: no delivery report within {timeout:g}s"
+    if delivered["error"] is not None:
+        return False, f"produce failed: {delivered['error'].str()}"
+    partition, offset = delivered["partition"], delivered["offset"]
+    consumer = Consumer(
+        client_config(
+            config.kafka,
+            **{
+                "client.id": f"{config.kafka.client_id}-smoke",
+                "group.id": f"airlines-smoke-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            },
+        )
+    )
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                last_error = str(msg.error())
+                continue
+            if msg.value() == value:
+                return True, f"produced and read back at partition {partition} offset {offset}"
+        more = f" (last error: {last_error})" if last_error else ""
+        return (
+            False,
+            f"produced to partition {partition} offset {offset} but not read back "
+            f"within {timeout:g}s{more}",
+        )
+    finally:
+        consumer.close()
+
+
+# ---- redis ---------------------------------------------------------------------------
+
+
+def redis_checks(config: AppConfig) -> list[CheckResult]:
+    """Cluster state, slot coverage, replicas, and a write/read round trip."""
+    from airlines.redis_bootstrap import cluster_health
+    from airlines.redis_conn import RedisPasswordError, redis_password
+
+    names = ("cluster state", "slots", "replicas", "round trip")
+    started = time.monotonic()
+    try:
+        password = redis_password(config.redis)
+    except RedisPasswordError as exc:
+        return [CheckResult("redis", name, False, str(exc)) for name in names]
+    health = cluster_health(config.redis.nodes, password, username=config.redis.username)
+    spent = time.monotonic() - started
+    nodes = len(health.nodes)
+    primaries = len(health.primaries())
+
+    def result(name: str, problems: list[str], good: str) -> CheckResult:
+        ok = not problems
+        return CheckResult("redis", name, ok, good if ok else "; ".join(problems), spent)
+
+    return [
+        result("cluster state", health.state_problems(), f"{nodes} nodes, cluster_state ok"),
+        result("slots", health.slot_problems(), "all 16384 slots served"),
+        result(
+            "replicas",
+            health.replica_problems(1),
+            f"{primaries} primaries, each with a replica in sync",
+        ),
+        _timed("redis", "round trip", lambda: _redis_round_trip(config)),
+    ]
+
+
+def _redis_round_trip(config: AppConfig) -> tuple[bool, str]:
+    import redis
+
+    from airlines.redis_bootstrap import redis_error
+    from airlines.redis_conn import cluster_client
+
+    key = f"{config.redis.key_prefix}:smoke:{uuid.uuid4().hex}"
+    value = uuid.uuid4().hex
+    try:
+        client = cluster_client(config.redis)
+        try:
+            client.set(key, value, ex=60)
+            read = client.get(key)
+            client.delete(key)
+            node = client.get_node_from_key(key)
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return False, f"round trip failed: {redis_error(exc)}"
+    if read != value:
+        return False, f"wrote {key} but read back {read!r}"
+    return True, f"SET/GET/DEL {key} on {node.name if node else 'cluster'}"
+
+
+# ---- analytics -----------------------------------------------------------------------
+
+
+def analytics_check(
+    config: AppConfig, within: timedelta, now_ms: int | None = None
+) -> list[CheckResult]:
+    """The streaming job's heartbeat is younger than ``within``."""
+    return [_timed("analytics", "job heartbeat", lambda: _heartbeat(config, within, now_ms))]
+
+
+def _heartbeat(config: AppConfig, within: timedelta, now_ms: int | None) -> tuple[bool, str]:
+    import redis
+
+    from airlines.redis_bootstrap import redis_error
+    from airlines.redis_conn import cluster_client
+
+    key = heartbeat_key(config.redis.key_prefix)
+    try:
+        client = cluster_client(config.redis)
+        try:
+            raw = client.hgetall(key)
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return False, f"cannot read {key}: {redis_error(exc)}"
+    beat = {_text(k): _text(v) for k, v in raw.items()}
+    if not beat:
+        return False, (
+            f"no heartbeat at {key}: the streaming job has not finished a batch (is it running?)"
+        )
+    try:
+        updated = int(beat["updated_at_ms"])
+    except (KeyError, ValueError):
+        return False, f"{key} has no valid updated_at_ms (got {beat.get('updated_at_ms')!r})"
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    age = timedelta(milliseconds=now - updated)
+    when = datetime.fromtimestamp(updated / 1000, UTC).isoformat(timespec="seconds")
+    batch = beat.get("batch_id", "?")
+    rows = beat.get("rows", "?")
+    if age > within:
+        return False, (
+            f"last batch {batch} finished {age.total_seconds():.0f}s ago (at {when}), "
+            f"longer ago than {format_duration(within)}: the streaming job is stalled or down"
+        )
+    return True, f"batch {batch} ({rows} rows) finished {max(age.total_seconds(), 0):.1f}s ago"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# ---- all -----------------------------------------------------------------------------
+
+
+def parse_checks(text: str) -> list[str]:
+    """``"kafka,redis"`` -> ``["kafka", "redis"]``; ValueError naming an unknown check."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [c for c in chosen if c not in CHECKS]
+    if unknown or not chosen:
+        raise ValueError(
+            f"unknown check {', '.join(map(repr, unknown)) or '(none given)'}: "
+            f"choose from {', '.join(CHECKS)}"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def run_smoke(
+    config: AppConfig,
+    checks: Sequence[str] = CHECKS,
+    analytics_within: timedelta = timedelta(seconds=90),
+    timeout: float = 30,
+) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    if "kafka" in checks:
+        results += kafka_checks(config, timeout)
+    if "redis" in checks:
+        results += redis_checks(config)
+    if "analytics" in checks:
+        results += analytics_check(config, analytics_within)
+    return results

@@ -1,0 +1,80 @@
+"""Where a stack keeps its files, all under one directory (``.stack`` by default).
+
+::
+
+    .gitignore        "*": nothing here is ever committed, wherever the directory is
+    stack.json        the port plan the data belongs to
+    airlines.yaml     generated AppConfig for the other commands
+    redis-password    0600, generated with ``secrets``
+    conf/             zoo.cfg, kafka-N.properties, log4j.properties, redis-P.conf (0600)
+    data/             zookeeper/, kafka-N/, redis-P/
+    logs/             <service>.log (the service's own log), <service>.out (stdout/stderr)
+    run/              <service>.pid
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    root: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "stack.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "airlines.yaml"
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "redis-password"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def log4j_file(self) -> Path:
+        return self.conf_dir / "log4j.properties"
+
+    def log(self, service: str) -> Path:
+        return self.log_dir / f"{service}.log"
+
+    def out(self, service: str) -> Path:
+        return self.log_dir / f"{service}.out"
+
+    def pid_file(self, service: str) -> Path:
+        return self.run_dir / f"{service}.pid"
+
+    def data(self, service: str) -> Path:
+        return self.data_dir / service
+
+    def purgeable(self) -> list[Path]:
+        """Everything ``stack down --purge`` removes (never anything else in the directory)."""
+        return [
+            self.state_file,
+            self.config_file,
+            self.password_file,
+            self.conf_dir,
+            self.data_dir,
+            self.log_dir,
+            self.run_dir,
+            self.root / ".gitignore",
+        ]

@@ -1,0 +1,652 @@
+"""The local stack: ZooKeeper, three Kafka brokers and a six-node Redis Cluster.
+
+Real processes, started from the Kafka jars resolved by ``make setup`` and Debian's
+``redis-server``, each in its own session (so they outlive ``stack up --detach``),
+with their files under one directory (see :mod:`airlines.stack.layout`).
+
+``up`` either brings everything to ready or stops what it started and raises
+:class:`StackError` naming the service; ``down`` stops everything and verifies that
+no process of the stack is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from airlines.config import AppConfig, ConfigError, dump_config, load_config
+from airlines.stack import procs, render
+from airlines.stack.layout import StackLayout
+from airlines.stack.ports import (
+    HOST,
+    KAFKA_BROKERS,
+    PortPlan,
+    PortsBusyError,
+    busy_ports,
+    plan_ports,
+)
+from airlines.stack.prereqs import Prerequisites, check_prerequisites
+from airlines.stack.procs import ProcessRecord
+from airlines.stack.status import ServiceStatus, StackStatus
+
+Kind = Literal["zookeeper", "kafka", "redis"]
+
+#: Seconds ``down`` waits after SIGTERM before SIGKILL.
+STOP_TIMEOUT = 30.0
+
+
+class StackError(RuntimeError):
+    """A stack operation failed; the message names the service and the problem."""
+
+
+class Reporter(Protocol):
+    """Receives progress of ``up``: one line per key, updated until done."""
+
+    def update(self, key: str, text: str) -> None: ...
+
+    def done(self, key: str, text: str) -> None: ...
+
+
+class NullReporter:
+    def update(self, key: str, text: str) -> None:
+        pass
+
+    def done(self, key: str, text: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    kind: Kind
+    port: int
+    index: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"{HOST}:{self.port}"
+
+
+def service_specs(plan: PortPlan) -> list[ServiceSpec]:
+    specs = [ServiceSpec("zookeeper", "zookeeper", plan.zookeeper, 0)]
+    specs += [ServiceSpec(f"kafka-{i}", "kafka", port, i) for i, port in enumerate(plan.kafka)]
+    specs += [ServiceSpec(f"redis-{port}", "redis", port, i) for i, port in enumerate(plan.redis)]
+    return specs
+
+
+def four_letter_word(port: int, word: str, timeout: float = 2.0) -> str | None:
+    """Send a ZooKeeper four-letter command; the answer, or None if it cannot be asked."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+            sock.sendall(word.encode())
+            chunks = []
+            while chunk := sock.recv(4096):
+                chunks.append(chunk)
+    except OSError:
+        return None
+    return b"".join(chunks).decode(errors="replace")
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds the Redis password)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+class LocalStack:
+    """One stack directory and the processes started from it."""
+
+    def __init__(self, root: Path, reporter: Reporter | None = None) -> None:
+        self.root = root.resolve()
+        self.layout = StackLayout(self.root)
+        self.reporter: Reporter = reporter or NullReporter()
+        self._prereqs: Prerequisites | None = None
+
+    # ---- state -----------------------------------------------------------------------
+
+    def saved_plan(self) -> PortPlan | None:
+        try:
+            return PortPlan.model_validate_json(self.layout.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def plan(self) -> PortPlan:
+        """The ports of this stack: the ones it was set up with, else the defaults."""
+        return self.saved_plan() or plan_ports()
+
+    def has_data(self) -> bool:
+        return self.layout.data_dir.is_dir() and any(self.layout.data_dir.iterdir())
+
+    def services(self) -> list[ServiceSpec]:
+        return service_specs(self.plan())
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services():
+            if spec.name == name:
+                return spec
+        known = ", ".join(s.name for s in self.services())
+        raise StackError(f"no service named {name!r} (services: {known})")
+
+    def record(self, name: str) -> ProcessRecord | None:
+        return procs.read_pid_file(self.layout.pid_file(name))
+
+    def is_running(self, name: str) -> bool:
+        record = self.record(name)
+        return record is not None and procs.is_running(record)
+
+    def running(self) -> dict[str, ProcessRecord]:
+        """Services whose recorded process still runs."""
+        found = {}
+        for spec in self.services():
+            record = self.record(spec.name)
+            if record is not None and procs.is_running(record):
+                found[spec.name] = record
+        return found
+
+    def password(self) -> str:
+        try:
+            return self.layout.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise StackError(
+                f"redis password file {self.layout.password_file} cannot be read: {exc.strerror}"
+            ) from exc
+
+    def config(self) -> AppConfig:
+        """The generated config (``airlines.yaml``)."""
+        return load_config(self.layout.config_file)
+
+    # ---- starting -----------------------------------------------------------------
+
+    def prerequisites(self) -> Prerequisites:
+        if self._prereqs is None:
+            self._prereqs = check_prerequisites()
+        return self._prereqs
+
+    def argv(self, spec: ServiceSpec) -> list[str]:
+        pre = self.prerequisites()
+        layout = self.layout
+        if spec.kind == "redis":
+            return [pre.redis_server, str(layout.conf_dir / f"{spec.name}.conf")]
+        jvm = [
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{layout.log4j_file}",
+            f"-Dairlines.log.file={layout.log(spec.name)}",
+            f"-Dkafka.logs.dir={layout.log_dir}",
+            "-Dzookeeper.jmx.log4j.disable=true",
+        ]
+        if spec.kind == "zookeeper":
+            return [
+                pre.java,
+                "-Xms32m",
+                f"-Xmx{render.ZOOKEEPER_HEAP}",
+                "-XX:+UseSerialGC",
+                *jvm,
+                "-cp",
+                pre.classpath,
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                str(layout.conf_dir / "zoo.cfg"),
+            ]
+        return [
+            pre.java,
+            "-Xms128m",
+            f"-Xmx{render.KAFKA_HEAP}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            *jvm,
+            "-cp",
+            pre.classpath,
+            "kafka.Kafka",
+            str(layout.conf_dir / f"{spec.name}.properties"),
+        ]
+
+    def start_service(self, name: str) -> ProcessRecord:
+        """Start one service from its rendered config (it must not be running)."""
+        spec = self.service(name)
+        if self.is_running(name):
+            raise StackError(f"{name} is already running (pid {self.record(name)})")
+        own = {name, f"{name} cluster bus"}
+        busy = busy_ports(self.plan(), skip=[n for n in self.plan().named() if n not in own])
+        if busy:
+            raise PortsBusyError(busy)
+        record = procs.spawn(self.argv(spec), cwd=self.root, output=self.layout.out(name))
+        procs.write_pid_file(self.layout.pid_file(name), record)
+        return record
+
+    def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+        """Signal one service and wait until it has exited (SIGKILL after ``timeout``)."""
+        record = self.record(name)
+        if record is None or not procs.is_running(record):
+            return
+        procs.send(record, sig)
+        if procs.wait_gone([record], timeout):
+            procs.send(record, signal.SIGKILL)
+            if procs.wait_gone([record], 10):
+                raise StackError(f"{name} (pid {record.pid}) survived SIGKILL")
+
+    def _prepare(self, plan: PortPlan, base: AppConfig) -> AppConfig:
+        layout = self.layout
+        for directory in (layout.conf_dir, layout.data_dir, layout.log_dir, layout.run_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        (self.root / ".gitignore").write_text("# the local stack's runtime files\n*\n")
+        if not layout.password_file.exists():
+            _write_private(layout.password_file, secrets.token_urlsafe(32) + "\n")
+        password = self.password()
+        layout.state_file.write_text(plan.model_dump_json(indent=2) + "\n")
+        zk_data = layout.data("zookeeper")
+        zk_data.mkdir(exist_ok=True)
+        (layout.conf_dir / "zoo.cfg").write_text(render.zookeeper_cfg(plan, zk_data))
+        layout.log4j_file.write_text(render.log4j_properties())
+        for spec in service_specs(plan):
+            if spec.kind == "kafka":
+                data = layout.data(spec.name)
+                data.mkdir(exist_ok=True)
+                (layout.conf_dir / f"{spec.name}.properties").write_text(
+                    render.kafka_properties(spec.index, plan, data)
+                )
+            elif spec.kind == "redis":
+                data = layout.data(spec.name)
+                data.mkdir(exist_ok=True)
+                _write_private(
+                    layout.conf_dir / f"{spec.name}.conf",
+                    render.redis_conf(spec.port, data, layout.log(spec.name), password),
+                )
+        config = render.stack_app_config(base, plan, layout.password_file)
+        layout.config_file.write_text(
+            "# Generated by `airlines stack up`: the local stack's endpoints.\n"
+            + dump_config(config)
+        )
+        return config
+
+    def up(
+        self,
+        plan: PortPlan | None = None,
+        base: AppConfig | None = None,
+        timeout: float = 120,
+    ) -> StackStatus:
+        """Start every service and wait until the whole stack is ready.
+
+        Raises :class:`~airlines.stack.prereqs.PrerequisiteError`,
+        :class:`~airlines.stack.ports.PortsBusyError` or :class:`StackError`; in every
+        case nothing of this stack is left running.
+        """
+        self.prerequisites()
+        saved = self.saved_plan()
+        if plan is None:
+            plan = saved or plan_ports()
+        running = self.running()
+        if running:
+            if len(running) == len(service_specs(self.plan())):
+                status = self.status()
+                if status.up:
+                    return status
+            names = ", ".join(running)
+            raise StackError(
+                f"the stack in {self.root} is partly running ({names}): "
+                "run 'airlines stack down' first"
+            )
+        if saved is not None and saved != plan and self.has_data():
+            raise StackError(
+                f"{self.root} holds data of a stack on other ports ({_describe(saved)}): "
+                "start it on those ports, or remove it with 'airlines stack down --purge'"
+            )
+        if base is None:
+            base = self._previous_base()
+        try:
+            render.check_fits_stack(base)
+        except ValueError as exc:
+            raise StackError(f"config: {exc}") from exc
+        busy = busy_ports(plan)
+        if busy:
+            raise PortsBusyError(busy)
+        fresh = not self.has_data()
+        config = self._prepare(plan, base)
+        deadline = time.monotonic() + timeout
+        try:
+            self._start_all(config, deadline, timeout)
+        except BaseException:
+            self._teardown(fresh)
+            raise
+        return self.status()
+
+    def _previous_base(self) -> AppConfig:
+        if self.layout.config_file.exists():
+            try:
+                return self.config()
+            except ConfigError:
+                pass
+        return AppConfig()
+
+    def _start_all(self, config: AppConfig, deadline: float, timeout: float) -> None:
+        from airlines import kafka_admin, redis_bootstrap
+
+        report = self.reporter
+        specs = self.services()
+        zookeeper = [s for s in specs if s.kind == "zookeeper"]
+        brokers = [s for s in specs if s.kind == "kafka"]
+        redis_nodes = [s for s in specs if s.kind == "redis"]
+
+        report.update("zookeeper", "starting ZooKeeper")
+        for spec in zookeeper + redis_nodes:
+            self.start_service(spec.name)
+        zk = zookeeper[0]
+        self._wait_until(
+            "zookeeper",
+            lambda: four_letter_word(zk.port, "ruok") == "imok",
+            deadline,
+            timeout,
+            watch=[zk.name],
+        )
+        report.done("zookeeper", f"ZooKeeper ready on {zk.endpoint}")
+
+        report.update("kafka", f"starting {len(brokers)} Kafka brokers")
+        for spec in brokers:
+            self.start_service(spec.name)
+
+        password = self.password()
+        report.update("redis", f"starting {len(redis_nodes)} Redis nodes")
+        self._wait_until(
+            "redis",
+            lambda: all(_redis_pings(s.port, password) for s in redis_nodes),
+            deadline,
+            timeout,
+            watch=[s.name for s in redis_nodes],
+        )
+        report.update("redis", "forming the Redis Cluster")
+        try:
+            result = redis_bootstrap.bootstrap(
+                [s.endpoint for s in redis_nodes],
+                password,
+                replicas=1,
+                timeout=max(1.0, deadline - time.monotonic()),
+                log=lambda message: report.update("redis", message),
+            )
+        except redis_bootstrap.BootstrapError as exc:
+            self._check_alive([s.name for s in redis_nodes])
+            raise StackError(str(exc)) from exc
+        formed = "formed" if result.changed else "already formed"
+        report.done(
+            "redis",
+            f"Redis Cluster {formed}: 3 primaries + 3 replicas on "
+            f"{redis_nodes[0].port}-{redis_nodes[-1].port}",
+        )
+
+        registered: set[int] = set()
+
+        def brokers_registered() -> bool:
+            nonlocal registered
+            registered = kafka_admin.registered_brokers([s.endpoint for s in brokers], timeout=2)
+            report.update("kafka", f"Kafka brokers registered: {len(registered)}/{len(brokers)}")
+            return len(registered) == len(brokers)
+
+        self._wait_until(
+            "kafka", brokers_registered, deadline, timeout, watch=[s.name for s in brokers]
+        )
+        report.done("kafka", f"{len(brokers)} Kafka brokers ready on {brokers[0].endpoint}…")
+
+        report.update("topics", "creating topics")
+        specs_ = kafka_admin.topic_specs(config)
+        try:
+            outcomes = kafka_admin.ensure_topics(
+                config.kafka, specs_, timeout=max(5.0, deadline - time.monotonic())
+            )
+        except kafka_admin.KafkaAdminError as exc:
+            raise StackError(str(exc)) from exc
+        failed = [f"{o.name}: {'; '.join(o.problems)}" for o in outcomes if not o.ok]
+        if failed:
+            raise StackError("kafka topics: " + " | ".join(failed))
+        report.done("topics", f"topics ready: {', '.join(o.name for o in outcomes)}")
+
+    def _check_alive(self, names: list[str]) -> None:
+        for name in names:
+            if not self.is_running(name):
+                raise StackError(self._died_message(name))
+
+    def _died_message(self, name: str) -> str:
+        record = self.record(name)
+        code = procs.exit_code(record.pid) if record else None
+        how = f" with exit code {code}" if code is not None else ""
+        log = self.layout.log(name)
+        lines = tail(log) or tail(self.layout.out(name))
+        if not lines:
+            lines = tail(self.layout.out(name))
+            log = self.layout.out(name)
+        return f"{name} exited during startup{how}; last lines of {log}:\n{lines}"
+
+    def _wait_until(
+        self,
+        what: str,
+        check: Callable[[], bool],
+        deadline: float,
+        timeout: float,
+        watch: list[str],
+    ) -> None:
+        while True:
+            if check():
+                return
+            self._check_alive(watch)
+            if time.monotonic() >= deadline:
+                logs = ", ".join(str(self.layout.log(name)) for name in watch)
+                raise StackError(f"{what}: not ready within {timeout:g}s (see {logs})")
+            time.sleep(0.25)
+
+    def _teardown(self, fresh: bool) -> None:
+        """Stop whatever a failed ``up`` started; a fresh stack also loses its data."""
+        self.stop_all(timeout=10)
+        if fresh:
+            shutil.rmtree(self.layout.data_dir, ignore_errors=True)
+            self.layout.state_file.unlink(missing_ok=True)
+
+    # ---- stopping -----------------------------------------------------------------
+
+    def stop_all(self, timeout: float = STOP_TIMEOUT) -> list[str]:
+        """Stop brokers, then ZooKeeper, then Redis; verify no process is left.
+
+        Returns notes (services that needed SIGKILL, stray processes found).
+        """
+        notes = []
+        groups: list[list[ServiceSpec]] = [
+            [s for s in self.services() if s.kind == kind]
+            for kind in ("kafka", "zookeeper", "redis")
+        ]
+        for group in groups:
+            records = {s.name: r for s in group if (r := self.record(s.name)) is not None}
+            killed = procs.stop(records, timeout)
+            notes += [f"{name} did not stop within {timeout:g}s: killed" for name in killed]
+        stray = procs.leftovers(self.root)
+        if stray:
+            notes.append(f"stopped stray processes of this stack: pids {stray}")
+            procs.kill_pids(stray)
+        left = procs.leftovers(self.root)
+        if left:
+            raise StackError(f"processes of the stack in {self.root} are still running: {left}")
+        shutil.rmtree(self.layout.run_dir, ignore_errors=True)
+        return notes
+
+    def down(self, purge: bool = False, timeout: float = STOP_TIMEOUT) -> list[str]:
+        notes = self.stop_all(timeout)
+        if purge:
+            for path in self.layout.purgeable():
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.root.rmdir()
+        return notes
+
+    # ---- brokers (failure tests) -------------------------------------------------
+
+    def kill_broker(self, index: int, sig: int = signal.SIGKILL) -> None:
+        """Signal broker ``index`` and wait until its process is gone."""
+        self.stop_service(f"kafka-{index}", sig)
+
+    def start_broker(self, index: int) -> None:
+        self.start_service(f"kafka-{index}")
+
+    def wait_broker_ready(self, index: int, timeout: float = 90, in_sync: bool = True) -> None:
+        """Wait until broker ``index`` answers itself and (``in_sync``) is back in every ISR."""
+        from airlines import kafka_admin
+
+        name = f"kafka-{index}"
+        endpoint = self.service(name).endpoint
+        deadline = time.monotonic() + timeout
+        lagging = "not answering"
+        while time.monotonic() < deadline:
+            self._check_alive([name])
+            try:
+                metadata = kafka_admin.cluster_metadata([endpoint], timeout=2)
+            except kafka_admin.KafkaAdminError:
+                time.sleep(0.5)
+                continue
+            if index not in metadata.brokers:
+                lagging = "not registered"
+            elif in_sync:
+                behind = [
+                    f"{topic.topic}[{pid}]"
+                    for topic in metadata.topics.values()
+                    for pid, part in topic.partitions.items()
+                    if index in part.replicas and index not in part.isrs
+                ]
+                if not behind:
+                    return
+                lagging = f"not yet in sync for {', '.join(behind[:5])}"
+            else:
+                return
+            time.sleep(0.5)
+        raise StackError(f"{name}: not ready within {timeout:g}s ({lagging})")
+
+    # ---- status -------------------------------------------------------------------
+
+    def status(self, probe: bool = True) -> StackStatus:
+        from airlines import kafka_admin, redis_bootstrap
+
+        plan = self.plan()
+        specs = service_specs(plan)
+        services: dict[str, ServiceStatus] = {}
+        for spec in specs:
+            record = self.record(spec.name)
+            running = record is not None and procs.is_running(record)
+            services[spec.name] = ServiceStatus(
+                name=spec.name,
+                endpoint=spec.endpoint,
+                pid=record.pid if record and running else None,
+                running=running,
+                ready=False,
+                detail="" if running else "not running",
+                log=str(self.layout.log(spec.name)),
+            )
+        problems = [f"{s.name}: not running" for s in services.values() if not s.running]
+        any_running = any(s.running for s in services.values())
+        if probe and any_running:
+            zk = services["zookeeper"]
+            if zk.running:
+                answer = four_letter_word(plan.zookeeper, "ruok")
+                zk.ready = answer == "imok"
+                zk.detail = "imok" if zk.ready else f"ruok answered {answer!r}"
+            brokers = [s for s in specs if s.kind == "kafka"]
+            if any(services[s.name].running for s in brokers):
+                registered = kafka_admin.registered_brokers(plan.bootstrap_servers, timeout=3)
+                for spec in brokers:
+                    state = services[spec.name]
+                    if state.running:
+                        state.ready = spec.index in registered
+                        state.detail = "registered" if state.ready else "not registered"
+            redis_specs = [s for s in specs if s.kind == "redis"]
+            if any(services[s.name].running for s in redis_specs):
+                try:
+                    password: str | None = self.password()
+                except StackError as exc:
+                    password = None
+                    problems.append(str(exc))
+                health = redis_bootstrap.cluster_health(
+                    [s.endpoint for s in redis_specs if services[s.name].running], password
+                )
+                by_endpoint = {n.endpoint: n for n in health.nodes}
+                for spec in redis_specs:
+                    state = services[spec.name]
+                    node = by_endpoint.get(spec.endpoint)
+                    if not state.running:
+                        continue
+                    if node is None:
+                        state.detail = health.error or "not part of the cluster"
+                    elif node.error:
+                        state.detail = node.error
+                    else:
+                        role = "primary" if node.role == "master" else "replica"
+                        state.ready = node.cluster_state == "ok"
+                        state.detail = f"{role}, cluster_state {node.cluster_state}"
+                problems += [f"redis: {p}" for p in health.problems()]
+            problems += [
+                f"{s.name}: {s.detail}" for s in services.values() if s.running and not s.ready
+            ]
+        up = probe and all(s.running and s.ready for s in services.values()) and not problems
+        overall: Literal["up", "degraded", "down"] = (
+            "up" if up else ("degraded" if any_running else "down")
+        )
+        return StackStatus(
+            up=up,
+            state=overall,
+            stack_dir=str(self.root),
+            config_path=str(self.layout.config_file),
+            bootstrap_servers=plan.bootstrap_servers,
+            zookeeper=plan.zookeeper_connect,
+            redis_nodes=plan.redis_nodes,
+            redis_password_file=str(self.layout.password_file),
+            services=list(services.values()),
+            problems=list(dict.fromkeys(problems)),
+        )
+
+
+def _redis_pings(port: int, password: str) -> bool:
+    import redis
+
+    client = redis.Redis(
+        host=HOST, port=port, password=password, socket_timeout=1, socket_connect_timeout=1
+    )
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _describe(plan: PortPlan) -> str:
+    return (
+        f"ZooKeeper {plan.zookeeper}, Kafka {plan.kafka[0]}-{plan.kafka[-1]}, "
+        f"Redis {plan.redis[0]}-{plan.redis[-1]}"
+    )
+
+
+__all__ = [
+    "KAFKA_BROKERS",
+    "LocalStack",
+    "NullReporter",
+    "Reporter",
+    "ServiceSpec",
+    "StackError",
+    "four_letter_word",
+    "service_specs",
+]

@@ -1,0 +1,248 @@
+"""A local stack for test suites: fresh, on free ports, always torn down.
+
+``tests/integration/conftest.py`` builds its ``stack`` and ``fresh_config`` fixtures
+from this module; the types are importable for annotations::
+
+    from airlines.stack.testing import FreshConfig, RunningStack
+
+    def test_something(stack: RunningStack, fresh_config: FreshConfig) -> None: ...
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airlines.config import AppConfig, dump_config, load_config
+from airlines.stack import procs
+from airlines.stack.local import LocalStack, StackError
+from airlines.stack.ports import PortsBusyError, find_free_plan
+from airlines.stack.status import StackStatus
+
+#: Marks a stack directory with the process that owns it (see reap_orphaned_stacks).
+OWNER_FILE = "owner.pid"
+
+
+@dataclass
+class RunningStack:
+    """A running local stack: ZooKeeper, 3 Kafka brokers (ids 0-2), 6-node Redis Cluster.
+
+    Attributes:
+        status: what ``airlines stack status --json`` reports (endpoints, pids, logs).
+        config: the generated :class:`AppConfig` (the stack's endpoints, default topics).
+        config_path: that config as YAML; pass it as ``--config`` to CLI commands.
+        env: variables for subprocesses, to be merged into ``os.environ``:
+            ``AIRLINES_CONFIG``, ``AIRLINES_STACK_DIR`` and ``REDIS_PASSWORD``.
+    """
+
+    local: LocalStack
+    status: StackStatus
+    config: AppConfig
+    config_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.local.root
+
+    @property
+    def redis_password(self) -> str:
+        return self.local.password()
+
+    def kill_broker(self, index: int, sig: int = signal.SIGKILL) -> None:
+        """Signal broker ``index`` (0-2) and wait until its process has exited."""
+        self.local.kill_broker(index, sig)
+
+    def start_broker(self, index: int) -> None:
+        """Start broker ``index`` again (same config and data); does not wait."""
+        self.local.start_broker(index)
+
+    def wait_broker_ready(self, index: int, timeout: float = 90) -> None:
+        """Wait until broker ``index`` answers and is back in the ISR of its partitions."""
+        self.local.wait_broker_ready(index, timeout=timeout)
+
+    def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal any service by status name (``zookeeper``, ``kafka-1``, ``redis-<port>``)."""
+        self.local.stop_service(name, sig)
+
+    def start_service(self, name: str) -> None:
+        self.local.start_service(name)
+
+    def refresh(self) -> StackStatus:
+        self.status = self.local.status()
+        return self.status
+
+    def ensure_healthy(self, timeout: float = 120) -> None:
+        """Restart whatever is down and wait until the whole stack is up again.
+
+        For tests that break things: call it in a ``finally`` so later tests find a
+        healthy stack.
+        """
+        for spec in self.local.services():
+            if not self.local.is_running(spec.name):
+                self.local.start_service(spec.name)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.refresh()
+            if status.up:
+                for index in range(3):
+                    self.wait_broker_ready(index, timeout=max(1.0, deadline - time.monotonic()))
+                return
+            if time.monotonic() >= deadline:
+                raise StackError(f"stack not healthy after {timeout:g}s: {status.problems}")
+            time.sleep(0.5)
+
+    def flush_redis(self) -> None:
+        """FLUSHALL on every primary (all keys of every test are gone)."""
+        from airlines.redis_bootstrap import cluster_health
+        from airlines.redis_conn import cluster_client
+
+        client = cluster_client(self.config.redis)
+        try:
+            health = cluster_health(self.config.redis.nodes, self.redis_password)
+            for primary in health.primaries():
+                node = client.get_node(primary.ip, primary.port)
+                if node is not None:
+                    client.execute_command("FLUSHALL", target_nodes=node)
+        finally:
+            client.close()
+
+
+@dataclass
+class FreshConfig:
+    """A config of its own for one test, on the shared stack.
+
+    Its topics are new (unique names, created), its Redis key prefix is unique and its
+    checkpoint is in the test's tmp dir, so tests do not see each other's data.
+    """
+
+    config: AppConfig
+    path: Path
+    env: dict[str, str]
+
+
+def _down_quietly(root: Path) -> None:
+    try:
+        LocalStack(root).stop_all(timeout=20)
+    except StackError:
+        procs.kill_pids(procs.leftovers(root))
+
+
+def reap_orphaned_stacks(base: Path) -> list[Path]:
+    """Stop test stacks under ``base`` whose owning test session has died.
+
+    Only directories marked with :data:`OWNER_FILE` by :func:`start_test_stack` are looked
+    at, and only when that owner process no longer runs.
+    """
+    reaped = []
+    for owner in base.glob(f"*/*/{OWNER_FILE}"):
+        record = procs.read_pid_file(owner)
+        if record is not None and procs.is_running(record):
+            continue
+        root = owner.parent
+        if procs.leftovers(root):
+            _down_quietly(root)
+            reaped.append(root)
+    return reaped
+
+
+def start_test_stack(root: Path, attempts: int = 3, timeout: float = 180) -> RunningStack:
+    """Start a fresh stack in ``root`` on a free block of ports (retried if one is taken)."""
+    root.mkdir(parents=True, exist_ok=True)
+    me = os.getpid()
+    procs.write_pid_file(root / OWNER_FILE, procs.ProcessRecord(me, procs.start_ticks(me) or -1))
+    local = LocalStack(root)
+    for attempt in range(attempts):
+        plan = find_free_plan()
+        try:
+            status = local.up(plan, timeout=timeout)
+            break
+        except PortsBusyError:
+            if attempt == attempts - 1:
+                raise
+    config = local.config()
+    env = {
+        "AIRLINES_CONFIG": str(local.layout.config_file),
+        "AIRLINES_STACK_DIR": str(root),
+        "REDIS_PASSWORD": local.password(),
+    }
+    return RunningStack(local, status, config, local.layout.config_file, env)
+
+
+@contextmanager
+def managed_stack(root: Path) -> Iterator[RunningStack]:
+    """Start a stack, yield it, and always stop every one of its processes.
+
+    SIGTERM is turned into KeyboardInterrupt meanwhile, so a cancelled test run
+    still tears the stack down.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_DFL, None):
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield start_test_stack(root)
+    finally:
+        _down_quietly(root)
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        (root / OWNER_FILE).unlink(missing_ok=True)
+
+
+def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
+    """Generator for a fixture: new topics and key prefix, removed afterwards."""
+    from airlines.kafka_admin import delete_topics, ensure_topics, topic_specs
+
+    suffix = uuid.uuid4().hex[:8]
+    base = stack.config
+    topics = [t.model_copy(update={"name": f"{t.name}-{suffix}"}) for t in base.topics]
+    dead = base.dead_letter.model_copy(update={"topic": f"{base.dead_letter.topic}-{suffix}"})
+    redis = base.redis.model_copy(update={"key_prefix": f"t{suffix}"})
+    streaming = base.streaming.model_copy(
+        update={"checkpoint_location": str(tmp_dir / "checkpoint")}
+    )
+    data = base.model_copy(
+        update={"topics": topics, "dead_letter": dead, "redis": redis, "streaming": streaming}
+    ).model_dump(by_alias=True)
+    config = AppConfig.model_validate(data)
+    path = tmp_dir / "airlines.yaml"
+    path.write_text(dump_config(config))
+    config = load_config(path)
+    specs = topic_specs(config)
+    problems = [o for o in ensure_topics(config.kafka, specs) if not o.ok]
+    if problems:
+        raise StackError(f"cannot create test topics: {problems}")
+    env = {**stack.env, "AIRLINES_CONFIG": str(path)}
+    try:
+        yield FreshConfig(config, path, env)
+    finally:
+        try:
+            delete_topics(config.kafka, [s.name for s in specs])
+        finally:
+            _delete_keys(stack, f"{config.redis.key_prefix}:*")
+
+
+def _delete_keys(stack: RunningStack, pattern: str) -> None:
+    from airlines.redis_bootstrap import cluster_health
+    from airlines.redis_conn import cluster_client
+
+    client = cluster_client(stack.config.redis)
+    try:
+        for primary in cluster_health(stack.config.redis.nodes, stack.redis_password).primaries():
+            node = client.get_node(primary.ip, primary.port)
+            connection = node.redis_connection if node is not None else None
+            if connection is None:
+                continue
+            for key in list(connection.scan_iter(match=pattern, count=1000)):
+                connection.delete(key)
+    finally:
+        client.close()
