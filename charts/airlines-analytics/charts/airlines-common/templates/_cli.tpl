@@ -1,0 +1,89 @@
+{{/*
+Pods that run the project's `airlines` CLI (producers, hook jobs, helm tests) all read
+/etc/airlines/config.yaml from the config ConfigMap and the Redis password (when they
+need it) from the Secret, into the environment variable global.config.redis.passwordEnv
+names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
+*/}}
+
+{{/* Volumes of a CLI pod. */}}
+{{- define "airlines.cli.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "airlines.configMapName" . }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end -}}
+
+{{/* Volume mounts of a CLI container. */}}
+{{- define "airlines.cli.volumeMounts" -}}
+- name: config
+  mountPath: /etc/airlines
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{/* The Redis password variable (when auth is enabled and a variable name is configured). */}}
+{{- define "airlines.redis.passwordEnv" -}}
+{{- $global := .Values.global -}}
+{{- if and $global.redis.auth.enabled $global.config.redis.passwordEnv }}
+- name: {{ $global.config.redis.passwordEnv }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "airlines.redis.secretName" . }}
+      key: {{ include "airlines.redis.secretKey" . }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment of a CLI container (add the Redis password with "redis" true). */}}
+{{- define "airlines.cli.env" -}}
+- name: HOME
+  value: /tmp
+- name: PYTHONUNBUFFERED
+  value: "1"
+- name: PYTHONDONTWRITEBYTECODE
+  value: "1"
+- name: AIRLINES_CONFIG
+  value: /etc/airlines/config.yaml
+{{- if .redis }}
+{{- include "airlines.redis.passwordEnv" .ctx }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A container running `airlines <args>` from the project's CLI image.
+Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (list "topics" "ensure") "resources" .Values.x.resources "redis" false)
+*/}}
+{{- define "airlines.cli.container" -}}
+- name: {{ .name }}
+  image: {{ include "airlines.projectImage" (dict "ctx" .ctx "name" "producer") }}
+  imagePullPolicy: {{ .ctx.Values.global.images.producer.pullPolicy }}
+  command: ["airlines"]
+  args:
+    {{- range .args }}
+    - {{ . | quote }}
+    {{- end }}
+  env:
+    {{- include "airlines.cli.env" . | nindent 4 }}
+  volumeMounts:
+    {{- include "airlines.cli.volumeMounts" .ctx | nindent 4 }}
+  securityContext:
+    {{- include "airlines.containerSecurityContext" (dict "readOnlyRootFilesystem" true) | nindent 4 }}
+  resources:
+    {{- include "airlines.resources" .resources | nindent 4 }}
+{{- end -}}
+
+{{/* Pod-level settings of a CLI pod: identity, security, pull secrets. */}}
+{{- define "airlines.cli.podSpec" -}}
+serviceAccountName: {{ include "airlines.serviceAccountName" (dict "ctx" .ctx "component" .serviceAccount) }}
+automountServiceAccountToken: false
+securityContext:
+  {{- include "airlines.podSecurityContext" 10001 | nindent 2 }}
+{{- include "airlines.imagePullSecrets" .ctx }}
+{{- end -}}
+
+{{/* Changes when global.config changes, so pods that read the config restart on upgrade. */}}
+{{- define "airlines.configChecksum" -}}
+{{- toJson (dict "config" .Values.global.config "auth" .Values.global.redis.auth) | sha256sum -}}
+{{- end -}}

@@ -1,0 +1,111 @@
+{{/*
+The runtime config (airlines.config.AppConfig) every pod reads as
+/etc/airlines/config.yaml: global.config with the chart's own Kafka brokers and Redis
+nodes filled in (per-pod DNS names through the headless Services). Mirrors
+airlines.config.chart.ChartValues.app_config, which a test compares with this render.
+*/}}
+{{- define "airlines-analytics.appConfig" -}}
+{{- $config := deepCopy .Values.global.config -}}
+{{- if .Values.kafka.enabled -}}
+{{- $servers := include "airlines.podEndpoints" (dict "ctx" $ "component" "kafka" "count" .Values.kafka.replicaCount) | fromJsonArray -}}
+{{- $_ := set $config.kafka "bootstrapServers" $servers -}}
+{{- end -}}
+{{- if (index .Values "redis-cluster").enabled -}}
+{{- $nodes := include "airlines.podEndpoints" (dict "ctx" $ "component" "redis-cluster" "count" (index .Values "redis-cluster").replicaCount) | fromJsonArray -}}
+{{- $_ := set $config.redis "nodes" $nodes -}}
+{{- end -}}
+{{- if not .Values.global.redis.auth.enabled -}}
+{{- $_ := set $config.redis "passwordEnv" nil -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}
+
+{{/*
+Rules across subcharts (the schema checks each value on its own). Mirrors
+airlines.config.chart.ChartValues.problems; tests/chart/bad-values/ holds a file per rule
+that both `airlines values validate` and `helm template` must reject.
+*/}}
+{{- define "airlines-analytics.validateValues" -}}
+{{- $problems := list -}}
+{{- $config := .Values.global.config -}}
+{{- $kafka := .Values.kafka -}}
+{{- $redis := index .Values "redis-cluster" -}}
+{{- if and $kafka.enabled $config.kafka.bootstrapServers -}}
+{{- $problems = append $problems "global.config.kafka.bootstrapServers: must be empty when kafka.enabled is true (the chart fills in its own brokers)" -}}
+{{- end -}}
+{{- if and (not $kafka.enabled) (not $config.kafka.bootstrapServers) -}}
+{{- $problems = append $problems "global.config.kafka.bootstrapServers: required when kafka.enabled is false" -}}
+{{- end -}}
+{{- if and $redis.enabled $config.redis.nodes -}}
+{{- $problems = append $problems "global.config.redis.nodes: must be empty when redis-cluster.enabled is true (the chart fills in its own nodes)" -}}
+{{- end -}}
+{{- if and (not $redis.enabled) (not $config.redis.nodes) -}}
+{{- $problems = append $problems "global.config.redis.nodes: required when redis-cluster.enabled is false" -}}
+{{- end -}}
+{{- if $kafka.enabled -}}
+{{- range $i, $topic := $config.topics -}}
+{{- if gt (int (default 3 $topic.replicationFactor)) (int $kafka.replicaCount) -}}
+{{- $problems = append $problems (printf "global.config.topics[%d].replicationFactor: %d exceeds kafka.replicaCount (%d)" $i (int (default 3 $topic.replicationFactor)) (int $kafka.replicaCount)) -}}
+{{- end -}}
+{{- end -}}
+{{- if gt (int $config.deadLetter.replicationFactor) (int $kafka.replicaCount) -}}
+{{- $problems = append $problems (printf "global.config.deadLetter.replicationFactor: %d exceeds kafka.replicaCount (%d)" (int $config.deadLetter.replicationFactor) (int $kafka.replicaCount)) -}}
+{{- end -}}
+{{- end -}}
+{{- /* topics: unique names and regions, dead letter distinct */ -}}
+{{- $names := list -}}
+{{- $regions := list -}}
+{{- range $config.topics -}}
+{{- $names = append $names .name -}}
+{{- $regions = append $regions .region -}}
+{{- end -}}
+{{- if ne (len $names) (len (uniq $names)) -}}
+{{- $problems = append $problems (printf "global.config.topics: topic names must be unique, got %v" $names) -}}
+{{- end -}}
+{{- if ne (len $regions) (len (uniq $regions)) -}}
+{{- $problems = append $problems "global.config.topics: each region may feed only one topic" -}}
+{{- end -}}
+{{- if has $config.deadLetter.topic $names -}}
+{{- $problems = append $problems "global.config.deadLetter.topic: must not also be an input topic" -}}
+{{- end -}}
+{{- if .Values.producers.enabled -}}
+{{- range $i, $region := .Values.producers.regions -}}
+{{- if not (has $region $regions) -}}
+{{- $problems = append $problems (printf "producers.regions[%d]: no topic in global.config.topics has region %q" $i $region) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* durations: redis.ttl must outlive a window and its watermark; slide within window */ -}}
+{{- $window := include "airlines.durationMs" $config.streaming.window | int64 -}}
+{{- $watermark := include "airlines.durationMs" $config.streaming.watermark | int64 -}}
+{{- $ttl := include "airlines.durationMs" $config.redis.ttl | int64 -}}
+{{- if and (ge $window 0) (ge $watermark 0) (ge $ttl 0) (le $ttl (add $window $watermark)) -}}
+{{- $problems = append $problems "global.config.redis.ttl: must be longer than streaming.window + streaming.watermark, or windows would expire while still being updated" -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $config.streaming.slide) -}}
+{{- $slide := include "airlines.durationMs" $config.streaming.slide | int64 -}}
+{{- if gt $slide $window -}}
+{{- $problems = append $problems (printf "global.config.streaming.slide: must not be longer than window (%s)" $config.streaming.window) -}}
+{{- end -}}
+{{- end -}}
+{{- /* checkpoint on the volume (or a URI) */ -}}
+{{- if and .Values.streaming.enabled .Values.streaming.checkpoint.enabled -}}
+{{- $location := $config.streaming.checkpointLocation -}}
+{{- $mount := printf "%s/" (trimSuffix "/" .Values.streaming.checkpoint.mountPath) -}}
+{{- if and (not (contains "://" $location)) (not (hasPrefix $mount $location)) -}}
+{{- $problems = append $problems (printf "global.config.streaming.checkpointLocation: %q is not on the checkpoint volume (streaming.checkpoint.mountPath %q) nor a URI" $location $mount) -}}
+{{- end -}}
+{{- end -}}
+{{- /* the Redis password Secret must come from somewhere */ -}}
+{{- if and .Values.global.redis.auth.enabled (not $redis.enabled) (not .Values.global.redis.auth.existingSecret) -}}
+{{- $problems = append $problems "global.redis.auth.existingSecret: required when redis-cluster.enabled is false and auth is enabled (name the Secret holding the external cluster's password)" -}}
+{{- end -}}
+{{- /* the Spark Operator must watch the release namespace */ -}}
+{{- $operator := index .Values "spark-operator" | default dict -}}
+{{- if and .Values.streaming.enabled $operator.enabled $operator.spark $operator.spark.jobNamespaces -}}
+{{- if not (or (has .Release.Namespace $operator.spark.jobNamespaces) (has "" $operator.spark.jobNamespaces)) -}}
+{{- $problems = append $problems (printf "spark-operator.spark.jobNamespaces: %v does not include the release namespace %q: the operator would never run the job" $operator.spark.jobNamespaces .Release.Namespace) -}}
+{{- end -}}
+{{- end -}}
+{{- include "airlines.failOnProblems" $problems -}}
+{{- end -}}

@@ -1,0 +1,943 @@
+"""Values of the Helm chart bundle (``charts/airlines-analytics``), as pydantic models.
+
+The chart's ``values.schema.json`` is generated from :class:`ChartValues`
+(``airlines values schema``), ``airlines values validate`` checks values files with it,
+and a test keeps the committed schema, the chart's ``values.yaml`` and these defaults
+equal. The runtime sections (topics, dead letter, streaming, Redis TTL and key prefix,
+producers, Kafka client settings) are the models of :mod:`airlines.config.models`
+themselves: ``global.config`` is rendered into the ConfigMap every pod reads as
+``/etc/airlines/config.yaml``, with the in-cluster Kafka brokers and Redis nodes filled
+in by the chart (:meth:`ChartValues.app_config` computes the same document).
+
+Layout: one key per subchart (``zookeeper``, ``kafka``, ``redis-cluster``, ``rbac``,
+``producers``, ``streaming``, ``spark-operator``), each with ``enabled`` (the
+dependency's ``condition``); facts more than one subchart needs (names, images, the
+Redis Secret, the runtime config) under ``global``. Nested objects reject unknown keys;
+Helm copies ``global`` into every subchart's values, so each subchart section accepts
+that key too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from airlines.config.models import (
+    AppConfig,
+    KafkaConfig,
+    RedisConfig,
+    StreamingConfig,
+)
+from airlines.config.types import Endpoint
+from airlines.contract import Region
+
+#: Where the config ConfigMap is mounted in every pod, and the flag that names it.
+CONFIG_MOUNT_DIR = "/etc/airlines"
+CONFIG_PATH = f"{CONFIG_MOUNT_DIR}/config.yaml"
+
+#: Fixed ports, shared by Services, StatefulSets, NetworkPolicies and the config.
+KAFKA_PORT = 9092
+REDIS_PORT = 6379
+ZOOKEEPER_PORT = 2181
+
+#: Longest release-wide name prefix: leaves room for ``-redis-cluster-headless`` and
+#: StatefulSet pod suffixes within Kubernetes' 63-character names.
+PREFIX_MAX = 30
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
+_JVM_MEMORY = r"^[0-9]+[mMgG]$"
+
+
+def _quantity_to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return format(value, "g")
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_to_str),
+    Field(pattern=_QUANTITY),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _QUANTITY},
+                {"type": "number", "minimum": 0},
+            ],
+            "examples": ["500m", "1Gi", 2],
+        }
+    ),
+]
+"""A Kubernetes resource quantity: ``500m``, ``2``, ``1Gi``."""
+
+JvmMemory = Annotated[
+    str,
+    Field(pattern=_JVM_MEMORY, examples=["512m", "1g"]),
+]
+"""A JVM / Spark memory size: ``512m``, ``2g``."""
+
+DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
+
+
+class ChartSection(BaseModel):
+    """Base of every values object: camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+class ImageValues(ChartSection):
+    """A container image: pinned tag (never ``latest``), optional digest."""
+
+    registry: str = Field(
+        "",
+        pattern=r"^$|^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$",
+        description="Registry host; empty for global.imageRegistry, else Docker Hub.",
+    )
+    repository: str = Field(
+        pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="Image repository."
+    )
+    tag: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="Image tag; pinned, never 'latest'.",
+        json_schema_extra={"not": {"const": "latest"}},
+    )
+    digest: str = Field(
+        "",
+        pattern=r"^$|^sha256:[a-f0-9]{64}$",
+        description="Optional sha256 digest; pins the image even if the tag moves.",
+    )
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
+        "IfNotPresent", description="Image pull policy."
+    )
+
+    @field_validator("tag")
+    @classmethod
+    def _not_latest(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("'latest' is not allowed: pin a version")
+        return value
+
+
+class ResourceQuantities(ChartSection):
+    """CPU and memory amounts."""
+
+    cpu: Quantity | None = Field(None, description="CPU (cores or millicores, e.g. 500m).")
+    memory: Quantity | None = Field(None, description="Memory (e.g. 512Mi, 2Gi).")
+
+
+class Resources(ChartSection):
+    """Container resource requests and limits."""
+
+    requests: ResourceQuantities = Field(
+        default_factory=ResourceQuantities, description="Guaranteed resources."
+    )
+    limits: ResourceQuantities = Field(
+        default_factory=ResourceQuantities, description="Upper bounds."
+    )
+
+
+def resources(cpu: str, memory: str, cpu_limit: str) -> Resources:
+    """Requests and limits (the memory limit equals the request)."""
+    return Resources(
+        requests=ResourceQuantities(cpu=cpu, memory=memory),
+        limits=ResourceQuantities(cpu=cpu_limit, memory=memory),
+    )
+
+
+class Persistence(ChartSection):
+    """A PersistentVolumeClaim per pod (StatefulSets) or for the job."""
+
+    enabled: bool = Field(True, description="Use a PersistentVolumeClaim; else an emptyDir.")
+    size: Quantity = Field("1Gi", description="Requested storage.")
+    storage_class: str | None = Field(
+        None, description="StorageClass; null for the cluster default, '-' for none."
+    )
+
+
+class Disruption(ChartSection):
+    """PodDisruptionBudget."""
+
+    enabled: bool = Field(True, description="Create a PodDisruptionBudget.")
+    max_unavailable: int = Field(1, ge=0, description="Pods that may be down voluntarily.")
+
+
+class Scheduling(ChartSection):
+    """Pod placement (free-form Kubernetes objects)."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector.")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="Tolerations.")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="Affinity rules.")
+
+
+class HookJob(ChartSection):
+    """A Helm hook Job running one idempotent ``airlines`` command."""
+
+    enabled: bool = Field(True, description="Run the job on install and upgrade.")
+    backoff_limit: int = Field(
+        6, ge=0, le=100, description="Retries (the command waits for the service itself)."
+    )
+    active_deadline_seconds: int = Field(
+        600, ge=30, description="Give up after this long (seconds)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
+    )
+
+
+class SubchartValues(ChartSection):
+    """Common to every subchart key: ``enabled`` is the dependency's condition."""
+
+    enabled: bool = Field(True, description="Deploy this part of the system.")
+    global_: dict[str, Any] | None = Field(
+        None,
+        alias="global",
+        description="Copied from the top-level `global` by Helm; set values there instead.",
+        json_schema_extra={"type": "object"},
+    )
+
+
+# --- global -----------------------------------------------------------------------------
+
+
+class ProjectImages(ChartSection):
+    """The project's own images (images/ in the repository)."""
+
+    producer: ImageValues = Field(
+        default_factory=lambda: ImageValues(repository="airlines-analytics/producer", tag="0.1.0"),
+        description="Slim image with the `airlines` CLI: producers, hook jobs, helm tests.",
+    )
+    spark_job: ImageValues = Field(
+        default_factory=lambda: ImageValues(repository="airlines-analytics/spark-job", tag="0.1.0"),
+        description="apache/spark with the project and the Kafka connector jars baked in.",
+    )
+
+
+class RedisAuth(ChartSection):
+    """The Redis password: a Secret, never a value."""
+
+    enabled: bool = Field(True, description="Require a password (requirepass/masterauth).")
+    existing_secret: str = Field(
+        "",
+        pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="Secret holding the password; empty: the chart creates one with a "
+        "random password, kept across upgrades.",
+    )
+    existing_secret_password_key: str = Field(
+        "redis-password",
+        min_length=1,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key of the password in the Secret.",
+    )
+
+
+class GlobalRedis(ChartSection):
+    """Redis facts every subchart that talks to Redis needs."""
+
+    auth: RedisAuth = Field(default_factory=RedisAuth, description="Password Secret.")
+
+
+class NetworkPolicyValues(ChartSection):
+    """NetworkPolicies: only the traffic the system needs."""
+
+    enabled: bool = Field(True, description="Create NetworkPolicies for every component.")
+
+
+class ChartKafkaConfig(KafkaConfig):
+    """Kafka client settings; the chart fills in its own brokers."""
+
+    bootstrap_servers: list[Endpoint] = Field(
+        default_factory=list,
+        description="Brokers of an external Kafka (only with kafka.enabled: false); "
+        "empty when the chart deploys Kafka: it fills in its brokers' DNS names.",
+    )
+
+
+class ChartRedisConfig(RedisConfig):
+    """Redis client settings; the chart fills in its own nodes."""
+
+    nodes: list[Endpoint] = Field(
+        default_factory=list,
+        description="Nodes of an external Redis Cluster (only with redis-cluster.enabled: "
+        "false); empty when the chart deploys Redis: it fills in its pods' DNS names.",
+    )
+
+
+class ChartStreamingConfig(StreamingConfig):
+    """The streaming job; the checkpoint defaults to the job's persistent volume."""
+
+    checkpoint_location: str = Field(
+        "/var/lib/airlines/checkpoints/flight-analytics",
+        min_length=1,
+        description="Query checkpoint: under streaming.checkpoint.mountPath (the job's "
+        "PersistentVolumeClaim), or a URI such as s3a://bucket/path.",
+    )
+
+
+class ChartAppConfig(AppConfig):
+    """The job/producer configuration (`airlines.config.AppConfig`) the chart renders."""
+
+    kafka: ChartKafkaConfig = Field(
+        default_factory=ChartKafkaConfig, description="Kafka client settings."
+    )
+    redis: ChartRedisConfig = Field(
+        default_factory=ChartRedisConfig, description="Redis client settings."
+    )
+    streaming: ChartStreamingConfig = Field(
+        default_factory=ChartStreamingConfig, description="Streaming job."
+    )
+
+
+class GlobalValues(ChartSection):
+    """Release-wide facts, visible to every subchart (Helm's `global`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    fullname_override: str = Field(
+        "",
+        pattern=r"^$|^[a-z]([-a-z0-9]*[a-z0-9])?$",
+        max_length=PREFIX_MAX,
+        description="Prefix of every resource name; empty for the release name.",
+    )
+    cluster_domain: str = Field(
+        "cluster.local",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Cluster DNS domain, for the pods' fully qualified names.",
+    )
+    image_registry: str = Field(
+        "",
+        pattern=r"^$|^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$",
+        description="Registry for every image without its own registry.",
+    )
+    image_pull_secrets: list[DnsName] = Field(
+        default_factory=list, description="Names of image pull Secrets for every pod."
+    )
+    images: ProjectImages = Field(default_factory=ProjectImages, description="Project images.")
+    redis: GlobalRedis = Field(default_factory=GlobalRedis, description="Redis facts.")
+    network_policy: NetworkPolicyValues = Field(
+        default_factory=NetworkPolicyValues, description="NetworkPolicies."
+    )
+    config: ChartAppConfig = Field(
+        default_factory=ChartAppConfig,
+        description="Runtime configuration (`airlines.config.AppConfig`), rendered into the "
+        "ConfigMap mounted at /etc/airlines/config.yaml.",
+    )
+
+
+# --- subcharts ---------------------------------------------------------------------------
+
+
+class ZookeeperValues(SubchartValues):
+    """The ZooKeeper ensemble Kafka runs against."""
+
+    replica_count: int = Field(3, ge=1, le=7, description="Ensemble size (odd).")
+    image: ImageValues = Field(
+        default_factory=lambda: ImageValues(repository="zookeeper", tag="3.9.3"),
+        description="Official ZooKeeper image.",
+    )
+    heap: JvmMemory = Field("256m", description="JVM heap (-Xmx).")
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "512Mi", "1"), description="Resources."
+    )
+    persistence: Persistence = Field(default_factory=Persistence, description="Data volume.")
+    pdb: Disruption = Field(default_factory=Disruption, description="Disruption budget.")
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+
+    @field_validator("replica_count")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (a quorum needs a majority), got {value}")
+        return value
+
+
+class KafkaValues(SubchartValues):
+    """The Kafka brokers (ZooKeeper mode)."""
+
+    replica_count: int = Field(3, ge=1, le=9, description="Brokers.")
+    image: ImageValues = Field(
+        default_factory=lambda: ImageValues(repository="apache/kafka", tag="3.9.1"),
+        description="Official Apache Kafka image (3.9.x: the last line with ZooKeeper mode).",
+    )
+    heap: JvmMemory = Field("512m", description="JVM heap (-Xmx and -Xms).")
+    resources: Resources = Field(
+        default_factory=lambda: resources("250m", "1Gi", "2"), description="Resources."
+    )
+    persistence: Persistence = Field(
+        default_factory=lambda: Persistence(size="8Gi"), description="Log volume."
+    )
+    pdb: Disruption = Field(default_factory=Disruption, description="Disruption budget.")
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+    default_replication_factor: int = Field(
+        3, ge=1, le=9, description="default.replication.factor (also internal topics)."
+    )
+    min_insync_replicas: int = Field(2, ge=1, le=9, description="min.insync.replicas.")
+    log_retention_hours: int = Field(24, ge=1, description="log.retention.hours.")
+    topics_job: HookJob = Field(
+        default_factory=HookJob,
+        description="Hook Job running `airlines topics ensure` (regional + dead-letter topics).",
+    )
+
+    @model_validator(mode="after")
+    def _replication(self) -> KafkaValues:
+        if self.default_replication_factor > self.replica_count:
+            raise ValueError(
+                "defaultReplicationFactor: must not exceed replicaCount "
+                f"({self.default_replication_factor} > {self.replica_count})"
+            )
+        if self.min_insync_replicas > self.default_replication_factor:
+            raise ValueError(
+                "minInsyncReplicas: must not exceed defaultReplicationFactor "
+                f"({self.min_insync_replicas} > {self.default_replication_factor})"
+            )
+        return self
+
+
+class RedisClusterValues(SubchartValues):
+    """The Redis Cluster (primaries and their replicas)."""
+
+    replica_count: int = Field(6, ge=3, le=60, description="Redis nodes (pods) in total.")
+    replicas_per_primary: int = Field(1, ge=0, le=5, description="Replicas of each primary.")
+    image: ImageValues = Field(
+        default_factory=lambda: ImageValues(repository="redis", tag="7.4.2"),
+        description="Official Redis 7 image.",
+    )
+    max_memory: str = Field(
+        "200mb",
+        pattern=r"^[0-9]+(kb|mb|gb)$",
+        description="maxmemory of each node (keep below the memory limit).",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "256Mi", "1"), description="Resources."
+    )
+    persistence: Persistence = Field(
+        default_factory=lambda: Persistence(size="1Gi"), description="AOF/nodes.conf volume."
+    )
+    pdb: Disruption = Field(default_factory=Disruption, description="Disruption budget.")
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+    bootstrap_job: HookJob = Field(
+        default_factory=HookJob,
+        description="Hook Job running `airlines redis bootstrap` (re-runnable).",
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> RedisClusterValues:
+        group = 1 + self.replicas_per_primary
+        if self.replica_count % group or self.replica_count // group < 3:
+            raise ValueError(
+                f"replicaCount: must be a multiple of 1 + replicasPerPrimary ({group}) "
+                f"with at least 3 primaries, got {self.replica_count}"
+            )
+        return self
+
+
+class RbacValues(SubchartValues):
+    """Service accounts and the Spark driver's Role."""
+
+    service_account_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of every service account (e.g. cloud IAM bindings).",
+    )
+
+
+class ProducersValues(SubchartValues):
+    """One Deployment per regional flight simulator."""
+
+    regions: list[Region] = Field(
+        default_factory=lambda: list(Region),
+        description="Regions to run a producer for; each needs a topic in global.config.topics.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "128Mi", "500m"), description="Resources."
+    )
+    termination_grace_period_seconds: int = Field(
+        45, ge=35, le=600, description="Time to flush on SIGTERM (the producer waits up to 30 s)."
+    )
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+
+    @field_validator("regions")
+    @classmethod
+    def _unique(cls, value: list[Region]) -> list[Region]:
+        if len(set(value)) != len(value):
+            raise ValueError("regions must be unique")
+        return value
+
+
+class SparkDriver(ChartSection):
+    """Spark driver pod."""
+
+    cores: int = Field(1, ge=1, le=64, description="spark.driver.cores.")
+    core_limit: Quantity = Field("1", description="CPU limit of the driver pod.")
+    memory: JvmMemory = Field("1g", description="spark.driver.memory.")
+
+
+class SparkExecutor(ChartSection):
+    """Spark executor pods."""
+
+    instances: int = Field(2, ge=1, le=100, description="Executors.")
+    cores: int = Field(1, ge=1, le=64, description="spark.executor.cores.")
+    core_limit: Quantity = Field("1", description="CPU limit of each executor pod.")
+    memory: JvmMemory = Field("1g", description="spark.executor.memory.")
+
+
+class Checkpoint(ChartSection):
+    """The PersistentVolumeClaim holding the query checkpoint (state and offsets)."""
+
+    enabled: bool = Field(True, description="Create and mount the checkpoint claim.")
+    size: Quantity = Field("2Gi", description="Requested storage.")
+    storage_class: str | None = Field(None, description="StorageClass; null for the default.")
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
+        "ReadWriteOnce",
+        description="Driver and executors all mount it: ReadWriteMany on multi-node clusters.",
+    )
+    mount_path: str = Field(
+        "/var/lib/airlines/checkpoints",
+        pattern=r"^/[A-Za-z0-9._/-]*$",
+        description="Where driver and executors mount it.",
+    )
+
+
+class SparkRestartPolicy(ChartSection):
+    """The SparkApplication's restart policy (a streaming job restarts on failure)."""
+
+    type: Literal["Always", "OnFailure", "Never"] = Field("Always", description="Policy type.")
+    on_failure_retries: int = Field(10, ge=0, description="Retries after a failure.")
+    on_failure_retry_interval: int = Field(30, ge=1, description="Seconds between retries.")
+    on_submission_failure_retries: int = Field(5, ge=0, description="Submission retries.")
+    on_submission_failure_retry_interval: int = Field(
+        20, ge=1, description="Seconds between submission retries."
+    )
+
+
+class StreamingValues(SubchartValues):
+    """The SparkApplication running `airlines stream`."""
+
+    spark_version: str = Field(
+        "4.2.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Spark version of the image."
+    )
+    driver: SparkDriver = Field(default_factory=SparkDriver, description="Driver pod.")
+    executor: SparkExecutor = Field(default_factory=SparkExecutor, description="Executor pods.")
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint, description="Checkpoint volume.")
+    restart_policy: SparkRestartPolicy = Field(
+        default_factory=SparkRestartPolicy, description="Restart policy."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark properties (sparkConf)."
+    )
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+
+
+class TestsValues(ChartSection):
+    """`helm test` pods running `airlines smoke`."""
+
+    enabled: bool = Field(True, description="Render the helm test pods.")
+    active_deadline_seconds: int = Field(
+        300, ge=30, description="Fail the test pod after this long (seconds)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "256Mi", "500m"), description="Resources."
+    )
+
+
+def _spark_operator_defaults() -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "spark": {
+            "jobNamespaces": ["airlines"],
+            "serviceAccount": {"create": False},
+            "rbac": {"create": False},
+        },
+        "webhook": {"enable": True},
+    }
+
+
+class ChartValues(ChartSection):
+    """Values of the `airlines-analytics` umbrella chart."""
+
+    global_: GlobalValues = Field(
+        default_factory=GlobalValues, alias="global", description="Release-wide facts."
+    )
+    zookeeper: ZookeeperValues = Field(default_factory=ZookeeperValues, description="ZooKeeper.")
+    kafka: KafkaValues = Field(default_factory=KafkaValues, description="Kafka brokers.")
+    redis_cluster: RedisClusterValues = Field(
+        default_factory=RedisClusterValues, alias="redis-cluster", description="Redis Cluster."
+    )
+    rbac: RbacValues = Field(default_factory=RbacValues, description="RBAC.")
+    producers: ProducersValues = Field(default_factory=ProducersValues, description="Producers.")
+    streaming: StreamingValues = Field(
+        default_factory=StreamingValues, description="Streaming job."
+    )
+    tests: TestsValues = Field(default_factory=TestsValues, description="helm test pods.")
+    spark_operator: dict[str, Any] = Field(
+        default_factory=_spark_operator_defaults,
+        alias="spark-operator",
+        description="Values of kubeflow's spark-operator chart (its own keys; `enabled` is "
+        "the dependency's condition). Its spark.jobNamespaces must include the release "
+        "namespace.",
+        json_schema_extra={
+            "type": "object",
+            "properties": {"enabled": {"type": "boolean"}},
+        },
+    )
+    airlines_common: dict[str, Any] | None = Field(
+        None,
+        alias="airlines-common",
+        description="Library chart (helpers only); Helm adds this key.",
+        json_schema_extra={"type": "object"},
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChartValues:
+        for problem in self.problems():
+            raise ValueError(problem)
+        return self
+
+    def problems(self) -> list[str]:
+        """Rules across subcharts; the chart's ``validateValues`` template checks the same."""
+        cfg = self.global_.config
+        out: list[str] = []
+        if self.kafka.enabled and cfg.kafka.bootstrap_servers:
+            out.append(
+                "global.config.kafka.bootstrapServers: must be empty when kafka.enabled is "
+                "true (the chart fills in its own brokers)"
+            )
+        if not self.kafka.enabled and not cfg.kafka.bootstrap_servers:
+            out.append("global.config.kafka.bootstrapServers: required when kafka.enabled is false")
+        if self.redis_cluster.enabled and cfg.redis.nodes:
+            out.append(
+                "global.config.redis.nodes: must be empty when redis-cluster.enabled is "
+                "true (the chart fills in its own nodes)"
+            )
+        if not self.redis_cluster.enabled and not cfg.redis.nodes:
+            out.append("global.config.redis.nodes: required when redis-cluster.enabled is false")
+        if self.kafka.enabled:
+            brokers = self.kafka.replica_count
+            for i, topic in enumerate(cfg.topics):
+                if topic.replication_factor > brokers:
+                    out.append(
+                        f"global.config.topics[{i}].replicationFactor: "
+                        f"{topic.replication_factor} exceeds kafka.replicaCount ({brokers})"
+                    )
+            if cfg.dead_letter.replication_factor > brokers:
+                out.append(
+                    "global.config.deadLetter.replicationFactor: "
+                    f"{cfg.dead_letter.replication_factor} exceeds kafka.replicaCount ({brokers})"
+                )
+        if self.producers.enabled:
+            have = {t.region for t in cfg.topics}
+            for i, region in enumerate(self.producers.regions):
+                if region not in have:
+                    out.append(
+                        f"producers.regions[{i}]: no topic in global.config.topics "
+                        f"has region {region.value!r}"
+                    )
+        if self.streaming.enabled and self.streaming.checkpoint.enabled:
+            location = cfg.streaming.checkpoint_location
+            mount = self.streaming.checkpoint.mount_path.rstrip("/") + "/"
+            if "://" not in location and not location.startswith(mount):
+                out.append(
+                    f"global.config.streaming.checkpointLocation: {location!r} is not on the "
+                    f"checkpoint volume (streaming.checkpoint.mountPath {mount!r}) nor a URI"
+                )
+        return out
+
+    # --- what the chart renders -----------------------------------------------------------
+
+    def prefix(self, release: str) -> str:
+        """Release-wide name prefix (``airlines.prefix`` in the library chart)."""
+        return (self.global_.fullname_override or release)[:PREFIX_MAX].rstrip("-")
+
+    def pod_hosts(self, release: str, namespace: str, component: str, count: int) -> list[str]:
+        """Stable DNS names of a StatefulSet's pods through its headless Service."""
+        name = f"{self.prefix(release)}-{component}"
+        domain = self.global_.cluster_domain
+        return [f"{name}-{i}.{name}-headless.{namespace}.svc.{domain}" for i in range(count)]
+
+    def app_config(self, release: str, namespace: str) -> AppConfig:
+        """The config the chart's ConfigMap carries (``airlines.appConfig`` template)."""
+        data = self.global_.config.model_dump(mode="json", by_alias=True)
+        if self.kafka.enabled:
+            hosts = self.pod_hosts(release, namespace, "kafka", self.kafka.replica_count)
+            data["kafka"]["bootstrapServers"] = [f"{h}:{KAFKA_PORT}" for h in hosts]
+        if self.redis_cluster.enabled:
+            hosts = self.pod_hosts(
+                release, namespace, "redis-cluster", self.redis_cluster.replica_count
+            )
+            data["redis"]["nodes"] = [f"{h}:{REDIS_PORT}" for h in hosts]
+        if not self.global_.redis.auth.enabled:
+            data["redis"]["passwordEnv"] = None
+        return AppConfig.model_validate(data)
+
+
+def chart_values_schema() -> dict[str, Any]:
+    """The chart's ``values.schema.json`` document."""
+    schema = ChartValues.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": "Generated from airlines.config.chart.ChartValues by "
+        "`airlines values schema`; do not edit.",
+        **schema,
+    }
+
+
+def secret_like_keys(data: Any, path: str = "") -> list[str]:
+    """Keys of a values document that look like they carry a secret value.
+
+    ``password: ...``, ``redisPassword: ...``, ``token: ...`` and the like; names of Secrets,
+    keys and environment variables (``existingSecret``, ``passwordEnv``...) are fine. The
+    models reject unknown keys anyway; this covers the open parts (``global``,
+    ``spark-operator``).
+    """
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            name = str(key).lower()
+            if name in {"secret", "token", "apikey", "api_key"} or name.endswith(
+                ("password", "passwd")
+            ):
+                found.append(where)
+            found.extend(secret_like_keys(value, where))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found.extend(secret_like_keys(item, f"{path}[{i}]"))
+    return found
+
+
+# --- generated documents: values.yaml and the parameter table ---------------------------------
+
+#: Keys Helm adds to values (copies of ``global``, the library chart); not chart parameters.
+_HELM_ADDED = {"global_", "airlines_common"}
+
+
+def _fields(model: type[BaseModel]) -> list[tuple[str, Any]]:
+    """(key as written in values files, FieldInfo) of the parameters of a model."""
+    out = []
+    for name, info in model.model_fields.items():
+        if name in _HELM_ADDED and model is not ChartValues:
+            continue
+        if name == "airlines_common":
+            continue
+        out.append((info.alias or name, info))
+    return out
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and args:
+        return _nested_model(args[0])
+    return None
+
+
+def values_document(values: ChartValues | None = None) -> dict[str, Any]:
+    """The values as a values file writes them (defaults when ``values`` is None)."""
+    values = values or ChartValues()
+    data: dict[str, Any] = values.model_dump(mode="json", by_alias=True)
+    data.pop("airlines-common", None)
+    for section in data.values():
+        if (
+            isinstance(section, dict)
+            and section is not data["global"]
+            and not section.get("global")
+        ):
+            section.pop("global", None)
+    return data
+
+
+def _scalar(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        if (
+            value == ""
+            or not re.fullmatch(r"[A-Za-z_/][A-Za-z0-9_./-]*", value)
+            or value
+            in {
+                "true",
+                "false",
+                "null",
+                "yes",
+                "no",
+                "on",
+                "off",
+            }
+        ):
+            return json.dumps(value)
+        return value
+    raise TypeError(value)
+
+
+def _emit(value: Any, indent: int, lines: list[str], key: str | None) -> None:
+    pad = "  " * indent
+    head = f"{pad}{key}:" if key is not None else None
+    if isinstance(value, dict) and value:
+        if head:
+            lines.append(head)
+        for k, v in value.items():
+            _emit(v, indent + (1 if head else 0), lines, _key(k))
+    elif isinstance(value, list) and value:
+        if head:
+            lines.append(head)
+        item_pad = "  " * (indent + (1 if head else 0))
+        for item in value:
+            if isinstance(item, dict) and item:
+                sub: list[str] = []
+                _emit(item, 0, sub, None)
+                lines.append(f"{item_pad}- {sub[0]}")
+                lines.extend(f"{item_pad}  {line}" for line in sub[1:])
+            else:
+                lines.append(f"{item_pad}- {_scalar(item)}")
+    else:
+        empty = "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else None
+        text = empty if empty is not None else _scalar(value)
+        lines.append(f"{head} {text}" if head else f"{pad}{text}")
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key) else f'"{key}"'
+
+
+def _emit_model(
+    model: type[BaseModel], data: dict[str, Any], indent: int, lines: list[str]
+) -> None:
+    pad = "  " * indent
+    for key, info in _fields(model):
+        if key not in data:
+            continue
+        value = data[key]
+        if info.description:
+            lines.append(f"{pad}# -- {info.description}")
+        nested = _nested_model(info.annotation)
+        if nested is not None and isinstance(value, dict):
+            lines.append(f"{pad}{_key(key)}:")
+            _emit_model(nested, value, indent + 1, lines)
+        else:
+            _emit(value, indent, lines, _key(key))
+
+
+VALUES_HEADER = """\
+# Default values of the airlines-analytics chart bundle.
+#
+# GENERATED from the pydantic models in src/airlines/config/chart.py by
+# `airlines values generate`; do not edit by hand (a test fails when it drifts).
+# Per-environment overrides live in values/ at the repository root; check one with
+# `airlines values validate values/minikube.yaml`.
+"""
+
+
+def render_values_yaml() -> str:
+    """The umbrella chart's ``values.yaml``: every default, with its description."""
+    lines: list[str] = []
+    data = values_document()
+    for key, info in _fields(ChartValues):
+        if key not in data:
+            continue
+        lines.append("")
+        lines.append(f"# -- {info.description}")
+        nested = _nested_model(info.annotation)
+        if nested is not None:
+            lines.append(f"{_key(key)}:")
+            _emit_model(nested, data[key], 1, lines)
+        else:
+            _emit(data[key], 0, lines, _key(key))
+    return VALUES_HEADER + "\n".join(lines) + "\n"
+
+
+def _schema_type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return _schema_type(defs[prop["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in prop:
+        return " or ".join(dict.fromkeys(_schema_type(p, defs) for p in prop["anyOf"]))
+    if "enum" in prop:
+        return " or ".join(f"`{v}`" for v in prop["enum"])
+    kind = prop.get("type", "object")
+    if kind == "array":
+        return f"list of {_schema_type(prop.get('items', {}), defs)}"
+    if kind == "string" and "pattern" in prop and prop["pattern"].endswith("(ms|s|m|h|d)$"):
+        return "duration"
+    return str(kind)
+
+
+def _default_text(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, separators=(",", ":"))
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}`"
+
+
+def _table_rows(
+    model: type[BaseModel],
+    data: dict[str, Any],
+    prefix: str,
+    rows: list[str],
+    defs: dict[str, Any],
+) -> None:
+    schema = defs.get(model.__name__) or ChartValues.model_json_schema(by_alias=True)
+    for key, info in _fields(model):
+        if key not in data:
+            continue
+        path = f"{prefix}{key}"
+        nested = _nested_model(info.annotation)
+        if nested is not None and isinstance(data[key], dict):
+            _table_rows(nested, data[key], f"{path}.", rows, defs)
+            continue
+        item = _list_item_model(info.annotation)
+        prop = schema["properties"][key]
+        kind = "list" if item is not None else _schema_type(prop, defs)
+        desc = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{path}` | {kind} | {_default_text(data[key])} | {desc} |")
+        if item is not None:
+            item_schema = defs[item.__name__]
+            for sub_key, sub_info in _fields(item):
+                sub_kind = _schema_type(item_schema["properties"][sub_key], defs)
+                default = (
+                    "required"
+                    if sub_info.is_required()
+                    else _default_text(item_schema["properties"][sub_key].get("default"))
+                )
+                sub_desc = (sub_info.description or "").replace("|", "\\|")
+                rows.append(f"| `{path}[].{sub_key}` | {sub_kind} | {default} | {sub_desc} |")
+
+
+def parameter_table() -> str:
+    """Markdown table of every chart parameter (helm-docs style)."""
+    rows = ["| Key | Type | Default | Description |", "|-----|------|---------|-------------|"]
+    defs = ChartValues.model_json_schema(by_alias=True, mode="validation")["$defs"]
+    _table_rows(ChartValues, values_document(), "", rows, defs)
+    return "\n".join(rows)
