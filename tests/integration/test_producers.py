@@ -49,7 +49,9 @@ def consume_all(
                     break
                 continue
             assert msg.error() is None, msg.error()
-            messages.append((msg.key(), msg.value()))
+            value = msg.value()
+            assert value is not None
+            messages.append((msg.key(), value))
             quiet_since = time.monotonic()
     finally:
         consumer.close()
