@@ -11,8 +11,8 @@ from rich.console import Console
 
 from airlines.config import AppConfig, ConfigError, load_config
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 #: Where the local stack keeps data, logs, pids and the config it generates.
 STACK_DIR_ENV = "AIRLINES_STACK_DIR"

@@ -200,7 +200,7 @@ class StreamingConfig(Section):
 class ProducerConfig(Section):
     """The regional flight simulators."""
 
-    rate: float = Field(20.0, gt=0, le=1_000_000, description="Events per second per producer.")
+    rate: float = Field(50.0, gt=0, le=1_000_000, description="Events per second per producer.")
     fleet_size: int = Field(
         12, ge=1, le=500, description="Recurring flights each region's simulator operates."
     )
