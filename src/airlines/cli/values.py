@@ -11,6 +11,7 @@ Two kinds of file follow the same models (:mod:`airlines.config`):
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,13 +57,23 @@ def _model(kind: Kind) -> type[BaseModel]:
 
 
 def _problems(kind: Kind, path: Path) -> list[str]:
-    """Every problem of one file, as ``path: message`` lines (empty if it is valid)."""
+    """Every problem of one file, as ``path: message`` lines (empty if it is valid).
+
+    A chart values file is checked as Helm uses it: merged over the chart's defaults.
+    """
     try:
-        validate_data(_model(kind), read_yaml(path), str(path))
+        data = read_yaml(path)
+        if kind is Kind.CHART and isinstance(data, dict):
+            from airlines.config.chart import values_with_defaults
+
+            data = values_with_defaults(data)
+        validate_data(_model(kind), data, str(path))
     except ConfigError as exc:
         # Rules spanning several keys come as one error with a line per rule.
         return [
-            f"{exc.source}: {line}" for problem in exc.problems for line in problem.splitlines()
+            f"{exc.source}: {_full_path(line)}"
+            for problem in exc.problems
+            for line in problem.splitlines()
         ]
     if kind is Kind.CHART:
         from airlines.config.chart import secret_like_keys
@@ -73,6 +84,19 @@ def _problems(kind: Kind, path: Path) -> list[str]:
             for key in secret_like_keys(read_yaml(path))
         ]
     return []
+
+
+_NESTED = re.compile(r"^([\w.\[\]-]+): ([A-Za-z][\w.\[\]-]*): (.*)$")
+
+
+def _full_path(problem: str) -> str:
+    """``kafka: defaultReplicationFactor: msg`` -> ``kafka.defaultReplicationFactor: msg``.
+
+    A section's own rule reports at the section with a message naming its key; joined,
+    the line names the value as a values file writes it.
+    """
+    match = _NESTED.match(problem)
+    return f"{match[1]}.{match[2]}: {match[3]}" if match else problem
 
 
 @app.command("validate")

@@ -653,6 +653,13 @@ class ChartValues(ChartSection):
                         f"producers.regions[{i}]: no topic in global.config.topics "
                         f"has region {region.value!r}"
                     )
+        auth = self.global_.redis.auth
+        if auth.enabled and not self.redis_cluster.enabled and not auth.existing_secret:
+            out.append(
+                "global.redis.auth.existingSecret: required when redis-cluster.enabled is "
+                "false and auth is enabled (name the Secret holding the external cluster's "
+                "password)"
+            )
         if self.streaming.enabled and self.streaming.checkpoint.enabled:
             location = cfg.streaming.checkpoint_location
             mount = self.streaming.checkpoint.mount_path.rstrip("/") + "/"
@@ -689,6 +696,31 @@ class ChartValues(ChartSection):
         if not self.global_.redis.auth.enabled:
             data["redis"]["passwordEnv"] = None
         return AppConfig.model_validate(data)
+
+
+def coalesce(defaults: Any, overrides: Any) -> Any:
+    """Helm's merge of a values file over the chart's defaults.
+
+    Mappings merge key by key, anything else (lists included) replaces, and ``null``
+    removes a default key.
+    """
+    if not isinstance(defaults, dict) or not isinstance(overrides, dict):
+        return overrides
+    merged = dict(defaults)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key in merged:
+            merged[key] = coalesce(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def values_with_defaults(overrides: dict[str, Any]) -> dict[str, Any]:
+    """A values file as Helm sees it: merged over the chart's defaults (values.yaml)."""
+    merged: dict[str, Any] = coalesce(values_document(), overrides)
+    return merged
 
 
 def chart_values_schema() -> dict[str, Any]:

@@ -1,0 +1,41 @@
+"""Fixtures of the chart tests: an offline copy of the chart and cached renders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# The chart tests share helpers (tests/chart/helm.py) imported as tests.chart.helm, as mypy
+# names them; the repository root is not otherwise on sys.path under plain `pytest`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.chart.helm import (
+    VALUES_DIR,
+    Result,
+    namespace_for,
+    offline_chart,
+    template,
+)
+
+VALUES_FILES = sorted(VALUES_DIR.glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def chart_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The umbrella chart without its remote dependency (see tests/chart/helm.py)."""
+    return offline_chart(tmp_path_factory.mktemp("chart"))
+
+
+_renders: dict[str, Result] = {}
+
+
+@pytest.fixture(scope="session")
+def render_env(chart_copy: Path) -> dict[str, Result]:
+    """``helm template`` of the defaults ("default") and of every values/*.yaml."""
+    if not _renders:
+        _renders["default"] = template(chart_copy)
+        for path in VALUES_FILES:
+            _renders[path.name] = template(chart_copy, [path], namespace=namespace_for(path))
+    return _renders

@@ -1,0 +1,374 @@
+"""The chart renders, lints and validates for the defaults and every values/*.yaml.
+
+Offline: the spark-operator dependency is left out of the rendered copy (see helm.py);
+``test_helm_needs_every_dependency`` shows why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.chart.conftest import VALUES_FILES
+from tests.chart.helm import CHART, RELEASE, Result, namespace_for, run, template, tool
+from tests.chart.manifests import by_kind, containers, names, pod_specs, selects
+
+from airlines.config import load_config
+from airlines.config.chart import ChartValues, values_with_defaults
+from airlines.config.types import split_endpoint
+
+pytestmark = pytest.mark.chart
+
+ENVIRONMENTS = ["default", *(p.name for p in VALUES_FILES)]
+
+
+def _values_path(env: str) -> Path | None:
+    return None if env == "default" else next(p for p in VALUES_FILES if p.name == env)
+
+
+def _namespace(env: str) -> str:
+    path = _values_path(env)
+    return namespace_for(path) if path else "airlines"
+
+
+def _chart_values(env: str) -> ChartValues:
+    path = _values_path(env)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path else {}
+    return ChartValues.model_validate(values_with_defaults(data))
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def env(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def docs(env: str, render_env: dict[str, Result]) -> list[dict[str, Any]]:
+    result = render_env[env]
+    assert result.returncode == 0, result.stderr
+    return result.documents
+
+
+def test_helm_needs_every_dependency() -> None:
+    """Helm will not render with spark-operator missing, even when it is disabled."""
+    result = template(CHART, sets=["spark-operator.enabled=false"])
+    assert result.returncode != 0
+    assert "spark-operator" in result.stderr
+
+
+def test_lint_strict(env: str, chart_copy: Path) -> None:
+    path = _values_path(env)
+    args = [tool("helm"), "lint", "--strict", str(chart_copy), "--namespace", _namespace(env)]
+    if path:
+        args += ["--values", str(path)]
+    result = run(args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+KUBERNETES_VERSION = "1.37.0"
+
+
+@pytest.fixture(scope="session")
+def kubernetes_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kubernetes-validate's offline schemas, laid out and linked for kubeconform.
+
+    Its per-kind files refer to definitions as ``/api/_definitions.json#...``, resolved
+    against their ``$id`` (https://kubernetes.io/...) by its own Python registry; for
+    kubeconform, the copies point at the ``_definitions.json`` file beside them.
+    """
+    import kubernetes_validate
+
+    source = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    root = tmp_path_factory.mktemp("kubernetes-json-schema")
+    for suffix in ("", "-strict"):
+        src = source / f"v{KUBERNETES_VERSION}-local{suffix}"
+        dest = root / f"v{KUBERNETES_VERSION}-standalone{suffix}"
+        dest.mkdir()
+        definitions = (dest / "_definitions.json").as_uri()
+        for schema in src.glob("*.json"):
+            text = schema.read_text(encoding="utf-8")
+            text = text.replace('"/api/_definitions.json#', f'"{definitions}#')
+            (dest / schema.name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_kubeconform_strict(
+    env: str, render_env: dict[str, Result], kubernetes_schemas: Path, tmp_path: Path
+) -> None:
+    """Every Kubernetes object against the offline JSON schemas (kubernetes-validate)."""
+    manifest = tmp_path / "render.yaml"
+    manifest.write_text(render_env[env].stdout, encoding="utf-8")
+    result = run(
+        [
+            tool("kubeconform"),
+            "-strict",
+            "-summary",
+            "-kubernetes-version",
+            KUBERNETES_VERSION,
+            "-schema-location",
+            str(kubernetes_schemas),
+            # Validated against kubeflow-spark-api's models instead (test below).
+            "-skip",
+            "SparkApplication",
+            str(manifest),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Invalid: 0, Errors: 0" in result.stdout, result.stdout
+    assert "Skipped: 1" in result.stdout, result.stdout
+
+
+def test_kubeconform_catches_unknown_fields(kubernetes_schemas: Path, tmp_path: Path) -> None:
+    """The schemas are really applied (strict: an unknown field fails)."""
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\nautomountToken: false\n"
+    )
+    result = run(
+        [
+            tool("kubeconform"),
+            "-strict",
+            "-kubernetes-version",
+            KUBERNETES_VERSION,
+            "-schema-location",
+            str(kubernetes_schemas),
+            str(manifest),
+        ]
+    )
+    assert result.returncode == 1
+    assert "automountToken" in result.stdout
+
+
+def _unknown_fields(model: Any, data: Any, path: str) -> list[str]:
+    """Keys the generated SparkApplication models do not know (they ignore extras)."""
+    from typing import get_args, get_origin
+
+    from pydantic import BaseModel
+
+    if not isinstance(data, dict) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+    problems = []
+    for key, value in data.items():
+        if key not in fields:
+            problems.append(f"{path}.{key}")
+            continue
+        annotation = fields[key].annotation
+        candidates = [annotation, *get_args(annotation)]
+        for candidate in list(candidates):
+            candidates += get_args(candidate)
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            continue
+        is_list = any(get_origin(c) is list for c in [annotation, *get_args(annotation)])
+        if is_list and isinstance(value, list):
+            for i, item in enumerate(value):
+                problems += _unknown_fields(nested[0], item, f"{path}.{key}[{i}]")
+        elif isinstance(value, dict):
+            problems += _unknown_fields(nested[0], value, f"{path}.{key}")
+    return problems
+
+
+def test_spark_application_matches_the_operator_api(docs: list[dict[str, Any]]) -> None:
+    from kubeflow_spark_api.models import (  # type: ignore[import-untyped]
+        SparkV1beta2SparkApplication,
+    )
+
+    (app,) = by_kind(docs, "SparkApplication")
+    assert app["apiVersion"] == "sparkoperator.k8s.io/v1beta2"
+    assert _unknown_fields(SparkV1beta2SparkApplication, app, "SparkApplication") == []
+    parsed = SparkV1beta2SparkApplication.from_dict(app)
+    assert parsed is not None
+    spec = parsed.spec
+    assert (spec.type, spec.mode) == ("Python", "cluster")
+    assert spec.main_application_file == "local:///opt/airlines/jobs/flight_analytics.py"
+    assert spec.arguments == ["--config", "/etc/airlines/config.yaml"]
+    assert spec.restart_policy is not None
+    assert spec.restart_policy.type in {"Always", "OnFailure"}
+
+
+def test_config_map_is_the_app_config(env: str, docs: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The rendered config loads with airlines.config.load_config, as the pods load it."""
+    (config_map,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"], encoding="utf-8")
+    config = load_config(path)
+    assert config == _chart_values(env).app_config(RELEASE, _namespace(env))
+
+
+def test_references_resolve(docs: list[dict[str, Any]]) -> None:
+    """Service accounts, ConfigMaps, Secrets and claims a pod names exist in the render."""
+    accounts = names(docs, "ServiceAccount")
+    config_maps = names(docs, "ConfigMap")
+    secrets = names(docs, "Secret")
+    claims = names(docs, "PersistentVolumeClaim")
+    for pod in pod_specs(docs):
+        account = pod.spec.get("serviceAccount" if pod.spark else "serviceAccountName")
+        assert account in accounts, f"{pod.where}: service account {account!r} not rendered"
+        volumes = pod.spec.get("volumes", [])
+        if pod.spark:
+            (app,) = by_kind(docs, "SparkApplication")
+            volumes = app["spec"]["volumes"]
+        for volume in volumes:
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in config_maps, pod.where
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims, pod.where
+        mounted = {v["name"] for v in volumes} | pod.claim_templates
+        for container in containers(pod):
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] in mounted, f"{pod.where}: mount {mount['name']} has no volume"
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] in secrets, f"{pod.where}: Secret {ref['name']} missing"
+                    (secret,) = [
+                        s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == ref["name"]
+                    ]
+                    assert ref["key"] in secret["data"], pod.where
+
+
+def test_config_hosts_exist(env: str, docs: list[dict[str, Any]]) -> None:
+    """Every host:port in the config is a pod of a rendered StatefulSet behind its headless
+    Service, on a port that Service exposes; the namespace is the release's."""
+    (config_map,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")
+    ]
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
+    sets = {s["metadata"]["name"]: s for s in by_kind(docs, "StatefulSet")}
+    endpoints = [*config["kafka"]["bootstrapServers"], *config["redis"]["nodes"]]
+    assert endpoints
+    for endpoint in endpoints:
+        host, port = split_endpoint(endpoint)
+        pod, service, namespace, svc, domain = host.split(".", 4)
+        assert (namespace, svc, domain) == (_namespace(env), "svc", "cluster.local"), endpoint
+        assert services[service]["spec"]["clusterIP"] == "None", endpoint
+        assert services[service]["spec"]["publishNotReadyAddresses"] is True
+        assert port in {p["port"] for p in services[service]["spec"]["ports"]}, endpoint
+        set_name, ordinal = pod.rsplit("-", 1)
+        assert sets[set_name]["spec"]["serviceName"] == service, endpoint
+        assert int(ordinal) < sets[set_name]["spec"]["replicas"], endpoint
+        assert selects(
+            services[service]["spec"]["selector"],
+            sets[set_name]["spec"]["template"]["metadata"]["labels"],
+        )
+
+
+def test_kafka_reaches_zookeeper_by_a_rendered_service(docs: list[dict[str, Any]]) -> None:
+    (scripts,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-kafka-scripts")
+    ]
+    lines = scripts["data"]["start.sh"].splitlines()
+    line = next(text for text in lines if "zookeeper.connect=" in text)
+    host, port = split_endpoint(line.split("=", 1)[1].strip())
+    service = next(
+        s for s in by_kind(docs, "Service") if host.startswith(s["metadata"]["name"] + ".")
+    )
+    assert port in {p["port"] for p in service["spec"]["ports"]}
+
+
+def test_pods_are_locked_down(docs: list[dict[str, Any]]) -> None:
+    """Non-root, seccomp, no privilege escalation, drop ALL, read-only root, resources,
+    pinned images; a service-account token only where the API is used (Spark driver)."""
+    accounts = {a["metadata"]["name"]: a for a in by_kind(docs, "ServiceAccount")}
+    for pod in pod_specs(docs):
+        pod_security = pod.spec["podSecurityContext" if pod.spark else "securityContext"]
+        assert pod_security["runAsNonRoot"] is True, pod.where
+        assert pod_security["seccompProfile"]["type"] == "RuntimeDefault", pod.where
+        for container in containers(pod):
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, pod.where
+            assert security["capabilities"]["drop"] == ["ALL"], pod.where
+            assert security["readOnlyRootFilesystem"] is True, pod.where
+            if not pod.spark:
+                image = container["image"]
+                assert ":" in image.rsplit("/", 1)[-1], image
+                assert not image.endswith(":latest"), image
+                for kind in ("requests", "limits"):
+                    assert {"cpu", "memory"} <= set(container["resources"][kind]), pod.where
+            else:
+                assert {"cores", "coreLimit", "memory"} <= set(container), pod.where
+        if not pod.spark:
+            account = accounts[pod.spec["serviceAccountName"]]
+            token = pod.spec.get(
+                "automountServiceAccountToken", account.get("automountServiceAccountToken")
+            )
+            assert token is False, f"{pod.where}: mounts a service-account token it does not need"
+    spark_accounts = [a for a in accounts.values() if a["metadata"]["name"].endswith("-spark")]
+    assert [a.get("automountServiceAccountToken") for a in spark_accounts] == [True]
+
+
+def test_spark_driver_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
+    (role,) = by_kind(docs, "Role")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"]
+        assert "*" not in rule["resources"]
+        assert rule["apiGroups"] == [""]
+        assert set(rule["resources"]) <= {
+            "pods",
+            "services",
+            "configmaps",
+            "persistentvolumeclaims",
+        }
+    (binding,) = by_kind(docs, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert [s["name"] for s in binding["subjects"]] == [
+        a["metadata"]["name"]
+        for a in by_kind(docs, "ServiceAccount")
+        if a["metadata"]["name"].endswith("-spark")
+    ]
+
+
+def test_every_pod_is_covered_by_a_network_policy_and_stateful_sets_by_a_pdb(
+    docs: list[dict[str, Any]],
+) -> None:
+    policies = [p["spec"]["podSelector"]["matchLabels"] for p in by_kind(docs, "NetworkPolicy")]
+    for pod in pod_specs(docs):
+        assert any(selects(sel, pod.labels) for sel in policies), f"{pod.where}: no NetworkPolicy"
+    budgets = [b["spec"]["selector"]["matchLabels"] for b in by_kind(docs, "PodDisruptionBudget")]
+    for stateful in by_kind(docs, "StatefulSet"):
+        labels = stateful["spec"]["template"]["metadata"]["labels"]
+        if stateful["spec"]["replicas"] > 1:
+            assert any(selects(sel, labels) for sel in budgets), stateful["metadata"]["name"]
+
+
+def test_clients_are_let_in(docs: list[dict[str, Any]]) -> None:
+    """Each pod that the config points at Kafka/Redis carries the client label the
+    server's NetworkPolicy admits."""
+    policies = {p["metadata"]["name"]: p for p in by_kind(docs, "NetworkPolicy")}
+    kafka = next(p for n, p in policies.items() if n.endswith("-kafka"))
+    admitted = kafka["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    clients = [
+        p
+        for p in pod_specs(docs)
+        if "producer" in p.where or "streaming" in p.where or "kafka-topics" in p.where
+    ]
+    assert clients
+    for pod in clients:
+        assert selects(admitted, pod.labels), f"{pod.where} cannot reach Kafka"
+
+
+def test_hooks_and_tests_clean_up(docs: list[dict[str, Any]]) -> None:
+    hooked = [d for d in docs if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    kinds = {(d["kind"], d["metadata"]["annotations"]["helm.sh/hook"]) for d in hooked}
+    assert ("Pod", "test") in kinds
+    assert ("Job", "post-install,post-upgrade") in kinds
+    for doc in hooked:
+        policy = doc["metadata"]["annotations"].get("helm.sh/hook-delete-policy", "")
+        assert "before-hook-creation" in policy, doc["metadata"]["name"]
+
+
+def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
+    from airlines.config.chart import secret_like_keys
+
+    for config_map in by_kind(docs, "ConfigMap"):
+        for key, text in config_map.get("data", {}).items():
+            if key.endswith(".yaml"):
+                assert secret_like_keys(yaml.safe_load(text)) == [], config_map["metadata"]["name"]
+    for secret in by_kind(docs, "Secret"):
+        assert set(secret["data"]) == {"redis-password"}
