@@ -11,6 +11,7 @@ import typer
 from airlines.cli import admin as admin_cli
 from airlines.cli import produce, values
 from airlines.cli import stack as stack_cli
+from airlines.cli import stream as stream_cli
 
 app = typer.Typer(
     name="airlines",
@@ -25,6 +26,7 @@ app.add_typer(stack_cli.app, name="stack")
 app.add_typer(admin_cli.topics_app, name="topics")
 app.add_typer(admin_cli.redis_app, name="redis")
 app.command("smoke")(admin_cli.smoke)
+stream_cli.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,290 @@
+"""Writing commands to a Redis Cluster fast and safely: per-node pipelines with retries.
+
+redis-py's ``ClusterPipeline`` routes every command in Python and halves throughput
+(DESIGN §5). This writer keeps the cluster's slot map itself, groups commands by the
+primary that owns their key's slot, and sends each node's share as one pipelined
+write, all nodes first, then all replies. Replies are checked one by one:
+
+* ``MOVED`` - the slot moved (resharding, failover): remember the new owner, retry there;
+* ``ASK`` - the slot is being migrated: retry at the target, preceded by ``ASKING``;
+* ``TRYAGAIN``, ``CLUSTERDOWN``, ``MASTERDOWN``, ``LOADING``, ``READONLY`` (a primary that
+  became a replica), timeouts and lost connections - transient: refresh the slot map and
+  retry after a backoff (doubling, capped), until ``retry_seconds`` have passed;
+* any other error reply (``WRONGTYPE``, ``NOAUTH``, ``OOM`` ...) - not retried.
+
+Whatever cannot be written in time raises :class:`RedisWriteError`, so the Spark task
+and with it the micro-batch fail (the query stops; a restart replays the batch from
+the checkpoint) instead of losing the batch. Retrying is safe because every command
+the sink sends is idempotent (see :mod:`airlines.jobs.layout`), which is also why a
+command whose reply was lost with its connection can simply be sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    MovedError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
+
+from airlines.config import RedisConfig
+from airlines.config.types import split_endpoint
+from airlines.jobs.layout import Command
+
+log = logging.getLogger(__name__)
+
+SLOTS = 16384
+#: Commands per node per round trip: large enough to amortise the round trip, small
+#: enough to bound memory per write.
+CHUNK = 5000
+
+Address = tuple[str, int]
+_TRANSIENT_REPLIES = (TryAgainError, ClusterDownError, MasterDownError, BusyLoadingError)
+
+
+class RedisWriteError(RuntimeError):
+    """A batch could not be written to Redis within the retry budget."""
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    """What an executor needs to write to Redis (picklable; shipped with each task)."""
+
+    nodes: tuple[str, ...]
+    username: str | None
+    password: str | None
+    key_prefix: str
+    ttl_seconds: int
+    top_n: int
+    retry_seconds: float = 60.0
+    socket_timeout: float = 10.0
+
+    @classmethod
+    def from_config(
+        cls, config: RedisConfig, password: str | None, retry_seconds: float = 60.0
+    ) -> SinkSettings:
+        return cls(
+            nodes=tuple(config.nodes),
+            username=config.username,
+            password=password,
+            key_prefix=config.key_prefix,
+            ttl_seconds=max(1, round(config.ttl.total_seconds())),
+            top_n=config.top_n,
+            retry_seconds=retry_seconds,
+        )
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SinkSettings(nodes={self.nodes}, key_prefix={self.key_prefix!r}, ...)"
+
+
+@dataclass
+class _Pending:
+    """A command still to be written, and where it must go next."""
+
+    command: Command
+    slot: int
+    redirect: Address | None = None
+    asking: bool = False
+
+
+@dataclass
+class WriteStats:
+    commands: int = 0
+    round_trips: int = 0
+    retries: int = 0
+    redirects: int = 0
+    slot_map_refreshes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ClusterWriter:
+    """Pipelined, retried, per-node writes of idempotent commands to a Redis Cluster."""
+
+    def __init__(self, settings: SinkSettings) -> None:
+        self.settings = settings
+        self.stats = WriteStats()
+        self._startup: list[Address] = [split_endpoint(n) for n in settings.nodes]
+        self._slots: list[Address | None] = [None] * SLOTS
+        self._connections: dict[Address, redis.Connection] = {}
+
+    # -- connections and the slot map -------------------------------------------------
+
+    def _connection(self, address: Address) -> redis.Connection:
+        connection = self._connections.get(address)
+        if connection is None:
+            connection = redis.Connection(
+                host=address[0],
+                port=address[1],
+                username=self.settings.username,
+                password=self.settings.password,
+                socket_timeout=self.settings.socket_timeout,
+                socket_connect_timeout=5,
+            )
+            self._connections[address] = connection
+        return connection
+
+    def _drop(self, address: Address) -> None:
+        connection = self._connections.pop(address, None)
+        if connection is not None:
+            connection.disconnect()
+
+    def refresh_slots(self) -> None:
+        """Load the slot -> primary map from the first node that answers."""
+        self.stats.slot_map_refreshes += 1
+        known = {a for a in self._slots if a is not None}
+        problems = []
+        for address in [*self._startup, *sorted(known - set(self._startup))]:
+            try:
+                connection = self._connection(address)
+                connection.send_command("CLUSTER", "SLOTS")
+                ranges = connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError, ResponseError) as exc:
+                self._drop(address)
+                problems.append(f"{address[0]}:{address[1]}: {exc}")
+                continue
+            slots: list[Address | None] = [None] * SLOTS
+            for start, end, primary, *_replicas in ranges:
+                host = primary[0].decode() if isinstance(primary[0], bytes) else primary[0]
+                # An empty or '?' host means "the address you reached me at".
+                owner = (host if host not in ("", "?") else address[0], int(primary[1]))
+                for slot in range(int(start), int(end) + 1):
+                    slots[slot] = owner
+            self._slots = slots
+            return
+        raise redis.ConnectionError("no Redis node answered CLUSTER SLOTS: " + "; ".join(problems))
+
+    def close(self) -> None:
+        for address in list(self._connections):
+            self._drop(address)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write(self, commands: Sequence[Command]) -> None:
+        """Write every command (each names its key first); raise if that is impossible."""
+        if not commands:
+            return
+        self.stats.commands += len(commands)
+        pending = [_Pending(c, key_slot(_key_bytes(c[1]))) for c in commands]
+        deadline = time.monotonic() + self.settings.retry_seconds
+        delay = 0.05
+        attempt = 0
+        while pending:
+            if attempt > 0 or self._slots[pending[0].slot] is None:
+                if attempt > 0:
+                    self.stats.retries += 1
+                    if time.monotonic() + delay > deadline:
+                        raise RedisWriteError(
+                            f"{len(pending)} Redis commands still failing after "
+                            f"{self.settings.retry_seconds:g}s of retries; last problems: "
+                            + "; ".join(self.stats.errors[-3:])
+                        )
+                    # Jitter keeps many executors from retrying in lockstep.
+                    time.sleep(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, 2.0)
+                try:
+                    self.refresh_slots()
+                except redis.ConnectionError as exc:
+                    self.stats.errors.append(str(exc))
+                    attempt += 1
+                    continue
+            pending = self._round(pending)
+            attempt += 1
+
+    def _round(self, pending: list[_Pending]) -> list[_Pending]:
+        """Send everything once; return what must be retried."""
+        by_node: dict[Address, list[_Pending]] = {}
+        for item in pending:
+            address = item.redirect or self._slots[item.slot]
+            if address is None:
+                raise RedisWriteError(f"slot {item.slot} is not served by any Redis node")
+            by_node.setdefault(address, []).append(item)
+        retry: list[_Pending] = []
+        for address, items in by_node.items():
+            for start in range(0, len(items), CHUNK):
+                retry.extend(self._send(address, items[start : start + CHUNK]))
+        return retry
+
+    def _send(self, address: Address, items: list[_Pending]) -> list[_Pending]:
+        args: list[Command] = []
+        for item in items:
+            if item.asking:
+                args.append(("ASKING",))
+            args.append(item.command)
+        try:
+            connection = self._connection(address)
+            connection.send_packed_command(connection.pack_commands(args))
+            self.stats.round_trips += 1
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._note(address, exc)
+            self._drop(address)
+            return [_Pending(i.command, i.slot) for i in items]
+        retry: list[_Pending] = []
+        for index, item in enumerate(items):
+            try:
+                if item.asking:
+                    connection.read_response()
+                connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                # The rest of this node's replies are lost with the connection; resend
+                # them all (idempotent).
+                self._note(address, exc)
+                self._drop(address)
+                retry.extend(_Pending(i.command, i.slot) for i in items[index:])
+                return retry
+            except MovedError as exc:
+                self.stats.redirects += 1
+                self._slots[exc.slot_id] = (exc.host, int(exc.port))
+                retry.append(_Pending(item.command, item.slot))
+            except AskError as exc:
+                self.stats.redirects += 1
+                retry.append(_Pending(item.command, item.slot, (exc.host, int(exc.port)), True))
+            except (*_TRANSIENT_REPLIES, ReadOnlyError) as exc:
+                self._note(address, exc)
+                retry.append(_Pending(item.command, item.slot))
+            except ResponseError as exc:
+                name = _text(item.command[0])
+                key = _text(item.command[1]) if len(item.command) > 1 else ""
+                raise RedisWriteError(
+                    f"Redis {address[0]}:{address[1]} rejected {name} {key}: {exc}"
+                ) from exc
+        return retry
+
+    def _note(self, address: Address, exc: BaseException) -> None:
+        message = f"{address[0]}:{address[1]}: {type(exc).__name__}: {exc}"
+        self.stats.errors.append(message)
+        del self.stats.errors[:-20]
+        log.warning("redis write will be retried: %s", message)
+
+
+def _key_bytes(key: str | bytes | int | float) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def _text(value: str | bytes | int | float) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+# -- one writer per Python worker process, reused across tasks and batches ---------------
+
+_WRITERS: dict[SinkSettings, ClusterWriter] = {}
+
+
+def writer_for(settings: SinkSettings) -> ClusterWriter:
+    """The cached writer of this process (Spark reuses Python workers between tasks)."""
+    writer = _WRITERS.get(settings)
+    if writer is None:
+        writer = _WRITERS[settings] = ClusterWriter(settings)
+    return writer

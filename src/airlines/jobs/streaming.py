@@ -1,0 +1,461 @@
+"""The streaming job's edges: Spark session, Kafka source, the two queries, the sinks.
+
+Two queries read the configured topics (one Kafka source each, one checkpoint each,
+under ``streaming.checkpointLocation``):
+
+* ``flight-analytics``: validate -> valid events -> enrich -> watermark -> windows ->
+  Redis (``foreachBatch`` -> per-partition pipelined writes on the executors; the
+  driver only gets one count per partition back, never the rows);
+* ``flight-dead-letters``: validate -> rejected records -> the dead-letter topic.
+
+A micro-batch whose Redis writes fail (after bounded retries) fails its query; the
+job then stops both queries and exits non-zero, and a restart replays that batch from
+the checkpoint (writes are idempotent). Each analytics batch is logged with its input
+rows, rate, duration, rows written, records dead-lettered and rows dropped as late.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from pyspark.sql.streaming.listener import StreamingQueryListener
+from pyspark.sql.streaming.query import StreamingQuery
+
+from airlines import paths
+from airlines.config import AppConfig
+from airlines.config.types import spark_interval
+from airlines.jobs import transform
+from airlines.jobs.layout import KeyLayout, WindowAggregate, heartbeat_commands, write_commands
+from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
+
+if TYPE_CHECKING:
+    from pyspark.sql.streaming.listener import (
+        QueryIdleEvent,
+        QueryProgressEvent,
+        QueryStartedEvent,
+        QueryTerminatedEvent,
+    )
+
+log = logging.getLogger("airlines.stream")
+
+ANALYTICS_QUERY = "flight-analytics"
+DEAD_LETTER_QUERY = "flight-dead-letters"
+#: Name of the observed metrics (records read / rejected) in the analytics query.
+VALIDATION_METRICS = "validation"
+#: Rows per Redis write inside one partition (bounds executor memory).
+SINK_BUFFER_ROWS = 2000
+
+
+class JobError(RuntimeError):
+    """The job cannot start or stopped because of a failure (message says which)."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How to run the job (the config says what to compute)."""
+
+    master: str | None = None
+    available_now: bool = False
+    driver_memory: str = "1g"
+    log_level: str = "WARN"
+    extra_spark_conf: dict[str, str] = field(default_factory=dict)
+
+
+# -- session and source ---------------------------------------------------------------
+
+
+def default_master() -> str | None:
+    """``local[2]`` unless spark-submit (which sets the master itself) launched us."""
+    return None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[2]"
+
+
+def build_session(options: JobOptions, app_name: str = "airlines-flight-analytics") -> SparkSession:
+    # Python workers must run this interpreter (it has the airlines package).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    master = options.master if options.master is not None else default_master()
+    if master is not None:
+        builder = builder.master(master)
+    conf = {
+        "spark.driver.memory": options.driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+    }
+    if master is not None and master.startswith("local"):
+        conf["spark.ui.enabled"] = "false"
+    jars = paths.jars("spark-kafka")
+    if jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    conf.update(options.extra_spark_conf)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(options.log_level)
+    return spark
+
+
+def shuffle_partitions(spark: SparkSession, config: AppConfig) -> int:
+    """``streaming.shufflePartitions``, else the cores Spark has (DESIGN §5: not 200)."""
+    configured = config.streaming.shuffle_partitions
+    return configured if configured is not None else max(1, spark.sparkContext.defaultParallelism)
+
+
+def kafka_stream(spark: SparkSession, config: AppConfig) -> DataFrame:
+    """All configured topics, as one Kafka source."""
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", ",".join(config.kafka.bootstrap_servers))
+        .option("subscribe", ",".join(t.name for t in config.topics))
+        .option("startingOffsets", config.streaming.starting_offsets)
+        # Data deleted by retention before it was read is a loss: fail loudly.
+        .option("failOnDataLoss", "true")
+    )
+    if config.streaming.max_offsets_per_trigger is not None:
+        reader = reader.option("maxOffsetsPerTrigger", config.streaming.max_offsets_per_trigger)
+    return reader.load()
+
+
+def checkpoint_dir(config: AppConfig, query: str) -> str:
+    location = config.streaming.checkpoint_location
+    if "://" not in location:
+        location = str(Path(location).resolve())
+    return f"{location.rstrip('/')}/{query}"
+
+
+# -- the Redis sink (foreachBatch) ------------------------------------------------------
+
+
+def _aggregate_from_row(row: Row, batch_id: int) -> WindowAggregate:
+    return WindowAggregate(
+        route=row["route_name"],
+        airline=row["airline"],
+        flight_id=row["flight_id"],
+        window_start_ms=row["window_start_ms"],
+        window_end_ms=row["window_end_ms"],
+        event_count=row["event_count"],
+        total_passengers=row["total_passengers"],
+        avg_ticket_price=row["avg_ticket_price"],
+        avg_delay_minutes=row["avg_delay_minutes"],
+        delayed_count=row["delayed_count"],
+        delayed_share=row["delayed_share"],
+        updated_at_ms=row["updated_at_ms"],
+        batch_id=batch_id,
+    )
+
+
+def partition_writer(
+    settings: SinkSettings, batch_id: int
+) -> Callable[[Iterable[Row]], Iterator[int]]:
+    """The function each executor task runs over its partition: write, yield the count."""
+
+    def write_partition(rows: Iterable[Row]) -> Iterator[int]:
+        writer = writer_for(settings)
+        layout = KeyLayout(settings.key_prefix)
+        written = 0
+        buffer: list[WindowAggregate] = []
+
+        def flush() -> None:
+            commands = write_commands(
+                buffer, layout, ttl_seconds=settings.ttl_seconds, top_n=settings.top_n
+            )
+            writer.write(commands)
+            buffer.clear()
+
+        for row in rows:
+            buffer.append(_aggregate_from_row(row, batch_id))
+            written += 1
+            if len(buffer) >= SINK_BUFFER_ROWS:
+                flush()
+        if buffer:
+            flush()
+        yield written
+
+    return write_partition
+
+
+def write_batch_to_redis(batch: DataFrame, settings: SinkSettings, batch_id: int) -> int:
+    """Write one micro-batch from the executors; returns the rows written.
+
+    Only one integer per partition reaches the driver. An exception in any task
+    (after the writer's retries) fails the batch, and with it the query.
+    """
+    counts = batch.rdd.mapPartitions(partition_writer(settings, batch_id))
+    return int(counts.sum())
+
+
+class RedisBatchSink:
+    """``foreachBatch`` target: rows to Redis, then the heartbeat; remembers counts."""
+
+    def __init__(self, settings: SinkSettings) -> None:
+        self.settings = settings
+        self.layout = KeyLayout(settings.key_prefix)
+        self.rows_written: dict[int, int] = {}
+        self._driver_writer = ClusterWriter(settings)
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        rows = write_batch_to_redis(batch, self.settings, batch_id)
+        self.rows_written[batch_id] = rows
+        self.heartbeat(batch_id, rows)
+
+    def heartbeat(self, batch_id: int, rows: int) -> None:
+        with self._lock:
+            self._driver_writer.write(
+                heartbeat_commands(
+                    self.layout,
+                    batch_id=batch_id,
+                    rows=rows,
+                    now_ms=int(time.time() * 1000),
+                    ttl_seconds=self.settings.ttl_seconds,
+                )
+            )
+
+    def close(self) -> None:
+        self._driver_writer.close()
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+def analytics_output(records: DataFrame, config: AppConfig) -> DataFrame:
+    """Kafka records -> the rows the Redis sink writes (the analytics query's plan)."""
+    validated = transform.validate_records(transform.kafka_records(records)).observe(
+        VALIDATION_METRICS,
+        F.count(F.lit(1)).alias("records"),
+        F.count(F.col("rejection")).alias("rejected"),
+    )
+    routes = {t.name: t.route_name for t in config.topics}
+    windows = transform.aggregate_windows(
+        transform.enrich(transform.valid_events(validated), routes),
+        window=config.streaming.window,
+        slide=config.streaming.slide,
+        watermark=config.streaming.watermark,
+    )
+    return transform.sink_rows(windows)
+
+
+def dead_letter_output(records: DataFrame) -> DataFrame:
+    validated = transform.validate_records(transform.kafka_records(records))
+    return transform.dead_letter_messages(transform.rejected_records(validated))
+
+
+def _trigger(writer: Any, config: AppConfig, available_now: bool) -> Any:
+    if available_now:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=spark_interval(config.streaming.trigger))
+
+
+def start_queries(
+    spark: SparkSession, config: AppConfig, sink: RedisBatchSink, available_now: bool
+) -> list[StreamingQuery]:
+    spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(spark, config)))
+    analytics = (
+        analytics_output(kafka_stream(spark, config), config)
+        .writeStream.queryName(ANALYTICS_QUERY)
+        .outputMode("update")
+        .option("checkpointLocation", checkpoint_dir(config, "analytics"))
+        .foreachBatch(sink)
+    )
+    dead_letters = (
+        dead_letter_output(kafka_stream(spark, config))
+        .writeStream.queryName(DEAD_LETTER_QUERY)
+        .format("kafka")
+        .option("kafka.bootstrap.servers", ",".join(config.kafka.bootstrap_servers))
+        .option("kafka.enable.idempotence", "true")
+        .option("kafka.acks", "all")
+        .option("topic", config.dead_letter.topic)
+        .option("checkpointLocation", checkpoint_dir(config, "dead-letter"))
+    )
+    started = [_trigger(analytics, config, available_now).start()]
+    try:
+        started.append(_trigger(dead_letters, config, available_now).start())
+    except Exception:
+        started[0].stop()
+        raise
+    return started
+
+
+# -- progress logging ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """One analytics micro-batch, as logged."""
+
+    batch_id: int
+    input_rows: int
+    rows_per_second: float
+    duration_ms: int
+    rows_written: int
+    dead_lettered: int
+    late_rows: int
+    watermark: str | None
+
+    def line(self) -> str:
+        return (
+            f"batch {self.batch_id}: {self.input_rows} records in "
+            f"({self.rows_per_second:,.0f} rows/s), {self.duration_ms} ms, "
+            f"{self.rows_written} rows written to Redis, {self.dead_lettered} dead-lettered, "
+            f"{self.late_rows} late (dropped by watermark"
+            + (f" {self.watermark}" if self.watermark else "")
+            + ")"
+        )
+
+
+def batch_report(progress: Any, rows_written: int) -> BatchReport:
+    """Read a ``StreamingQueryProgress`` of the analytics query."""
+    observed = progress.observedMetrics.get(VALIDATION_METRICS)
+    rejected = int(observed["rejected"]) if observed is not None else 0
+    late = sum(int(op.numRowsDroppedByWatermark) for op in progress.stateOperators)
+    return BatchReport(
+        batch_id=int(progress.batchId),
+        input_rows=int(progress.numInputRows),
+        rows_per_second=float(progress.processedRowsPerSecond or 0.0),
+        duration_ms=int(progress.batchDuration),
+        rows_written=rows_written,
+        dead_lettered=rejected,
+        late_rows=late,
+        watermark=(progress.eventTime or {}).get("watermark"),
+    )
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs every analytics batch; keeps the heartbeat fresh while the input is idle."""
+
+    def __init__(self, sink: RedisBatchSink) -> None:
+        self.sink = sink
+        self.reports: list[BatchReport] = []
+        self.last_batch_id = -1
+
+    def onQueryStarted(self, event: QueryStartedEvent) -> None:  # noqa: N802 (Spark's API)
+        log.info("query %s started (id %s)", event.name, event.id)
+
+    def onQueryProgress(self, event: QueryProgressEvent) -> None:  # noqa: N802 (Spark's API)
+        progress = event.progress
+        if progress.name == ANALYTICS_QUERY:
+            report = batch_report(progress, self.sink.rows_written.pop(progress.batchId, 0))
+            self.reports.append(report)
+            self.last_batch_id = report.batch_id
+            log.info("%s", report.line())
+        elif progress.name == DEAD_LETTER_QUERY and progress.numInputRows:
+            log.info(
+                "dead-letter batch %s: %s records checked", progress.batchId, progress.numInputRows
+            )
+
+    def onQueryIdle(self, event: QueryIdleEvent) -> None:  # noqa: N802 (Spark's API)
+        # No new data: no batch, but the job is alive; say so (smoke checks freshness).
+        try:
+            self.sink.heartbeat(self.last_batch_id, 0)
+        except Exception as exc:  # the next batch will fail loudly if Redis is gone
+            log.warning("heartbeat not written: %s", exc)
+
+    def onQueryTerminated(self, event: QueryTerminatedEvent) -> None:  # noqa: N802 (Spark's API)
+        if event.exception:
+            log.error("query %s failed: %s", event.id, event.exception.splitlines()[0])
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def preflight(config: AppConfig, settings: SinkSettings) -> None:
+    """Fail fast, with a clear message, when Kafka topics or Redis are not there."""
+    from airlines.kafka_admin import KafkaAdminError, cluster_metadata
+
+    try:
+        metadata = cluster_metadata(config.kafka, timeout=15)
+    except KafkaAdminError as exc:
+        raise JobError(str(exc)) from exc
+    wanted = [t.name for t in config.topics] + [config.dead_letter.topic]
+    missing = [name for name in wanted if name not in metadata.topics]
+    if missing:
+        raise JobError(
+            f"kafka: topic(s) {', '.join(missing)} do not exist "
+            "(create them with `airlines topics ensure`)"
+        )
+    writer = ClusterWriter(settings)
+    try:
+        writer.refresh_slots()
+    except Exception as exc:
+        nodes = ", ".join(settings.nodes)
+        raise JobError(f"redis: cannot reach the cluster at {nodes}: {exc}") from exc
+    finally:
+        writer.close()
+
+
+def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> list[BatchReport]:
+    """Run both queries until stopped (or, with ``available_now``, until caught up).
+
+    Raises :class:`JobError` if a query fails. SIGTERM/SIGINT stop the queries cleanly.
+    """
+    preflight(config, settings)
+    spark = build_session(options)
+    sink = RedisBatchSink(settings)
+    listener = ProgressLogger(sink)
+    spark.streams.addListener(listener)
+    queries: list[StreamingQuery] = []
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        queries = start_queries(spark, config, sink, options.available_now)
+        log.info(
+            "streaming %s -> Redis %s (trigger %s, window %s, watermark %s, %s shuffle "
+            "partitions), dead letters -> %s",
+            ", ".join(t.name for t in config.topics),
+            ", ".join(settings.nodes),
+            "available-now" if options.available_now else spark_interval(config.streaming.trigger),
+            spark_interval(config.streaming.window),
+            spark_interval(config.streaming.watermark),
+            spark.conf.get("spark.sql.shuffle.partitions"),
+            config.dead_letter.topic,
+        )
+        failure = _wait(queries, stopping)
+        if failure is not None:
+            raise JobError(failure)
+        return listener.reports
+    finally:
+        for query in queries:
+            if query.isActive:
+                query.stop()
+        spark.streams.removeListener(listener)
+        sink.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        spark.stop()
+
+
+def _wait(queries: list[StreamingQuery], stopping: threading.Event) -> str | None:
+    """Until every query finished or one failed or we were told to stop; the failure."""
+    while not stopping.is_set():
+        for query in queries:
+            problem = query.exception()
+            if problem is not None:
+                return f"query {query.name} failed: {_first_line(str(problem))}"
+        if not any(q.isActive for q in queries):
+            return None
+        stopping.wait(0.5)
+    log.info("stopping (signal received)")
+    return None
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return text

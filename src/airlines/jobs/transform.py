@@ -1,0 +1,296 @@
+"""The job's transformations: small pure functions from DataFrame to DataFrame.
+
+They work the same on a streaming DataFrame (the job) and a batch one (the unit
+tests); all I/O (Kafka, Redis) is in :mod:`airlines.jobs.streaming` and
+:mod:`airlines.jobs.redis_sink`.
+
+Flow::
+
+    kafka_records -> validate_records -+-> valid_events -> enrich -> aggregate_windows
+                                       |                                 -> sink_rows
+                                       +-> rejected_records -> dead_letter_messages
+
+Validation is explicit because Spark's permissive ``from_json`` never fails: bad JSON,
+wrong types and missing fields come back as nulls. Every record ends up either as an
+event or as a dead letter with a reason naming each field and problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+
+from airlines.config.types import spark_interval
+from airlines.contract import CROSS_FIELD_RULES, FlightStatus
+from airlines.jobs.schema import (
+    CORRUPT_RECORD,
+    FORMAT_PATTERNS,
+    FieldSpec,
+    diagnostic_schema,
+    event_fields,
+    wire_schema,
+)
+
+#: The Kafka columns validation keeps (renamed so they cannot clash with event fields,
+#: e.g. Kafka's own ``timestamp``).
+RECORD_COLUMNS = ("key", "value", "topic", "partition", "offset")
+
+#: Dead-letter message headers: where the record came from and why it was rejected.
+HEADER_SOURCE_TOPIC = "dlq.source.topic"
+HEADER_SOURCE_PARTITION = "dlq.source.partition"
+HEADER_SOURCE_OFFSET = "dlq.source.offset"
+HEADER_REASON = "dlq.reason"
+
+#: Longest excerpt of an offending value quoted in a reason.
+_QUOTE_CHARS = 60
+_JSON_WHITESPACE = " \t\r\n"
+_PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
+
+
+def kafka_records(kafka: DataFrame) -> DataFrame:
+    """Keep the Kafka source columns validation needs (key, value, topic, partition, offset)."""
+    return kafka.select(*RECORD_COLUMNS)
+
+
+def _quoted(value: Column, spec: FieldSpec) -> Column:
+    """An offending value for a reason: strings in quotes, cut to a readable length."""
+    text = value.cast("string")
+    text = F.when(
+        F.char_length(text) > _QUOTE_CHARS, F.concat(text.substr(1, _QUOTE_CHARS), F.lit("…"))
+    ).otherwise(text)
+    return F.concat(F.lit('"'), text, F.lit('"')) if spec.json_type == "string" else text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _value_problem(spec: FieldSpec, value: Column) -> Column:
+    """The first JSON Schema check of this field that ``value`` (present, typed) fails."""
+    name = spec.name
+    checks: list[tuple[Column, str]] = []
+    if spec.format in FORMAT_PATTERNS:
+        checks.append((~value.rlike(FORMAT_PATTERNS[spec.format]), f"is not a valid {spec.format}"))
+    if spec.is_date_time:
+        checks.append((value.try_cast("timestamp").isNull(), "is not a valid date-time"))
+    if spec.pattern is not None:
+        checks.append((~value.rlike(spec.java_pattern), f"does not match {spec.pattern}"))
+    if spec.min_length is not None:
+        checks.append(
+            (F.char_length(value) < spec.min_length, f"is shorter than {spec.min_length}")
+        )
+    if spec.max_length is not None:
+        checks.append((F.char_length(value) > spec.max_length, f"is longer than {spec.max_length}"))
+    if spec.enum is not None:
+        allowed = ", ".join(repr(v) for v in spec.enum)
+        checks.append((~value.isin(list(spec.enum)), f"is not one of {allowed}"))
+    if spec.minimum is not None:
+        checks.append((value < spec.minimum, f"must be >= {_number(spec.minimum)}"))
+    if spec.exclusive_minimum is not None:
+        checks.append(
+            (~(value > spec.exclusive_minimum), f"must be > {_number(spec.exclusive_minimum)}")
+        )
+    if spec.maximum is not None:
+        # NOT (v <= max) so that NaN (which Spark orders above every number) fails too.
+        checks.append((~(value <= spec.maximum), f"must be <= {_number(spec.maximum)}"))
+    if spec.exclusive_maximum is not None:
+        checks.append(
+            (~(value < spec.exclusive_maximum), f"must be < {_number(spec.exclusive_maximum)}")
+        )
+    problem: Column | None = None
+    for failed, message in reversed(checks):
+        text = F.concat(F.lit(f"{name}: "), _quoted(value, spec), F.lit(f" {message}"))
+        problem = (
+            F.when(failed, text) if problem is None else F.when(failed, text).otherwise(problem)
+        )
+    return problem if problem is not None else F.lit(None).cast("string")
+
+
+def _absent_problem(spec: FieldSpec, diagnosis: Column) -> Column:
+    """Why a field did not parse: missing, null, or another JSON type than the contract's."""
+    raw = diagnosis[spec.name]
+    got = F.lower(F.expr(f"schema_of_variant(`{_DIAGNOSIS}`.`{spec.name}`)"))
+    return (
+        F.when(raw.isNull(), F.lit(f"{spec.name}: required field is missing"))
+        .when(F.expr(f"is_variant_null(`{_DIAGNOSIS}`.`{spec.name}`)"), f"{spec.name}: is null")
+        .otherwise(F.concat(F.lit(f"{spec.name}: expected a JSON {spec.json_type}, got "), got))
+    )
+
+
+_TEXT = "_text"
+_WIRE = "_wire"
+_DIAGNOSIS = "_diagnosis"
+
+
+def validate_records(records: DataFrame) -> DataFrame:
+    """Parse each record against the contract; add ``event`` (typed) and ``rejection``.
+
+    ``rejection`` is null for a valid event, else every problem found, ``"; "``-joined:
+    an empty (null) value, bytes that are not UTF-8, text that is not one JSON object,
+    missing/null fields, wrong JSON types, values outside the contract's bounds,
+    patterns, enums and formats, and broken cross-field rules. ``event`` is only
+    meaningful when ``rejection`` is null.
+
+    Unknown extra keys are ignored (a tolerant reader: producers may add a field
+    before the job knows it).
+    """
+    specs = event_fields()
+    text = F.col(_TEXT)
+    wire = F.col(_WIRE)
+    parsed = records.withColumn(_TEXT, F.col("value").cast("string")).withColumn(
+        _WIRE, F.from_json(text, wire_schema(), _PARSE_OPTIONS)
+    )
+    # The variant parse only runs for records that already failed (CASE evaluates
+    # lazily), so valid traffic pays for one JSON parse, not two.
+    suspicious = wire[CORRUPT_RECORD].isNotNull()
+    for spec in specs:
+        suspicious = suspicious | wire[spec.name].isNull()
+    parsed = parsed.withColumn(
+        _DIAGNOSIS, F.when(suspicious, F.from_json(text, diagnostic_schema(), _PARSE_OPTIONS))
+    )
+    diagnosis = F.col(_DIAGNOSIS)
+
+    # Typed fields at the top level, so the cross-field rules' SQL can name them.
+    typed = [
+        (wire[s.name].try_cast("timestamp") if s.is_date_time else wire[s.name]).alias(s.name)
+        for s in specs
+    ]
+    parsed = parsed.select(*RECORD_COLUMNS, _TEXT, _WIRE, _DIAGNOSIS, *typed)
+
+    trimmed = F.trim(text, F.lit(_JSON_WHITESPACE))
+    structure = (
+        F.when(F.col("value").isNull(), F.lit("empty message: the value is null"))
+        .when(~F.expr("is_valid_utf8(value)"), F.lit("value is not valid UTF-8"))
+        .when(~trimmed.startswith("{"), F.lit("not a JSON object"))
+        .when(
+            ~trimmed.endswith("}") | diagnosis[CORRUPT_RECORD].isNotNull(),
+            F.lit("not valid JSON"),
+        )
+    )
+    field_problems = [
+        F.when(wire[s.name].isNull(), _absent_problem(s, diagnosis)).otherwise(
+            _value_problem(s, wire[s.name])
+        )
+        for s in specs
+    ]
+    rule_problems = [
+        # A rule over a missing field is unknown (null), not broken: the field itself
+        # is already reported.
+        F.when(~F.coalesce(F.expr(rule.sql), F.lit(True)), F.lit(f"{rule.name}: {rule.message}"))
+        for rule in CROSS_FIELD_RULES
+    ]
+    problems = F.concat_ws("; ", *field_problems, *rule_problems)
+    rejection = F.coalesce(structure, F.nullif(problems, F.lit("")))
+    event = F.struct(*[F.col(s.name) for s in specs])
+    return parsed.select(*RECORD_COLUMNS, event.alias("event"), rejection.alias("rejection"))
+
+
+def valid_events(validated: DataFrame) -> DataFrame:
+    """The records that passed validation, with their source topic."""
+    return validated.where(F.col("rejection").isNull()).select("topic", "event")
+
+
+def rejected_records(validated: DataFrame) -> DataFrame:
+    """The records that failed validation: original key/value, source, reason."""
+    return validated.where(F.col("rejection").isNotNull()).select(*RECORD_COLUMNS, "rejection")
+
+
+def dead_letter_messages(rejected: DataFrame) -> DataFrame:
+    """Kafka messages for the dead-letter topic.
+
+    The value is the original bytes, unchanged (null stays null), and so is the key;
+    headers say where the record came from and why it was rejected.
+    """
+
+    def header(name: str, value: Column) -> Column:
+        return F.struct(
+            F.lit(name).alias("key"), F.encode(value.cast("string"), "UTF-8").alias("value")
+        )
+
+    headers = F.array(
+        header(HEADER_SOURCE_TOPIC, F.col("topic")),
+        header(HEADER_SOURCE_PARTITION, F.col("partition")),
+        header(HEADER_SOURCE_OFFSET, F.col("offset")),
+        header(HEADER_REASON, F.col("rejection")),
+    )
+    return rejected.select("key", "value", headers.alias("headers"))
+
+
+def enrich(events: DataFrame, routes: Mapping[str, str]) -> DataFrame:
+    """Flatten events and add ``route_name`` (by source topic) and ``event_time``.
+
+    ``routes`` maps topic name -> route name (``TopicConfig.route_name``).
+    """
+    if not routes:
+        raise ValueError("no topic -> route mapping given")
+    route: Column | None = None
+    for topic, name in routes.items():
+        route = (
+            F.when(F.col("topic") == topic, name)
+            if route is None
+            else route.when(F.col("topic") == topic, name)
+        )
+    assert route is not None
+    return events.select(
+        route.alias("route_name"),
+        F.col("event.timestamp").alias("event_time"),
+        "event.*",
+    )
+
+
+def aggregate_windows(
+    enriched: DataFrame,
+    *,
+    window: timedelta,
+    slide: timedelta | None,
+    watermark: timedelta,
+) -> DataFrame:
+    """Per (event-time window, route, airline, flight): the analytics the sink stores.
+
+    Events later than ``watermark`` behind the latest event time seen are dropped by
+    Spark (and counted in the query progress as ``numRowsDroppedByWatermark``).
+    """
+    windowed = F.window(
+        "event_time",
+        spark_interval(window),
+        spark_interval(slide) if slide is not None else None,
+    )
+    delayed = (F.col("flight_status") == FlightStatus.DELAYED.value).cast("long")
+    return (
+        enriched.withWatermark("event_time", spark_interval(watermark))
+        .groupBy(windowed.alias("window"), "route_name", "airline", "flight_id")
+        .agg(
+            F.count(F.lit(1)).alias("event_count"),
+            F.sum("passenger_count").alias("total_passengers"),
+            F.avg("ticket_price").alias("avg_ticket_price"),
+            F.avg("delay_minutes").alias("avg_delay_minutes"),
+            F.sum(delayed).alias("delayed_count"),
+        )
+        .withColumn("delayed_share", F.col("delayed_count") / F.col("event_count"))
+    )
+
+
+def sink_rows(aggregates: DataFrame) -> DataFrame:
+    """The aggregates as the Redis sink writes them: flat, times as epoch milliseconds.
+
+    ``updated_at_ms`` is the micro-batch's timestamp: Spark records it in the offset log
+    and reuses it when a batch is replayed after a crash, so a replay writes the very
+    same values (a wall-clock time taken in the sink would not).
+    """
+    return aggregates.select(
+        "route_name",
+        "airline",
+        "flight_id",
+        F.unix_millis(F.col("window.start")).alias("window_start_ms"),
+        F.unix_millis(F.col("window.end")).alias("window_end_ms"),
+        "event_count",
+        "total_passengers",
+        "avg_ticket_price",
+        "avg_delay_minutes",
+        "delayed_count",
+        "delayed_share",
+        F.unix_millis(F.current_timestamp()).alias("updated_at_ms"),
+    )
