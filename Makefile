@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export AIRLINES_CACHE ?= $(HOME)/.cache/airlines-analytics
 export PATH := $(AIRLINES_CACHE)/bin:$(PATH)
 
-.PHONY: help setup test lint typecheck unit demo bench images clean
+.PHONY: help setup test lint typecheck unit chart-test demo bench images clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ test: setup lint typecheck ## everything: lint, types, unit, integration (real s
 
 unit: setup ## only the tests that need no services
 	$(BIN)/pytest -m "not integration and not spark and not chart"
+
+chart-test: setup ## only the chart tests: lint, render, kubeconform, helm-unittest, values, images
+	$(BIN)/pytest -m chart
 
 demo: setup ## run the whole system locally with a live view (Ctrl-C stops it)
 	$(BIN)/airlines demo
