@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from airlines.config.types import split_endpoint
 
@@ -164,6 +166,9 @@ def _client(
         decode_responses=True,
         socket_timeout=timeout,
         socket_connect_timeout=min(timeout, 3),
+        # Callers poll; redis-py's default retries (with backoff) would make every
+        # refused password or connection take seconds.
+        retry=Retry(NoBackoff(), 0),
     )
 
 
@@ -450,21 +455,22 @@ def cluster_health(
 ) -> ClusterHealth:
     """Ask the first reachable startup node for the topology, then every node for its state."""
     topology: list[NodeEntry] | None = None
-    errors = []
+    errors: dict[str, list[str]] = {}
     for endpoint in endpoints:
         try:
             ip, port = resolve(endpoint)
         except (OSError, UnicodeError) as exc:
-            errors.append(f"{endpoint}: cannot resolve host name: {exc}")
+            errors.setdefault(f"cannot resolve host name: {exc}", []).append(endpoint)
             continue
         with _client(ip, port, password, username, timeout) as client:
             try:
                 topology = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
                 break
             except (OSError, redis.RedisError) as exc:
-                errors.append(f"{endpoint}: {redis_error(exc)}")
+                errors.setdefault(redis_error(exc), []).append(endpoint)
     if topology is None:
-        return ClusterHealth([], [], error="redis: no node reachable: " + "; ".join(errors))
+        detail = "; ".join(f"{', '.join(where)}: {what}" for what, where in errors.items())
+        return ClusterHealth([], [], error=f"redis: no node usable: {detail}")
     nodes = []
     for entry in topology:
         health = NodeHealth(entry.endpoint)
@@ -491,7 +497,8 @@ def cluster_health(
 def redis_error(exc: BaseException) -> str:
     """A short explanation of a Redis client error."""
     text = str(exc)
-    if isinstance(exc, redis.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
+    auth_markers = ("NOAUTH", "WRONGPASS", "username-password", "Authentication required")
+    if isinstance(exc, redis.AuthenticationError) or any(m in text for m in auth_markers):
         return f"authentication failed ({text}); check the password"
     if isinstance(exc, redis.ConnectionError | OSError):
         return f"not reachable ({text})"

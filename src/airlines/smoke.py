@@ -16,13 +16,12 @@ Three groups of checks, each a list of :class:`CheckResult`:
 
 from __future__ import annotations
 
-import functools
+import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 
@@ -67,7 +66,7 @@ def _timed(group: str, name: str, run: Callable[[], tuple[bool, str]]) -> CheckR
 
 
 def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
-    """Produce a marker to each topic and consume it back."""
+    """Produce a marker to each topic and consume it back (all topics at once)."""
     from airlines import kafka_admin
 
     topics = [t.name for t in config.topics] + [config.dead_letter.topic]
@@ -77,39 +76,92 @@ def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
     except kafka_admin.KafkaAdminError as exc:
         spent = time.monotonic() - started
         return [CheckResult("kafka", f"topic {name}", False, str(exc), spent) for name in topics]
-    results = []
+    outcome: dict[str, tuple[bool, str]] = {}
+    present = []
     for name in topics:
         topic = metadata.topics.get(name)
         if topic is None or topic.error is not None:
             why = "does not exist" if topic is None else str(topic.error)
-            results.append(
-                CheckResult(
-                    "kafka",
-                    f"topic {name}",
-                    False,
-                    f"topic {name} {why} (run 'airlines topics ensure')",
-                )
-            )
+            outcome[name] = (False, f"topic {name} {why} (run 'airlines topics ensure')")
+        else:
+            present.append(name)
+    if present:
+        try:
+            outcome.update(_round_trips(config, present, timeout))
+        except Exception as exc:
+            for name in present:
+                outcome[name] = (False, f"{type(exc).__name__}: {exc}")
+        failed = [name for name in present if not outcome[name][0]]
+        if failed:
+            hints = _diagnose(config, failed)
+            for name in failed:
+                ok, detail = outcome[name]
+                outcome[name] = (ok, f"{detail}{hints.get(name, '')}")
+    spent = time.monotonic() - started
+    return [CheckResult("kafka", f"topic {n}", *outcome[n], spent) for n in topics]
+
+
+def _diagnose(config: AppConfig, topics: list[str]) -> dict[str, str]:
+    """Why writes may fail: brokers down, partitions without leader or enough replicas."""
+    from airlines import kafka_admin
+
+    try:
+        metadata = kafka_admin.cluster_metadata(config.kafka, timeout=5)
+    except kafka_admin.KafkaAdminError as exc:
+        return dict.fromkeys(topics, f"; {exc}")
+    hints = {}
+    brokers = sorted(metadata.brokers)
+    unreachable = [
+        f"{b.id} ({b.host}:{b.port})"
+        for b in (metadata.brokers[i] for i in brokers)
+        if not _connectable(str(b.host), int(b.port))
+    ]
+    for name in topics:
+        topic = metadata.topics.get(name)
+        if topic is None:
             continue
-        results.append(
-            _timed("kafka", f"topic {name}", functools.partial(_round_trip, config, name, timeout))
-        )
-    return results
+        replicas = max(len(p.replicas) for p in topic.partitions.values())
+        needed = kafka_admin.min_insync_replicas(replicas)
+        notes = [f"brokers registered: {len(brokers)} {brokers}"]
+        if unreachable:
+            notes.append(f"registered but not reachable: {', '.join(unreachable)}")
+        leaderless = [pid for pid, p in topic.partitions.items() if p.leader < 0]
+        short = [pid for pid, p in topic.partitions.items() if len(p.isrs) < needed]
+        if leaderless:
+            notes.append(f"partitions without leader: {sorted(leaderless)}")
+        if short:
+            notes.append(
+                f"partitions {sorted(short)} have fewer in-sync replicas than "
+                f"min.insync.replicas {needed}, so acks=all writes are refused"
+            )
+        hints[name] = f" ({'; '.join(notes)})"
+    return hints
 
 
-def _round_trip(config: AppConfig, topic: str, timeout: float) -> tuple[bool, str]:
+def _connectable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _round_trips(
+    config: AppConfig, topics: list[str], timeout: float
+) -> dict[str, tuple[bool, str]]:
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
     from airlines.kafka_admin import client_config
 
-    marker = {"smoke": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat()}
-    value = orjson.dumps(marker)
-    delivered: dict[str, Any] = {}
+    run = uuid.uuid4().hex
+    values = {
+        topic: orjson.dumps({"smoke": run, "topic": topic, "at": datetime.now(UTC).isoformat()})
+        for topic in topics
+    }
+    delivered: dict[str, tuple[KafkaError | None, int, int]] = {}
 
     def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        delivered["error"] = err
-        delivered["partition"] = msg.partition()
-        delivered["offset"] = msg.offset()
+        delivered[str(msg.topic())] = (err, msg.partition() or 0, msg.offset() or 0)
 
     producer = Producer(
         client_config(
@@ -122,47 +174,68 @@ def _round_trip(config: AppConfig, topic: str, timeout: float) -> tuple[bool, st
             },
         )
     )
-    producer.produce(
-        topic, key=SMOKE_KEY, value=value, headers=[(SMOKE_HEADER, b"1")], on_delivery=on_delivery
-    )
+    for topic, value in values.items():
+        producer.produce(
+            topic,
+            key=SMOKE_KEY,
+            value=value,
+            headers=[(SMOKE_HEADER, b"1")],
+            on_delivery=on_delivery,
+        )
     producer.flush(timeout + 5)
-    if "error" not in delivered:
-        return False, f"produce: no delivery report within {timeout:g}s"
-    if delivered["error"] is not None:
-        return False, f"produce failed: {delivered['error'].str()}"
-    partition, offset = delivered["partition"], delivered["offset"]
+    results: dict[str, tuple[bool, str]] = {}
+    assignments = []
+    for topic in topics:
+        if topic not in delivered:
+            results[topic] = (False, f"produce: no delivery report within {timeout:g}s")
+            continue
+        err, partition, offset = delivered[topic]
+        if err is not None:
+            results[topic] = (False, f"produce failed: {err.str()}")
+        else:
+            assignments.append(TopicPartition(topic, partition, offset))
+    if not assignments:
+        return results
     consumer = Consumer(
         client_config(
             config.kafka,
             **{
                 "client.id": f"{config.kafka.client_id}-smoke",
-                "group.id": f"airlines-smoke-{uuid.uuid4()}",
+                "group.id": f"airlines-smoke-{run}",
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
             },
         )
     )
     try:
-        consumer.assign([TopicPartition(topic, partition, offset)])
+        consumer.assign(assignments)
+        waiting = {tp.topic: tp for tp in assignments}
         deadline = time.monotonic() + timeout
         last_error = ""
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
             if msg.error() is not None:
                 last_error = str(msg.error())
                 continue
-            if msg.value() == value:
-                return True, f"produced and read back at partition {partition} offset {offset}"
+            topic = str(msg.topic())
+            if topic in waiting and msg.value() == values[topic]:
+                tp = waiting.pop(topic)
+                results[topic] = (
+                    True,
+                    f"produced and read back at partition {tp.partition} offset {tp.offset}",
+                )
         more = f" (last error: {last_error})" if last_error else ""
-        return (
-            False,
-            f"produced to partition {partition} offset {offset} but not read back "
-            f"within {timeout:g}s{more}",
-        )
+        for topic, tp in waiting.items():
+            results[topic] = (
+                False,
+                f"produced to partition {tp.partition} offset {tp.offset} but not read back "
+                f"within {timeout:g}s{more}",
+            )
     finally:
         consumer.close()
+    return results
 
 
 # ---- redis ---------------------------------------------------------------------------
@@ -173,12 +246,11 @@ def redis_checks(config: AppConfig) -> list[CheckResult]:
     from airlines.redis_bootstrap import cluster_health
     from airlines.redis_conn import RedisPasswordError, redis_password
 
-    names = ("cluster state", "slots", "replicas", "round trip")
     started = time.monotonic()
     try:
         password = redis_password(config.redis)
     except RedisPasswordError as exc:
-        return [CheckResult("redis", name, False, str(exc)) for name in names]
+        return [CheckResult("redis", "connect", False, str(exc))]
     health = cluster_health(config.redis.nodes, password, username=config.redis.username)
     spent = time.monotonic() - started
     nodes = len(health.nodes)
@@ -188,6 +260,8 @@ def redis_checks(config: AppConfig) -> list[CheckResult]:
         ok = not problems
         return CheckResult("redis", name, ok, good if ok else "; ".join(problems), spent)
 
+    if health.error:
+        return [CheckResult("redis", "connect", False, health.error, spent)]
     return [
         result("cluster state", health.state_problems(), f"{nodes} nodes, cluster_state ok"),
         result("slots", health.slot_problems(), "all 16384 slots served"),
@@ -202,6 +276,7 @@ def redis_checks(config: AppConfig) -> list[CheckResult]:
 
 def _redis_round_trip(config: AppConfig) -> tuple[bool, str]:
     import redis
+    from redis.exceptions import RedisClusterException
 
     from airlines.redis_bootstrap import redis_error
     from airlines.redis_conn import cluster_client
@@ -217,7 +292,7 @@ def _redis_round_trip(config: AppConfig) -> tuple[bool, str]:
             node = client.get_node_from_key(key)
         finally:
             client.close()
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:
         return False, f"round trip failed: {redis_error(exc)}"
     if read != value:
         return False, f"wrote {key} but read back {read!r}"
@@ -236,6 +311,7 @@ def analytics_check(
 
 def _heartbeat(config: AppConfig, within: timedelta, now_ms: int | None) -> tuple[bool, str]:
     import redis
+    from redis.exceptions import RedisClusterException
 
     from airlines.redis_bootstrap import redis_error
     from airlines.redis_conn import cluster_client
@@ -247,7 +323,7 @@ def _heartbeat(config: AppConfig, within: timedelta, now_ms: int | None) -> tupl
             raw = client.hgetall(key)
         finally:
             client.close()
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:
         return False, f"cannot read {key}: {redis_error(exc)}"
     beat = {_text(k): _text(v) for k, v in raw.items()}
     if not beat:

@@ -567,7 +567,14 @@ class LocalStack:
                 zk.detail = "imok" if zk.ready else f"ruok answered {answer!r}"
             brokers = [s for s in specs if s.kind == "kafka"]
             if any(services[s.name].running for s in brokers):
-                registered = kafka_admin.registered_brokers(plan.bootstrap_servers, timeout=3)
+                try:
+                    metadata = kafka_admin.cluster_metadata(plan.bootstrap_servers, timeout=3)
+                except kafka_admin.KafkaAdminError as exc:
+                    registered: set[int] = set()
+                    problems.append(str(exc))
+                else:
+                    registered = set(metadata.brokers)
+                    problems += self._missing_topics(set(metadata.topics))
                 for spec in brokers:
                     state = services[spec.name]
                     if state.running:
@@ -618,12 +625,29 @@ class LocalStack:
             problems=list(dict.fromkeys(problems)),
         )
 
+    def _missing_topics(self, existing: set[str]) -> list[str]:
+        """The configured topics (generated config) the cluster does not have."""
+        from airlines.kafka_admin import topic_specs
+
+        try:
+            wanted = [spec.name for spec in topic_specs(self.config())]
+        except ConfigError as exc:
+            return [f"config: {exc}"]
+        return [f"kafka: topic {name} does not exist" for name in wanted if name not in existing]
+
 
 def _redis_pings(port: int, password: str) -> bool:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     client = redis.Redis(
-        host=HOST, port=port, password=password, socket_timeout=1, socket_connect_timeout=1
+        host=HOST,
+        port=port,
+        password=password,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         return bool(client.ping())

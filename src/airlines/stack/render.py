@@ -61,7 +61,7 @@ def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path) -> str:
             "inter.broker.listener.name": "PLAINTEXT",
             "zookeeper.connect": plan.zookeeper_connect,
             "zookeeper.connection.timeout.ms": 30_000,
-            "zookeeper.session.timeout.ms": 18_000,
+            "zookeeper.session.timeout.ms": 10_000,
             "log.dirs": data_dir,
             "num.partitions": 3,
             "default.replication.factor": KAFKA_BROKERS,

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +127,32 @@ class FreshConfig:
     config: AppConfig
     path: Path
     env: dict[str, str]
+
+
+def airlines_command() -> list[str]:
+    """How to run the ``airlines`` CLI of this installation in a subprocess."""
+    script = Path(sys.executable).with_name("airlines")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from airlines.cli import main; main()"]
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``airlines *args`` in a subprocess (wide, plain output), capturing its output.
+
+    ``env`` is merged into the current environment (e.g. ``stack.env``).
+    """
+    full_env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb", **(env or {})}
+    return subprocess.run(
+        [*airlines_command(), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _down_quietly(root: Path) -> None:
