@@ -10,6 +10,7 @@ import typer
 
 from airlines.cli import admin as admin_cli
 from airlines.cli import produce, values
+from airlines.cli import query as query_cli
 from airlines.cli import stack as stack_cli
 from airlines.cli import stream as stream_cli
 
@@ -27,6 +28,7 @@ app.add_typer(admin_cli.topics_app, name="topics")
 app.add_typer(admin_cli.redis_app, name="redis")
 app.command("smoke")(admin_cli.smoke)
 stream_cli.register(app)
+app.add_typer(query_cli.app, name="query")
 
 
 def main() -> None:

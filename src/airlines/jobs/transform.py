@@ -182,8 +182,12 @@ def validate_records(records: DataFrame) -> DataFrame:
         F.when(~F.coalesce(F.expr(rule.sql), F.lit(True)), F.lit(f"{rule.name}: {rule.message}"))
         for rule in CROSS_FIELD_RULES
     ]
-    problems = F.concat_ws("; ", *field_problems, *rule_problems)
-    rejection = F.coalesce(structure, F.nullif(problems, F.lit("")))
+    # Like pydantic, judge the cross-field rules only once every field is valid.
+    rejection = F.coalesce(
+        structure,
+        F.nullif(F.concat_ws("; ", *field_problems), F.lit("")),
+        F.nullif(F.concat_ws("; ", *rule_problems), F.lit("")),
+    )
     event = F.struct(*[F.col(s.name) for s in specs])
     return parsed.select(*RECORD_COLUMNS, event.alias("event"), rejection.alias("rejection"))
 
