@@ -214,7 +214,6 @@ class SubchartValues(ChartSection):
         None,
         alias="global",
         description="Copied from the top-level `global` by Helm; set values there instead.",
-        json_schema_extra={"type": "object"},
     )
 
 
@@ -605,7 +604,6 @@ class ChartValues(ChartSection):
         None,
         alias="airlines-common",
         description="Library chart (helpers only); Helm adds this key.",
-        json_schema_extra={"type": "object"},
     )
 
     @model_validator(mode="after")
