@@ -1,0 +1,175 @@
+"""The job's transformations as pure DataFrame -> DataFrame functions, on batch data."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+
+from airlines.contract import CROSS_FIELD_RULES, FlightEvent, FlightStatus, Region
+from airlines.jobs import transform
+from airlines.jobs.layout import KeyLayout, WindowAggregate
+from airlines.jobs.testing import bad_records, differences, oracle, parse_valid
+from airlines.producers.simulator import FleetSimulator
+
+pytestmark = pytest.mark.spark
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+ROUTES = {"east": "east-coast", "west": "west-coast", "cross": "cross-country"}
+REGIONS = {"east": Region.EAST_COAST, "west": Region.WEST_COAST, "cross": Region.CROSS_COUNTRY}
+
+
+def records(spark: SparkSession, messages: list[tuple[str, bytes | None]]) -> DataFrame:
+    """A batch DataFrame shaped like the Kafka source (key, value, topic, partition, offset)."""
+    rows = [(b"k", value, topic, 0, offset) for offset, (topic, value) in enumerate(messages)]
+    return spark.createDataFrame(
+        rows, "key binary, value binary, topic string, partition int, offset long"
+    )
+
+
+def simulated(
+    count: int, seed: int = 7, spread: timedelta = timedelta(minutes=12)
+) -> list[tuple[str, bytes | None]]:
+    rng = random.Random(seed)
+    sims = {t: FleetSimulator(r, fleet_size=4, seed=seed) for t, r in REGIONS.items()}
+    messages: list[tuple[str, bytes | None]] = []
+    for _ in range(count):
+        topic = rng.choice(sorted(sims))
+        moment = T0 + timedelta(seconds=rng.randrange(int(spread.total_seconds())))
+        messages.append((topic, sims[topic].event_at(moment).to_json()))
+    return messages
+
+
+def template() -> FlightEvent:
+    return FleetSimulator(Region.EAST_COAST, fleet_size=2, seed=1).event_at(T0)
+
+
+def test_every_bad_record_is_rejected_with_its_reason(spark: SparkSession) -> None:
+    catalogue = bad_records(template())
+    validated = transform.validate_records(
+        records(spark, [("east", bad.value) for bad in catalogue])
+    )
+    reasons = {
+        row["offset"]: row["rejection"] for row in validated.select("offset", "rejection").collect()
+    }
+    for offset, bad in enumerate(catalogue):
+        assert reasons[offset] is not None, f"{bad.kind} was accepted"
+        assert bad.reason in reasons[offset], f"{bad.kind}: {reasons[offset]!r}"
+        # The contract (pydantic, strict) agrees that each of these is invalid.
+        assert parse_valid(bad.value) is None, bad.kind
+
+
+def test_valid_events_pass_with_their_values(spark: SparkSession) -> None:
+    messages = simulated(50)
+    validated = transform.validate_records(records(spark, messages))
+    rows = validated.orderBy("offset").collect()
+    assert [r["rejection"] for r in rows] == [None] * len(messages)
+    for (_, value), row in zip(messages, rows, strict=True):
+        assert value is not None
+        event = FlightEvent.from_json(value)
+        got = row["event"].asDict()
+        want = event.model_dump(mode="json")
+        for name in ("flight_id", "airline", "passenger_count", "ticket_price", "delay_minutes"):
+            assert got[name] == want[name]
+        assert got["event_id"] == str(event.event_id)
+        assert got["flight_status"] == event.flight_status.value
+        # Spark hands timestamps to Python as naive local time; compare instants.
+        assert got["timestamp"].astimezone(UTC) == event.timestamp
+
+
+def test_cross_field_rules_sql_and_python_agree(spark: SparkSession) -> None:
+    base = template()
+    cases = []
+    for delay, status, arrival_offset in itertools.product(
+        (0, 14, 15, 16, 90), FlightStatus, (-60, 0, 1, 120)
+    ):
+        cases.append(
+            base.model_copy(
+                update={
+                    "delay_minutes": delay,
+                    "flight_status": status,
+                    "scheduled_arrival": base.scheduled_departure
+                    + timedelta(minutes=arrival_offset),
+                }
+            )
+        )
+    frame = spark.createDataFrame(
+        [
+            (e.scheduled_departure, e.scheduled_arrival, e.flight_status.value, e.delay_minutes)
+            for e in cases
+        ],
+        "scheduled_departure timestamp, scheduled_arrival timestamp, "
+        "flight_status string, delay_minutes long",
+    )
+    sql = frame.select(*[F.expr(rule.sql).alias(rule.name) for rule in CROSS_FIELD_RULES])
+    for event, row in zip(cases, sql.collect(), strict=True):
+        for rule in CROSS_FIELD_RULES:
+            assert row[rule.name] == rule.check(event), (rule.name, event)
+    # Both outcomes occur, so the comparison means something.
+    for rule in CROSS_FIELD_RULES:
+        assert {rule.check(e) for e in cases} == {True, False}
+
+
+def test_enrich_maps_topics_to_routes_and_event_time(spark: SparkSession) -> None:
+    messages = simulated(12)
+    events = transform.valid_events(transform.validate_records(records(spark, messages)))
+    enriched = transform.enrich(events, ROUTES).collect()
+    assert sorted(r["route_name"] for r in enriched) == sorted(ROUTES[t] for t, _ in messages)
+    for row in enriched:
+        assert row["event_time"] == row["timestamp"]
+
+
+@pytest.mark.parametrize("slide", [None, timedelta(minutes=1)], ids=["tumbling", "sliding"])
+def test_aggregation_matches_the_oracle(spark: SparkSession, slide: timedelta | None) -> None:
+    messages = simulated(400, seed=11)
+    messages += [("west", bad.value) for bad in bad_records(template())]
+    window, watermark = timedelta(minutes=5), timedelta(minutes=1)
+    validated = transform.validate_records(records(spark, messages))
+    aggregated = transform.sink_rows(
+        transform.aggregate_windows(
+            transform.enrich(transform.valid_events(validated), ROUTES),
+            window=window,
+            slide=slide,
+            watermark=watermark,
+        )
+    )
+    layout = KeyLayout("t")
+    actual = {}
+    for row in aggregated.collect():
+        aggregate = WindowAggregate(
+            route=row["route_name"],
+            **{k: row[k] for k in row.asDict() if k != "route_name"},
+        )
+        actual[layout.window(aggregate.route, aggregate.flight_id, aggregate.window_start_ms)] = (
+            aggregate.to_hash()
+        )
+    # One batch: nothing is late.
+    expected = oracle([messages], ROUTES, layout, window=window, slide=slide, watermark=watermark)
+    assert expected.late_rows == 0
+    assert expected.rejected == len(bad_records(template()))
+    assert differences(expected.windows, actual) == []
+    assert len(actual) > 20
+
+
+def test_dead_letters_keep_the_original_bytes_and_say_why(spark: SparkSession) -> None:
+    catalogue = bad_records(template())
+    validated = transform.validate_records(
+        records(spark, [("east", bad.value) for bad in catalogue])
+    )
+    messages = transform.dead_letter_messages(transform.rejected_records(validated)).collect()
+    assert len(messages) == len(catalogue)
+    by_offset = {}
+    for message in messages:
+        headers = {h["key"]: bytes(h["value"]).decode() for h in message["headers"]}
+        assert headers[transform.HEADER_SOURCE_TOPIC] == "east"
+        assert headers[transform.HEADER_SOURCE_PARTITION] == "0"
+        by_offset[int(headers[transform.HEADER_SOURCE_OFFSET])] = (message, headers)
+    for offset, bad in enumerate(catalogue):
+        message, headers = by_offset[offset]
+        value = message["value"]
+        assert (bytes(value) if value is not None else None) == bad.value
+        assert bad.reason in headers[transform.HEADER_REASON]
