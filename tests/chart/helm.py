@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,10 @@ def offline_chart(dest: Path) -> Path:
 
 def template(
     chart: Path,
-    values: list[Path] = (),  # type: ignore[assignment]
-    sets: list[str] = (),  # type: ignore[assignment]
+    values: Sequence[Path] = (),
+    sets: Sequence[str] = (),
     namespace: str = DEFAULT_NAMESPACE,
-    extra: list[str] = (),  # type: ignore[assignment]
+    extra: Sequence[str] = (),
 ) -> Result:
     args = [tool("helm"), "template", RELEASE, str(chart), "--namespace", namespace]
     for path in values:
