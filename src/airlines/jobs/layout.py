@@ -191,7 +191,11 @@ def write_commands(
     for (route, start), members in sorted(delays.items()):
         key = layout.route_delays(route, start)
         commands.append(
-            ("ZADD", key, *[item for score, flight in members for item in (repr(score), flight)])
+            (
+                "ZADD",
+                key,
+                *[item for score, flight in sorted(members) for item in (repr(score), flight)],
+            )
         )
         commands.append(("EXPIRE", key, ttl_seconds))
     for route, starts in sorted(route_starts.items()):
