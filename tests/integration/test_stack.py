@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airlines.config import load_config
-from airlines.stack import procs
+from airlines.stack import procs, testing
 from airlines.stack.ports import find_free_plan
 from airlines.stack.status import StackStatus
 from airlines.stack.testing import RunningStack, airlines_command, run_cli
@@ -78,6 +78,13 @@ def test_up_status_down_leaves_no_process(tmp_path: Path) -> None:
         assert status.state == "down"
         assert not any(s.running for s in status.services)
 
+        # its data belongs to these ports: other ones are refused, nothing starts
+        other = find_free_plan()
+        moved = run_cli("stack", "up", "-d", "--port-base", str(other.zookeeper), env=env)
+        assert moved.returncode == 1
+        assert f"holds data of a stack on other ports (ZooKeeper {plan.zookeeper}" in moved.stderr
+        assert procs.leftovers(root) == []
+
         purge = run_cli("stack", "down", "--purge", env=env)
         assert purge.returncode == 0, purge.stderr
         assert not root.exists()
@@ -98,14 +105,13 @@ def test_foreground_up_stops_everything_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and up.poll() is None:
-            code, status = status_of(root)
-            if code == 0:
+        assert up.stdout is not None
+        for line in up.stdout:
+            if "Running in the foreground" in line:
                 break
-            time.sleep(1)
         assert up.poll() is None, up.communicate()
-        assert status.up
+        code, status = status_of(root)
+        assert code == 0, status.problems
         assert len(procs.leftovers(root)) == 10
         up.send_signal(signal.SIGTERM)
         out, err = up.communicate(timeout=90)
@@ -188,3 +194,22 @@ def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
 def port_listens(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_stacks_of_dead_test_sessions_are_reaped(tmp_path: Path) -> None:
+    root = tmp_path / "pytest-0" / "stack0"
+    root.mkdir(parents=True)
+    procs.write_pid_file(root / testing.OWNER_FILE, procs.ProcessRecord(2**22 + 1, 1))
+    orphan = procs.spawn(
+        ["redis-server", "--port", "0", "--save", ""], cwd=root, output=root / "redis.out"
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while procs.leftovers(root) != [orphan.pid]:
+            assert time.monotonic() < deadline, procs.leftovers(root)
+            time.sleep(0.1)
+        assert testing.reap_orphaned_stacks(tmp_path) == [root]
+        assert procs.leftovers(root) == []
+        assert not procs.is_running(orphan)
+    finally:
+        procs.stop({"orphan": orphan}, timeout=5)

@@ -63,13 +63,13 @@ def test_plan_round_trips_as_json() -> None:
 
 
 def test_busy_port_is_detected() -> None:
+    plan = find_free_plan()
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", plan.kafka[2]))
         listener.listen()
-        port = listener.getsockname()[1]
-        assert port_in_use(port)
-        plan = plan_ports(zookeeper=port, kafka=port + 1, redis=port + 4)
-        assert busy_ports(plan).get("zookeeper") == port
+        assert port_in_use(plan.kafka[2])
+        assert busy_ports(plan) == {"kafka-2": plan.kafka[2]}
+    assert not port_in_use(plan.kafka[2])
 
 
 def test_find_free_plan_is_free_and_in_range() -> None:

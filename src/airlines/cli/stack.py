@@ -120,10 +120,22 @@ def up(
         except PortError as exc:
             fail(str(exc))
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    # While starting, SIGTERM/SIGHUP interrupt like Ctrl-C (up() then stops what it
+    # started); once up in the foreground, any of them asks for a clean stop.
+    stop = threading.Event()
+    starting = True
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if starting:
+            raise KeyboardInterrupt
+        stop.set()
+
+    watched = (
+        (signal.SIGTERM, signal.SIGHUP)
+        if detach
+        else (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    )
+    previous = {sig: signal.signal(sig, on_signal) for sig in watched}
     progress = Progress(
         SpinnerColumn(finished_text=""),
         TextColumn("{task.description}"),
@@ -147,7 +159,10 @@ def up(
         err_console.print("interrupted: everything this run started was stopped")
         raise typer.Exit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        starting = False
+        if detach:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     if already:
         console.print(f"stack already up: config {status.config_path}", highlight=False)
     else:
@@ -160,21 +175,17 @@ def up(
     if detach:
         console.print("Stop it with: airlines stack down", highlight=False)
         return
-    _foreground(stack)
+    _foreground(stack, stop)
 
 
-def _foreground(stack: LocalStack) -> None:
-    """Wait for Ctrl-C/SIGTERM/SIGHUP, warn about services that die, then stop everything."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, request_stop)
+def _foreground(stack: LocalStack, stop: threading.Event) -> None:
+    """Wait for ``stop`` (a signal), warn about services that die, then stop everything."""
     console.print("Running in the foreground; Ctrl-C stops the stack.", highlight=False)
     reported: set[str] = set()
     while not stop.wait(2):
+        if not stack.running():
+            console.print("the stack was stopped elsewhere; exiting", highlight=False)
+            return
         for spec in stack.services():
             if spec.name not in reported and not stack.is_running(spec.name):
                 reported.add(spec.name)

@@ -191,8 +191,10 @@ def start_test_stack(root: Path, attempts: int = 3, timeout: float = 180) -> Run
         try:
             status = local.up(plan, timeout=timeout)
             break
-        except PortsBusyError:
-            if attempt == attempts - 1:
+        except (PortsBusyError, StackError) as exc:
+            # Another session may take a port between the probe and the bind.
+            collided = isinstance(exc, PortsBusyError) or "already in use" in str(exc)
+            if not collided or attempt == attempts - 1:
                 raise
     config = local.config()
     env = {
