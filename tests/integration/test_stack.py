@@ -213,3 +213,18 @@ def test_stacks_of_dead_test_sessions_are_reaped(tmp_path: Path) -> None:
         assert not procs.is_running(orphan)
     finally:
         procs.stop({"orphan": orphan}, timeout=5)
+
+
+def test_a_config_the_stack_cannot_hold_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "stack"
+    config = tmp_path / "base.yaml"
+    config.write_text("topics:\n- name: east\n  region: east-coast\n  replicationFactor: 4\n")
+    env = {"AIRLINES_STACK_DIR": str(root)}
+    port = str(find_free_plan().zookeeper)
+    result = run_cli("stack", "up", "-d", "--port-base", port, "--config", str(config), env=env)
+    assert result.returncode == 1
+    assert "topics[0].replicationFactor: 4 is more than the local stack's 3 brokers" in (
+        result.stderr
+    )
+    assert "nothing was started" in result.stderr
+    assert procs.leftovers(root) == []

@@ -99,7 +99,7 @@ def up(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from airlines.config import ConfigError, load_config
-    from airlines.stack.local import LocalStack, StackError
+    from airlines.stack.local import LocalStack, StackError, StackRefusedError
     from airlines.stack.ports import PortError, PortsBusyError, plan_ports
     from airlines.stack.prereqs import PrerequisiteError
 
@@ -152,6 +152,8 @@ def up(
     except PrerequisiteError as exc:
         fail("missing prerequisites, nothing was started:\n  " + "\n  ".join(exc.problems), 1)
     except PortsBusyError as exc:
+        fail(f"{exc}; nothing was started", 1)
+    except StackRefusedError as exc:
         fail(f"{exc}; nothing was started", 1)
     except StackError as exc:
         fail(f"{exc}\nEverything this run started was stopped.", 1)

@@ -48,6 +48,10 @@ class StackError(RuntimeError):
     """A stack operation failed; the message names the service and the problem."""
 
 
+class StackRefusedError(StackError):
+    """``up`` would not start: nothing was started (the message says why)."""
+
+
 class Reporter(Protocol):
     """Receives progress of ``up``: one line per key, updated until done."""
 
@@ -302,12 +306,12 @@ class LocalStack:
                 if status.up:
                     return status
             names = ", ".join(running)
-            raise StackError(
+            raise StackRefusedError(
                 f"the stack in {self.root} is partly running ({names}): "
                 "run 'airlines stack down' first"
             )
         if saved is not None and saved != plan and self.has_data():
-            raise StackError(
+            raise StackRefusedError(
                 f"{self.root} holds data of a stack on other ports ({_describe(saved)}): "
                 "start it on those ports, or remove it with 'airlines stack down --purge'"
             )
@@ -316,7 +320,7 @@ class LocalStack:
         try:
             render.check_fits_stack(base)
         except ValueError as exc:
-            raise StackError(f"config: {exc}") from exc
+            raise StackRefusedError(f"config: {exc}") from exc
         busy = busy_ports(plan)
         if busy:
             raise PortsBusyError(busy)
@@ -671,6 +675,7 @@ __all__ = [
     "Reporter",
     "ServiceSpec",
     "StackError",
+    "StackRefusedError",
     "four_letter_word",
     "service_specs",
 ]
