@@ -285,3 +285,112 @@ def events_at(
 ) -> list[tuple[str, FlightEvent]]:
     """Events from per-topic simulators (``FleetSimulator``) at the given (topic, time)."""
     return [(topic, simulators[topic].event_at(moment)) for topic, moment in times]
+
+
+# -- talking to the real services (integration tests) ----------------------------------------
+
+
+def produce_messages(
+    config: Any, messages: Sequence[tuple[str, bytes | None, bytes | None]]
+) -> None:
+    """Send (topic, key, value) messages and wait until every one is acknowledged."""
+    from confluent_kafka import Producer
+
+    from airlines.producers.publisher import producer_settings
+
+    producer = Producer(producer_settings(config.kafka))
+    failures: list[str] = []
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    for topic, key, value in messages:
+        producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        producer.poll(0)
+    remaining = producer.flush(60)
+    if remaining or failures:
+        raise RuntimeError(f"{remaining} messages unacknowledged, failures: {failures[:3]}")
+
+
+def window_hashes(config: Any) -> dict[str, dict[str, str]]:
+    """Every window hash under the config's key prefix (SCAN: fine for a test, not a reader)."""
+    from airlines.redis_conn import cluster_client
+
+    client = cluster_client(config.redis)
+    try:
+        keys = sorted(client.scan_iter(match=f"{config.redis.key_prefix}:win:*", count=1000))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return {str(k): dict(v) for k, v in zip(keys, pipe.execute(), strict=True)}
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+
+def read_topic(config: Any, topic: str, timeout: float = 60) -> list[DeadLetter]:
+    """Every message of a topic, from the beginning to its current end."""
+    import time
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(metadata.topics[topic].partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        positions = dict.fromkeys(partitions, 0)
+        messages: list[DeadLetter] = []
+        deadline = time.monotonic() + timeout
+        while any(positions[p] < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end within {timeout:g}s")
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            positions[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
+            pairs: Any = msg.headers() or []
+            headers = {str(name): bytes(raw or b"").decode() for name, raw in pairs}
+            messages.append(DeadLetter(msg.key(), msg.value(), headers))
+        return messages
+    finally:
+        consumer.close()
+
+
+@dataclass(frozen=True)
+class LoggedBatch:
+    batch_id: int
+    input_rows: int
+    rows_written: int
+    dead_lettered: int
+    late_rows: int
+
+
+def logged_batches(log_text: str) -> list[LoggedBatch]:
+    """The per-batch lines ``airlines stream`` logs."""
+    import re
+
+    pattern = re.compile(
+        r"batch (\d+): (\d+) records in .*?, (\d+) rows written to Redis, "
+        r"(\d+) dead-lettered, (\d+) late"
+    )
+    return [LoggedBatch(*(int(g) for g in match.groups())) for match in pattern.finditer(log_text)]

@@ -1,0 +1,307 @@
+"""End to end: seeded events -> Kafka -> ``airlines stream --available-now`` -> Redis.
+
+Three produce phases, each followed by its own available-now run, so the watermark
+each phase meets is known exactly (the highest event time of the earlier phases minus
+the allowed delay: every run ends with a no-data batch that advances it). The input
+holds out-of-order events, late events beyond the watermark (one per window group, so
+Spark's per-group late count equals the late events), an event exactly on the
+watermark boundary, and one bad record of every kind.
+
+Every window hash in Redis is compared with an independent pure-Python computation
+(:func:`airlines.jobs.testing.oracle`), and the counts reconcile: events in =
+aggregated + dead-lettered + late. The same run checks the dead-letter topic and the
+query commands.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from airlines.config import AppConfig
+from airlines.contract import FlightEvent
+from airlines.jobs import transform
+from airlines.jobs.layout import KeyLayout
+from airlines.jobs.testing import (
+    BadRecord,
+    DeadLetter,
+    LoggedBatch,
+    OracleResult,
+    bad_records,
+    differences,
+    logged_batches,
+    oracle,
+    produce_messages,
+    read_topic,
+    window_hashes,
+)
+from airlines.producers.simulator import FleetSimulator
+from airlines.stack import testing as stack_testing
+from airlines.stack.testing import RunningStack, run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+Message = tuple[str, bytes | None, bytes | None]
+
+
+@dataclass
+class Scenario:
+    config: AppConfig
+    path: Path
+    env: dict[str, str]
+    phases: list[list[Message]]
+    bad: list[tuple[str, BadRecord]]
+    expected: OracleResult
+    batches: list[LoggedBatch]
+    dead_letters: list[DeadLetter]
+
+
+def _at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _events(
+    rng: random.Random,
+    sims: dict[str, FleetSimulator],
+    per_topic: int,
+    seconds: tuple[int, int],
+) -> list[tuple[str, FlightEvent]]:
+    return [
+        (topic, sims[topic].event_at(_at(rng.randrange(*seconds))))
+        for topic in sims
+        for _ in range(per_topic)
+    ]
+
+
+def _one_per_group(
+    events: list[tuple[str, FlightEvent]], window_s: int
+) -> list[tuple[str, FlightEvent]]:
+    """Late events, at most one per (topic, flight, window) (see the module docstring)."""
+    seen: set[tuple[str, str, int]] = set()
+    kept = []
+    for topic, event in events:
+        group = (topic, event.flight_id, int(event.timestamp.timestamp()) // window_s)
+        if group not in seen:
+            seen.add(group)
+            kept.append((topic, event))
+    return kept
+
+
+def _messages(events: list[tuple[str, FlightEvent]], rng: random.Random) -> list[Message]:
+    messages: list[Message] = [(t, e.flight_id.encode(), e.to_json()) for t, e in events]
+    rng.shuffle(messages)  # out of order in event time
+    return messages
+
+
+def build_phases(config: AppConfig) -> tuple[list[list[Message]], list[tuple[str, BadRecord]]]:
+    rng = random.Random(20240501)
+    topics = [t.name for t in config.topics]
+    sims = {t.name: FleetSimulator(t.region, fleet_size=6, seed=42) for t in config.topics}
+    window_s = int(config.streaming.window.total_seconds())
+    first = topics[0]
+    # Phase 1: 0-12 min, the latest at 719 s -> watermark 659 s afterwards.
+    phase1 = [*_events(rng, sims, 60, (0, 719)), (first, sims[first].event_at(_at(719)))]
+    # Phase 2: on time (600-960 s, latest 959 s -> watermark 899 s afterwards), one
+    # out-of-order event before the latest but after the watermark (665 s), and late
+    # events in windows that ended at 300 s and 600 s (<= 659 s).
+    phase2 = [
+        *_events(rng, sims, 40, (600, 959)),
+        (first, sims[first].event_at(_at(959))),
+        (topics[1], sims[topics[1]].event_at(_at(665))),
+        *_one_per_group(_events(rng, sims, 6, (0, 600)), window_s),
+    ]
+    # Phase 3: on time, plus events in the window ending at 900 s (== watermark 899 s
+    # + 1 ms... not ended: kept) and late ones in the window that ended at 600 s.
+    phase3 = (
+        _events(rng, sims, 20, (900, 1200))
+        + _events(rng, sims, 2, (600, 900))
+        + _one_per_group(_events(rng, sims, 4, (300, 600)), window_s)
+    )
+    template = sims[first].event_at(_at(100))
+    bad = [(topics[i % len(topics)], record) for i, record in enumerate(bad_records(template))]
+    phases = [_messages(phase1, rng), _messages(phase2, rng), _messages(phase3, rng)]
+    # The bad records go in with the first phase, spread over the topics.
+    phases[0] += [(topic, b"bad", record.value) for topic, record in bad]
+    return phases, bad
+
+
+@pytest.fixture(scope="module")
+def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    fresh_iter = stack_testing.fresh_config(stack, tmp_path_factory.mktemp("e2e"))
+    fresh = next(fresh_iter)
+    try:
+        config = fresh.config
+        phases, bad = build_phases(config)
+        log = ""
+        for phase in phases:
+            produce_messages(config, phase)
+            run = run_cli(
+                "stream", "--config", str(fresh.path), "--available-now", env=fresh.env, timeout=600
+            )
+            log += run.stderr + run.stdout
+            assert run.returncode == 0, run.stderr[-3000:]
+        routes = {t.name: t.route_name for t in config.topics}
+        expected = oracle(
+            [[(topic, value) for topic, _, value in phase] for phase in phases],
+            routes,
+            KeyLayout(config.redis.key_prefix),
+            window=config.streaming.window,
+            slide=config.streaming.slide,
+            watermark=config.streaming.watermark,
+        )
+        yield Scenario(
+            config,
+            fresh.path,
+            fresh.env,
+            phases,
+            bad,
+            expected,
+            logged_batches(log),
+            read_topic(config, config.dead_letter.topic),
+        )
+    finally:
+        next(fresh_iter, None)  # runs its cleanup: topics and keys deleted
+
+
+def test_redis_holds_exactly_what_the_oracle_computes(scenario: Scenario) -> None:
+    actual = window_hashes(scenario.config)
+    assert differences(scenario.expected.windows, actual) == []
+    # The scenario exercised what it claims to.
+    assert scenario.expected.late_rows >= 10
+    assert len(actual) >= 50
+
+
+def test_counts_reconcile(scenario: Scenario) -> None:
+    events_in = sum(len(phase) for phase in scenario.phases)
+    aggregated = sum(w.event_count for w in scenario.expected.windows.values())
+    logged_late = sum(b.late_rows for b in scenario.batches)
+    logged_dead = sum(b.dead_lettered for b in scenario.batches)
+    assert sum(b.input_rows for b in scenario.batches) == events_in
+    assert logged_late == scenario.expected.late_rows
+    assert logged_dead == len(scenario.dead_letters) == len(scenario.bad)
+    assert events_in == aggregated + len(scenario.dead_letters) + logged_late
+    actual_aggregated = sum(int(h["event_count"]) for h in window_hashes(scenario.config).values())
+    assert actual_aggregated == aggregated
+
+
+def test_every_bad_record_is_dead_lettered_with_its_reason(scenario: Scenario) -> None:
+    topics = {t.name for t in scenario.config.topics}
+    by_value: dict[bytes | None, DeadLetter] = {}
+    for letter in scenario.dead_letters:
+        assert letter.headers[transform.HEADER_SOURCE_TOPIC] in topics
+        assert int(letter.headers[transform.HEADER_SOURCE_PARTITION]) >= 0
+        assert int(letter.headers[transform.HEADER_SOURCE_OFFSET]) >= 0
+        assert letter.key == b"bad"
+        by_value[letter.value] = letter
+    for topic, record in scenario.bad:
+        found = by_value.get(record.value)
+        assert found is not None, f"{record.kind} not dead-lettered"
+        assert found.headers[transform.HEADER_SOURCE_TOPIC] == topic, record.kind
+        assert record.reason in found.headers[transform.HEADER_REASON], (
+            record.kind,
+            found.headers[transform.HEADER_REASON],
+        )
+
+
+def test_batches_are_logged_with_their_figures(scenario: Scenario) -> None:
+    assert len(scenario.batches) >= 3
+    assert sum(b.rows_written for b in scenario.batches) >= len(scenario.expected.windows)
+
+
+def test_query_routes(scenario: Scenario) -> None:
+    run = run_cli("query", "routes", "--json", "--config", str(scenario.path), env=scenario.env)
+    assert run.returncode == 0, run.stderr
+    routes = orjson.loads(run.stdout)
+    expected_routes = sorted({w.route for w in scenario.expected.windows.values()})
+    assert [r["route"] for r in routes] == expected_routes
+    for summary in routes:
+        starts = {
+            w.window_start_ms
+            for w in scenario.expected.windows.values()
+            if w.route == summary["route"]
+        }
+        assert summary["latest_window_start_ms"] == max(starts)
+        assert summary["windows"] == len(starts)
+    human = run_cli("query", "routes", "--config", str(scenario.path), env=scenario.env)
+    assert human.returncode == 0
+    assert all(route in human.stdout for route in expected_routes)
+
+
+def test_query_top_delays(scenario: Scenario) -> None:
+    route = scenario.config.topics[0].route_name
+    windows = [w for w in scenario.expected.windows.values() if w.route == route]
+    start = min(w.window_start_ms for w in windows)
+    in_window = sorted(
+        (w for w in windows if w.window_start_ms == start),
+        key=lambda w: (w.avg_delay_minutes, w.flight_id),
+        reverse=True,
+    )
+    iso = datetime.fromtimestamp(start / 1000, UTC).isoformat()
+    run = run_cli(
+        "query",
+        "top-delays",
+        "--route",
+        route,
+        "--window",
+        iso,
+        "--limit",
+        "3",
+        "--json",
+        "--config",
+        str(scenario.path),
+        env=scenario.env,
+    )
+    assert run.returncode == 0, run.stderr
+    top = orjson.loads(run.stdout)
+    assert [f["flight_id"] for f in top["flights"]] == [w.flight_id for w in in_window[:3]]
+    assert [f["event_count"] for f in top["flights"]] == [w.event_count for w in in_window[:3]]
+    latest = run_cli(
+        "query", "top-delays", "--route", route, "--config", str(scenario.path), env=scenario.env
+    )
+    assert latest.returncode == 0, latest.stderr
+    newest = max(w.window_start_ms for w in windows)
+    leader = max(
+        (w for w in windows if w.window_start_ms == newest),
+        key=lambda w: (w.avg_delay_minutes, w.flight_id),
+    )
+    assert route in latest.stdout
+    assert leader.flight_id in latest.stdout
+    bad = run_cli(
+        "query", "top-delays", "--route", route, "--window", "yesterday", env=scenario.env
+    )
+    assert bad.returncode == 2
+    assert "--window" in bad.stderr
+
+
+def test_query_flight(scenario: Scenario) -> None:
+    flight = next(iter(scenario.expected.windows.values())).flight_id
+    expected = sorted(
+        (w for w in scenario.expected.windows.values() if w.flight_id == flight),
+        key=lambda w: w.window_start_ms,
+        reverse=True,
+    )
+    run = run_cli(
+        "query",
+        "flight",
+        flight,
+        "--limit",
+        "50",
+        "--json",
+        "--config",
+        str(scenario.path),
+        env=scenario.env,
+    )
+    assert run.returncode == 0, run.stderr
+    windows = orjson.loads(run.stdout)
+    assert [w["window_start_ms"] for w in windows] == [w.window_start_ms for w in expected]
+    assert [w["total_passengers"] for w in windows] == [w.total_passengers for w in expected]
+    human = run_cli("query", "flight", flight, "--config", str(scenario.path), env=scenario.env)
+    assert human.returncode == 0
+    assert flight in human.stdout
