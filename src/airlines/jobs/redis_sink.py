@@ -151,6 +151,8 @@ class ClusterWriter:
                 connection = self._connection(address)
                 connection.send_command("CLUSTER", "SLOTS")
                 ranges = connection.read_response()
+            except redis.AuthenticationError as exc:
+                raise RedisWriteError(f"{address[0]}:{address[1]}: {exc}") from exc
             except (redis.ConnectionError, redis.TimeoutError, ResponseError) as exc:
                 self._drop(address)
                 problems.append(f"{address[0]}:{address[1]}: {exc}")
@@ -227,6 +229,8 @@ class ClusterWriter:
             connection = self._connection(address)
             connection.send_packed_command(connection.pack_commands(args))
             self.stats.round_trips += 1
+        except redis.AuthenticationError as exc:
+            raise RedisWriteError(f"{address[0]}:{address[1]}: {exc}") from exc
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._note(address, exc)
             self._drop(address)
