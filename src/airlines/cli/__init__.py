@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from airlines.cli import admin as admin_cli
+from airlines.cli import demo as demo_cli
 from airlines.cli import produce, values
 from airlines.cli import query as query_cli
 from airlines.cli import stack as stack_cli
@@ -29,6 +30,7 @@ app.add_typer(admin_cli.redis_app, name="redis")
 app.command("smoke")(admin_cli.smoke)
 stream_cli.register(app)
 app.add_typer(query_cli.app, name="query")
+demo_cli.register(app)
 
 
 def main() -> None:

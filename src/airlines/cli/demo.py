@@ -1,0 +1,163 @@
+"""``airlines demo``: the whole system on this machine, with a live view of the analytics.
+
+Starts the local stack (unless it is already up), the three regional producers and the
+streaming job (10 s trigger), then shows the top delays per route, refreshed as windows
+update. Ctrl-C stops the job, the producers and the stack it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Annotated
+
+import orjson
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.text import Text
+
+from airlines.cli.common import console, fail, stack_dir
+from airlines.config import dump_config, load_config
+from airlines.contract import Region
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("airlines")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from airlines.cli import main; main()"]
+
+
+def _stack_is_up(env: dict[str, str]) -> bool:
+    run = subprocess.run(
+        [*_cli(), "stack", "status", "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    if run.returncode != 0:
+        return False
+    try:
+        return bool(orjson.loads(run.stdout).get("up"))
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    handle: IO[bytes] = log.open("ab")
+    return subprocess.Popen(
+        [*_cli(), *args], stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    for process in processes:
+        if process.poll() is None:
+            # The command itself, not its group: the job stops its queries and Spark in
+            # order; a SIGTERM straight to its JVM would race that shutdown.
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def demo(
+    rate: Annotated[float, typer.Option(help="Events per second per producer.", min=0.1)] = 50,
+    trigger: Annotated[str, typer.Option(help="Micro-batch trigger of the job.")] = "10s",
+    top: Annotated[int, typer.Option(help="Flights shown per route.", min=1, max=50)] = 5,
+    keep_stack: Annotated[
+        bool, typer.Option("--keep-stack", help="Leave the stack running afterwards.")
+    ] = False,
+) -> None:
+    """Run stack + producers + streaming job and watch the top delays per route live."""
+    from airlines.cli.query import delays_table
+    from airlines.query import AnalyticsReader
+    from airlines.redis_conn import cluster_client
+
+    env = {**os.environ}
+    started_stack = False
+    if not _stack_is_up(env):
+        console.print("starting the local stack …")
+        up = subprocess.run([*_cli(), "stack", "up", "--detach"], env=env, check=False)
+        if up.returncode != 0:
+            fail("the local stack did not start (see above)", 1)
+        started_stack = True
+    base = load_config(stack_dir() / "airlines.yaml")
+    workdir = stack_dir() / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    data = base.model_dump(by_alias=True)
+    data["streaming"].update(
+        {
+            "trigger": trigger,
+            "checkpointLocation": str(workdir / f"checkpoint-{run_id}"),
+            # A live demo: start at the end of the topics, not at their history.
+            "startingOffsets": "latest",
+        }
+    )
+    data["producers"]["rate"] = rate
+    config_path = workdir / "airlines-demo.yaml"
+    config = base.model_validate(data)
+    config_path.write_text(dump_config(config))
+    env["AIRLINES_CONFIG"] = str(config_path)
+
+    processes: list[subprocess.Popen[bytes]] = []
+    interrupted = False
+    try:
+        job_log = workdir / "stream.log"
+        processes.append(_start(["stream", "--config", str(config_path)], job_log, env))
+        for region in Region:
+            processes.append(
+                _start(
+                    ["produce", "--region", region.value, "--config", str(config_path)],
+                    workdir / f"produce-{region.value}.log",
+                    env,
+                )
+            )
+        console.print(f"job log: {job_log}  ·  producer logs: {workdir}/produce-*.log")
+        client = cluster_client(config.redis)
+        reader = AnalyticsReader(client, config.redis.key_prefix)
+        routes = [t.route_name for t in config.topics]
+        started = time.monotonic()
+        with Live(console=console, refresh_per_second=2, screen=False) as live:
+            while True:
+                if processes[0].poll() is not None:
+                    raise RuntimeError(f"the streaming job stopped; see {job_log}")
+                beat = {
+                    _text(k): _text(v) for k, v in client.hgetall(reader.layout.heartbeat()).items()
+                }
+                status = Text(
+                    f"up {time.monotonic() - started:,.0f}s · producers {rate:g} ev/s each · "
+                    f"trigger {trigger} · last batch {beat.get('batch_id', '-')} "
+                    f"({beat.get('rows', 0)} rows) · Ctrl-C stops everything",
+                    style="dim",
+                )
+                tables = [delays_table(reader.top_delays(route, None, top)) for route in routes]
+                live.update(Group(status, *tables))
+                time.sleep(2)
+    except KeyboardInterrupt:
+        interrupted = True
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+    finally:
+        console.print("stopping the job and the producers …")
+        _stop(processes)
+        if started_stack and not keep_stack:
+            console.print("stopping the local stack …")
+            subprocess.run([*_cli(), "stack", "down"], env=env, check=False)
+    if not interrupted:
+        raise typer.Exit(1)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
