@@ -1,0 +1,1 @@
+"""Throughput figures (``python -m benchmarks``, ``make bench``): printed, never asserted."""

@@ -1,0 +1,161 @@
+"""Print the throughput of the Redis sink and of the job's transformations.
+
+* sink: window rows per second into a Redis Cluster (per-node pipelines, 3 primaries);
+* job: Kafka-shaped records per second through parse -> validate -> window aggregate
+  (local[2], 2 shuffle partitions, a no-op sink).
+
+Uses the running local stack when ``airlines stack status`` says it is up, else starts
+a throwaway one in a temporary directory. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from airlines.config import AppConfig
+from airlines.contract import Region
+from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
+from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
+from airlines.producers.simulator import FleetSimulator
+from airlines.redis_conn import redis_password
+
+SINK_ROWS = 100_000
+JOB_RECORDS = 300_000
+
+
+def bench_sink(config: AppConfig, password: str | None) -> None:
+    settings = SinkSettings.from_config(config.redis, password)
+    settings = SinkSettings(**{**settings.__dict__, "key_prefix": "bench"})
+    layout = KeyLayout(settings.key_prefix)
+    start_ms = 1_714_564_800_000
+    rows = [
+        WindowAggregate(
+            route=("east-coast", "west-coast", "cross-country")[i % 3],
+            airline="Delta",
+            flight_id=f"DL{i % 1000}",
+            window_start_ms=start_ms + 300_000 * (i // 1000),
+            window_end_ms=start_ms + 300_000 * (i // 1000 + 1),
+            event_count=5,
+            total_passengers=700,
+            avg_ticket_price=321.5,
+            avg_delay_minutes=float(i % 45),
+            delayed_count=2,
+            delayed_share=0.4,
+            updated_at_ms=start_ms,
+        )
+        for i in range(SINK_ROWS)
+    ]
+    writer = ClusterWriter(settings)
+    try:
+        started = time.perf_counter()
+        for offset in range(0, len(rows), 2000):
+            writer.write(
+                write_commands(rows[offset : offset + 2000], layout, ttl_seconds=600, top_n=20)
+            )
+        elapsed = time.perf_counter() - started
+    finally:
+        writer.close()
+    print(
+        f"sink: {SINK_ROWS:,} window rows ({writer.stats.commands:,} commands) in "
+        f"{elapsed:.2f}s = {SINK_ROWS / elapsed:,.0f} rows/s, "
+        f"{writer.stats.round_trips:,} pipelined writes"
+    )
+
+
+def bench_job() -> None:
+    from airlines.jobs import transform
+    from airlines.jobs.streaming import JobOptions, build_session
+
+    spark = build_session(
+        JobOptions(
+            master="local[2]",
+            log_level="ERROR",
+            extra_spark_conf={"spark.sql.shuffle.partitions": "2"},
+        ),
+        app_name="airlines-bench",
+    )
+    try:
+        rng = random.Random(1)
+        t0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
+        sims = {r: FleetSimulator(r, seed=1) for r in Region}
+        # A few thousand distinct events, repeated: generation in Python is not measured.
+        distinct = [
+            (f"{r.value}-flights", sims[r].event_at(t0 + timedelta(seconds=i)).to_json())
+            for i in range(3000)
+            for r in (rng.choice(list(Region)),)
+        ]
+        base = spark.createDataFrame(
+            [(b"k", v, t, 0, i) for i, (t, v) in enumerate(distinct)],
+            "key binary, value binary, topic string, partition int, offset long",
+        )
+        records = (
+            base.crossJoin(spark.range(JOB_RECORDS // len(distinct)).withColumnRenamed("id", "n"))
+            .drop("n")
+            .repartition(2)
+            .cache()
+        )
+        count = records.count()
+        routes = {f"{r.value}-flights": r.value for r in Region}
+        plan = transform.sink_rows(
+            transform.aggregate_windows(
+                transform.enrich(
+                    transform.valid_events(transform.validate_records(records)), routes
+                ),
+                window=timedelta(minutes=5),
+                slide=None,
+                watermark=timedelta(minutes=1),
+            )
+        )
+        plan.write.format("noop").mode("overwrite").save()  # warm-up (code generation)
+        started = time.perf_counter()
+        plan.write.format("noop").mode("overwrite").save()
+        elapsed = time.perf_counter() - started
+        print(
+            f"job: {count:,} records parsed, validated and aggregated in {elapsed:.2f}s = "
+            f"{count / elapsed:,.0f} rows/s (local[2], 2 shuffle partitions)"
+        )
+    finally:
+        spark.stop()
+
+
+def running_stack_config() -> tuple[AppConfig, str | None] | None:
+    """The local stack's config and password, if that stack is up."""
+    from airlines.cli.common import stack_config_path
+    from airlines.config import load_config
+
+    path = stack_config_path()
+    if not path.exists():
+        return None
+    try:
+        config = load_config(path)
+        password = redis_password(config.redis)
+        probe = ClusterWriter(SinkSettings.from_config(config.redis, password))
+        probe.refresh_slots()
+        probe.close()
+    except Exception:
+        return None
+    return config, password
+
+
+def main() -> None:
+    from airlines.stack.testing import managed_stack
+
+    with ExitStack() as resources:
+        found = running_stack_config()
+        if found is None:
+            root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+            print("starting a throwaway local stack …", file=sys.stderr)
+            stack = resources.enter_context(managed_stack(root))
+            found = stack.config, stack.redis_password
+        bench_sink(*found)
+    bench_job()
+
+
+if __name__ == "__main__":
+    main()
