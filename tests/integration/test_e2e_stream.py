@@ -117,8 +117,8 @@ def build_phases(config: AppConfig) -> tuple[list[list[Message]], list[tuple[str
         (topics[1], sims[topics[1]].event_at(_at(665))),
         *_one_per_group(_events(rng, sims, 6, (0, 600)), window_s),
     ]
-    # Phase 3: on time, plus events in the window ending at 900 s (== watermark 899 s
-    # + 1 ms... not ended: kept) and late ones in the window that ended at 600 s.
+    # Phase 3: on time, plus events in the window ending at 900 s (after the watermark,
+    # 899 s, by one second: kept) and late ones in the window that ended at 600 s.
     phase3 = (
         _events(rng, sims, 20, (900, 1200))
         + _events(rng, sims, 2, (600, 900))
