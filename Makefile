@@ -14,8 +14,8 @@ setup: ## install everything (idempotent; a second run downloads nothing)
 	@scripts/setup.sh
 
 lint: setup ## ruff
-	$(BIN)/ruff check src tests jobs
-	$(BIN)/ruff format --check src tests jobs
+	$(BIN)/ruff check src tests jobs benchmarks
+	$(BIN)/ruff format --check src tests jobs benchmarks
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy
