@@ -63,6 +63,22 @@ def test_every_bad_record_is_rejected_with_its_reason(spark: SparkSession) -> No
         assert parse_valid(bad.value) is None, bad.kind
 
 
+def test_smoke_markers_are_neither_events_nor_dead_letters(spark: SparkSession) -> None:
+    from airlines.smoke import SMOKE_KEY
+
+    event = template().to_json()
+    rows = [
+        (SMOKE_KEY, b"smoke marker, not an event", "east", 0, 0),
+        (None, event, "east", 0, 1),
+        (b"DL1", event, "east", 0, 2),
+    ]
+    kafka = spark.createDataFrame(
+        rows, "key binary, value binary, topic string, partition int, offset long"
+    )
+    kept = transform.kafka_records(kafka)
+    assert sorted(row["offset"] for row in kept.collect()) == [1, 2]  # null keys kept
+
+
 def test_valid_events_pass_with_their_values(spark: SparkSession) -> None:
     messages = simulated(50)
     validated = transform.validate_records(records(spark, messages))

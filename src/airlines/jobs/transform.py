@@ -33,6 +33,7 @@ from airlines.jobs.schema import (
     event_fields,
     wire_schema,
 )
+from airlines.smoke import SMOKE_KEY
 
 #: The Kafka columns validation keeps (renamed so they cannot clash with event fields,
 #: e.g. Kafka's own ``timestamp``).
@@ -51,8 +52,13 @@ _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_REC
 
 
 def kafka_records(kafka: DataFrame) -> DataFrame:
-    """Keep the Kafka source columns validation needs (key, value, topic, partition, offset)."""
-    return kafka.select(*RECORD_COLUMNS)
+    """Keep the Kafka source columns validation needs (key, value, topic, partition, offset).
+
+    Markers that ``airlines smoke`` (``helm test``) writes to the input topics are not
+    flight events: they are dropped here, so they neither count nor become dead letters.
+    """
+    is_marker = F.col("key").eqNullSafe(F.lit(SMOKE_KEY))
+    return kafka.where(~is_marker).select(*RECORD_COLUMNS)
 
 
 def _quoted(value: Column, spec: FieldSpec) -> Column:
