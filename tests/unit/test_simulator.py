@@ -97,3 +97,12 @@ def test_delays_are_mixed() -> None:
 def test_event_ids_are_unique() -> None:
     events = sample(Region.CROSS_COUNTRY, n=5000)
     assert len({e.event_id for e in events}) == 5000
+
+
+def test_some_flights_are_chronically_later_than_others() -> None:
+    events = sample(Region.EAST_COAST, n=6000)
+    delays: dict[str, list[int]] = {}
+    for event in events:
+        delays.setdefault(event.flight_id, []).append(event.delay_minutes)
+    means = sorted(sum(d) / len(d) for d in delays.values())
+    assert means[-1] - means[0] > 5  # minutes between the best and the worst flight

@@ -122,6 +122,7 @@ class ScheduledFlight:
     duration: timedelta
     capacity: int
     base_price: float  # USD; each event's price varies around it within the region's range
+    punctuality: float  # 0..1: the share of this flight's events that leave on time
 
 
 def _route(profile: RegionProfile, rng: random.Random) -> tuple[Airport, Airport]:
@@ -157,6 +158,9 @@ def build_fleet(region: Region, size: int, seed: int) -> list[ScheduledFlight]:
                 duration=timedelta(minutes=round(rng.uniform(low_h, high_h) * 60 / 5) * 5),
                 capacity=rng.randint((low_pax + high_pax) // 2, high_pax),
                 base_price=round(rng.uniform(low_price, high_price), 2),
+                # Some flights are chronically late (a tight turnaround, a busy hub),
+                # so the most delayed flights of a route are not just noise.
+                punctuality=round(rng.uniform(0.3, 0.9), 2),
             )
         )
     return fleet

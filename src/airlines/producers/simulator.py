@@ -34,7 +34,7 @@ class FleetSimulator:
         low_price, high_price = self.profile.price_usd
         # Prices vary ±15 % around the flight's own fare, clamped to the region's range.
         price = min(high_price, max(low_price, flight.base_price * rng.uniform(0.85, 1.15)))
-        delay = self._delay(rng)
+        delay = self._delay(rng, flight.punctuality)
         return FlightEvent(
             event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
             flight_id=flight.flight_id,
@@ -54,10 +54,11 @@ class FleetSimulator:
             timestamp=timestamp,
         )
 
-    def _delay(self, rng: random.Random) -> int:
-        # Most flights leave on time; the rest spread over the region's delay range.
+    def _delay(self, rng: random.Random, punctuality: float) -> int:
+        # A flight leaves (nearly) on time as often as its punctuality says; otherwise
+        # the delay spreads over the region's whole range.
         low, high = self.profile.delay_minutes
-        if rng.random() < 0.6:
+        if rng.random() < punctuality:
             return rng.randint(low, min(high, 10))
         return rng.randint(low, high)
 
