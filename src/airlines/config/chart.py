@@ -31,12 +31,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from airlines.config.models import (
     AppConfig,
     KafkaConfig,
     RedisConfig,
+    Section,
     StreamingConfig,
 )
 from airlines.config.types import Endpoint
@@ -93,15 +93,8 @@ JvmMemory = Annotated[
 DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
 
 
-class ChartSection(BaseModel):
-    """Base of every values object: camelCase keys, unknown keys rejected."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        validate_default=True,
-    )
+class ChartSection(Section):
+    """Base of every values object: camelCase keys, unknown keys rejected (as config)."""
 
 
 # --- building blocks ------------------------------------------------------------------------
