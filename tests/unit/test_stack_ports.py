@@ -77,3 +77,16 @@ def test_find_free_plan_is_free_and_in_range() -> None:
     assert 12_000 <= plan.zookeeper < 22_000
     assert max(plan.redis_bus) < 32_768
     assert not busy_ports(plan)
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        (70000, "--port-base 70000: zookeeper: port 70000 is outside 1-65535"),
+        (60000, "--port-base 60000: redis-60004 cluster bus: port 70004 is outside 1-65535"),
+    ],
+)
+def test_out_of_range_port_base_names_the_option_and_the_port(base: int, message: str) -> None:
+    with pytest.raises(PortError) as caught:
+        plan_ports(base=base)
+    assert str(caught.value) == message

@@ -45,7 +45,7 @@ class PortsBusyError(RuntimeError):
 class PortPlan(BaseModel):
     """The ports of one stack."""
 
-    zookeeper: int = Field(ge=1, le=65535)
+    zookeeper: int  # every port, bus ports included, is range-checked in _valid, by name
     kafka: list[int] = Field(min_length=KAFKA_BROKERS, max_length=KAFKA_BROKERS)
     redis: list[int] = Field(min_length=REDIS_NODES, max_length=REDIS_NODES)
 
@@ -113,8 +113,9 @@ def plan_ports(
         )
     except ValidationError as exc:
         # pydantic wraps the PortError; surface its own message.
-        message = exc.errors(include_url=False)[0]["msg"]
-        raise PortError(message.removeprefix("Value error, ")) from exc
+        message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        option = f"--port-base {base}" if base is not None else "port options"
+        raise PortError(f"{option}: {message}") from exc
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:
