@@ -58,6 +58,11 @@ def resolve_config(path: Path | None) -> AppConfig:
     if path is None and stack_config_path().exists():
         path = stack_config_path()
     if path is None:
+        # Say so: "connection refused on localhost" is puzzling when one meant a stack.
+        say_error(
+            f"note: no --config, no ${CONFIG_ENV} and no local stack at {stack_dir()}: "
+            "using the built-in defaults (localhost). Start one with 'airlines stack up'."
+        )
         return AppConfig()
     try:
         return load_config(path)

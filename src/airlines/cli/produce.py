@@ -138,10 +138,12 @@ def replay(
         file_format: FileFormat = fmt or detect_format(file)  # type: ignore[assignment]
     except ValueError as exc:
         fail(str(exc))
-    cfg = resolve_config(config)
-    publisher = None if check else EventPublisher(cfg.kafka)
-    if publisher is not None and not publisher.topic_exists(topic):
-        fail(f"--topic: topic {topic!r} does not exist on {','.join(cfg.kafka.bootstrap_servers)}")
+    publisher = None
+    if not check:  # --check needs no cluster, so no config either
+        kafka = resolve_config(config).kafka
+        publisher = EventPublisher(kafka)
+        if not publisher.topic_exists(topic):
+            fail(f"--topic: topic {topic!r} does not exist on {','.join(kafka.bootstrap_servers)}")
     pacer, problems, valid = Pacer(rate), 0, 0
     start = time.monotonic()
     try:
