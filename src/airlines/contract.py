@@ -11,7 +11,6 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -138,8 +137,3 @@ def event_fields() -> list[str]:
 def json_schema() -> dict[str, Any]:
     """JSON Schema of one Kafka message value."""
     return FlightEvent.model_json_schema()
-
-
-def utc_iso(ts: datetime) -> str:
-    """Format a timestamp the way events carry it."""
-    return orjson.dumps(ts).decode().strip('"')

@@ -121,20 +121,6 @@ def registered_brokers(kafka: KafkaConfig | list[str], timeout: float = 3) -> se
         return set()
 
 
-def wait_for_brokers(kafka: KafkaConfig | list[str], count: int, timeout: float) -> set[int]:
-    deadline = time.monotonic() + timeout
-    brokers: set[int] = set()
-    while time.monotonic() < deadline:
-        brokers = registered_brokers(kafka, timeout=min(3.0, max(0.5, deadline - time.monotonic())))
-        if len(brokers) >= count:
-            return brokers
-        time.sleep(0.3)
-    raise KafkaAdminError(
-        f"kafka: {len(brokers)} of {count} brokers registered after {timeout:g}s "
-        f"(registered: {sorted(brokers) or 'none'}; bootstrap {_servers(kafka)})"
-    )
-
-
 def _error_text(exc: BaseException) -> str:
     if exc.args and hasattr(exc.args[0], "str"):
         return str(exc.args[0].str())

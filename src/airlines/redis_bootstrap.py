@@ -155,9 +155,10 @@ class BootstrapReport:
         return bool(self.actions)
 
 
-def _client(
+def node_client(
     ip: str, port: int, password: str | None, username: str | None, timeout: float = 5
 ) -> redis.Redis:
+    """A client of one node that fails fast (no retries): for polling and probes."""
     return redis.Redis(
         host=ip,
         port=port,
@@ -190,7 +191,7 @@ def _connect(
             except (OSError, UnicodeError) as exc:
                 problems[endpoint] = f"cannot resolve host name: {exc}"
                 continue
-            client = _client(ip, port, password, username)
+            client = node_client(ip, port, password, username)
             try:
                 client.ping()
                 info = client.info("cluster")
@@ -462,7 +463,7 @@ def cluster_health(
         except (OSError, UnicodeError) as exc:
             errors.setdefault(f"cannot resolve host name: {exc}", []).append(endpoint)
             continue
-        with _client(ip, port, password, username, timeout) as client:
+        with node_client(ip, port, password, username, timeout) as client:
             try:
                 topology = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
                 break
@@ -478,7 +479,7 @@ def cluster_health(
         if "noaddr" in entry.flags or not entry.port:
             health.error = "has no address"
             continue
-        with _client(entry.ip, entry.port, password, username, timeout) as client:
+        with node_client(entry.ip, entry.port, password, username, timeout) as client:
             try:
                 info = cluster_info(client)
                 replication = client.info("replication")

@@ -36,7 +36,9 @@ SMOKE_KEY = b"__airlines_smoke__"
 
 def heartbeat_key(key_prefix: str) -> str:
     """The hash the streaming job's sink updates after every batch."""
-    return f"{key_prefix}:job:heartbeat"
+    from airlines.jobs.layout import KeyLayout
+
+    return KeyLayout(key_prefix).heartbeat()
 
 
 def is_smoke_marker(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
@@ -69,7 +71,7 @@ def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
     """Produce a marker to each topic and consume it back (all topics at once)."""
     from airlines import kafka_admin
 
-    topics = [t.name for t in config.topics] + [config.dead_letter.topic]
+    topics = config.topic_names
     started = time.monotonic()
     try:
         metadata = kafka_admin.cluster_metadata(config.kafka, timeout=min(timeout, 15))
@@ -152,6 +154,7 @@ def _round_trips(
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
     from airlines.kafka_admin import client_config
+    from airlines.producers.publisher import producer_settings
 
     run = uuid.uuid4().hex
     values = {
@@ -167,10 +170,9 @@ def _round_trips(
         client_config(
             config.kafka,
             **{
+                **producer_settings(config.kafka),  # acks=all, idempotence: as producers
                 "client.id": f"{config.kafka.client_id}-smoke",
-                "acks": "all",
-                "enable.idempotence": True,
-                "message.timeout.ms": int(timeout * 1000),
+                "delivery.timeout.ms": int(timeout * 1000),
             },
         )
     )

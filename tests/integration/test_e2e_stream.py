@@ -30,7 +30,6 @@ from airlines.jobs import transform
 from airlines.jobs.layout import KeyLayout
 from airlines.jobs.testing import (
     BadRecord,
-    DeadLetter,
     LoggedBatch,
     OracleResult,
     bad_records,
@@ -38,12 +37,11 @@ from airlines.jobs.testing import (
     logged_batches,
     oracle,
     produce_messages,
-    read_topic,
     window_hashes,
 )
 from airlines.producers.simulator import FleetSimulator
 from airlines.stack import testing as stack_testing
-from airlines.stack.testing import RunningStack, run_cli
+from airlines.stack.testing import RunningStack, TopicMessage, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -60,7 +58,7 @@ class Scenario:
     bad: list[tuple[str, BadRecord]]
     expected: OracleResult
     batches: list[LoggedBatch]
-    dead_letters: list[DeadLetter]
+    dead_letters: list[TopicMessage]
 
 
 def _at(seconds: int) -> datetime:
@@ -193,7 +191,7 @@ def test_counts_reconcile(scenario: Scenario) -> None:
 
 def test_every_bad_record_is_dead_lettered_with_its_reason(scenario: Scenario) -> None:
     topics = {t.name for t in scenario.config.topics}
-    by_value: dict[bytes | None, DeadLetter] = {}
+    by_value: dict[bytes | None, TopicMessage] = {}
     for letter in scenario.dead_letters:
         assert letter.headers[transform.HEADER_SOURCE_TOPIC] in topics
         assert int(letter.headers[transform.HEADER_SOURCE_PARTITION]) >= 0

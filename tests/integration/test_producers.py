@@ -10,52 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from airlines.config import AppConfig
 from airlines.contract import FlightEvent, Region
 from airlines.producers.run import produce
 from airlines.producers.simulator import FleetSimulator
-from airlines.stack.testing import FreshConfig, RunningStack, run_cli
+from airlines.stack.testing import FreshConfig, RunningStack, read_topic, run_cli
 
 pytestmark = pytest.mark.integration
 
 SAMPLES = Path(__file__).resolve().parents[2] / "producers" / "samples"
-
-
-def consume_all(
-    config: AppConfig, topic: str, expected: int, timeout: float = 60
-) -> list[tuple[bytes | None, bytes]]:
-    """Every message of ``topic`` from the beginning: (key, value), until ``expected`` or quiet."""
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([topic])
-    messages: list[tuple[bytes | None, bytes]] = []
-    deadline = time.monotonic() + timeout
-    quiet_since = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                # Past the expected count, wait a little longer for duplicates to show.
-                if len(messages) >= expected and time.monotonic() - quiet_since > 3:
-                    break
-                continue
-            assert msg.error() is None, msg.error()
-            value = msg.value()
-            assert value is not None
-            messages.append((msg.key(), value))
-            quiet_since = time.monotonic()
-    finally:
-        consumer.close()
-    return messages
 
 
 @pytest.mark.parametrize("region", list(Region))
@@ -81,11 +43,11 @@ def test_every_event_arrives_exactly_once_with_key_and_content(
     assert result.returncode == 0, result.stderr
     assert f"{count} delivered, 0 failed, 0 unacknowledged" in result.stdout
 
-    messages = consume_all(config, topic, count)
-    events = [FlightEvent.from_json(value) for _, value in messages]
+    messages = read_topic(config, topic)
+    events = [FlightEvent.from_json(m.value or b"") for m in messages]
     assert len(events) == count
     assert len({e.event_id for e in events}) == count
-    assert all(key == e.flight_id.encode() for (key, _), e in zip(messages, events, strict=True))
+    assert all(m.key == e.flight_id.encode() for m, e in zip(messages, events, strict=True))
     assert {e.route_type for e in events} == {region}
 
     # Content: the simulator is deterministic, so replaying the seed at the consumed
@@ -132,8 +94,8 @@ def test_no_acknowledged_event_is_lost_when_a_broker_is_killed(
     acknowledged = set(stats.acknowledged)
     assert len(acknowledged) == stats.delivered
 
-    messages = consume_all(config, topic, stats.delivered, timeout=120)
-    ids = [orjson.loads(value)["event_id"] for _, value in messages]
+    messages = read_topic(config, topic, timeout=120)
+    ids = [orjson.loads(m.value or b"")["event_id"] for m in messages]
     # acks=all with min.insync.replicas=2: the failover failed no send and lost no
     # acknowledged event; idempotence: the retries it caused wrote no duplicate.
     assert stats.failed == 0, stats.errors
@@ -154,8 +116,8 @@ def test_replay_sends_valid_rows_in_order_and_reports_bad_ones(
     assert "1 delivered, 0 failed" in result.stdout
 
     sent = FlightEvent.from_json(source.read_bytes().splitlines()[0])
-    messages = consume_all(fresh_config.config, topic, 1)
-    assert [FlightEvent.from_json(v) for _, v in messages] == [sent]  # event time kept
+    messages = read_topic(fresh_config.config, topic)
+    assert [FlightEvent.from_json(m.value or b"") for m in messages] == [sent]  # event time kept
 
 
 def test_replay_of_a_whole_file_keeps_file_order(
@@ -166,8 +128,8 @@ def test_replay_of_a_whole_file_keeps_file_order(
     source = SAMPLES / "east-coast.csv"
     result = run_cli("replay", str(source), "--topic", topic, "--rate", "500", env=fresh_config.env)
     assert result.returncode == 0, result.stderr
-    messages = consume_all(config, topic, 40)
-    events = [FlightEvent.from_json(v) for _, v in messages]
+    messages = read_topic(config, topic)
+    events = [FlightEvent.from_json(m.value or b"") for m in messages]
     assert len(events) == 40
     # Order is kept per key (partition); within a flight, file order is event-time order.
     by_flight: dict[str, list[FlightEvent]] = {}

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from airlines.cli.common import airlines_command
 from airlines.config import load_config
 from airlines.stack import procs, testing
 from airlines.stack.ports import find_free_plan
 from airlines.stack.status import StackStatus
-from airlines.stack.testing import RunningStack, airlines_command, run_cli
+from airlines.stack.testing import RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,6 +27,14 @@ def stack_dir() -> Path:
 def stack_config_path() -> Path:
     """The config ``airlines stack up`` writes for the other commands to use."""
     return stack_dir() / "airlines.yaml"
+
+
+def airlines_command() -> list[str]:
+    """How to run the ``airlines`` CLI of this installation in a subprocess."""
+    script = Path(sys.executable).with_name("airlines")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from airlines.cli import main; main()"]
 
 
 ConfigOption = Annotated[

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import IO, Annotated
@@ -21,21 +20,18 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from airlines.cli.common import console, fail, stack_dir
+from airlines.cli.common import airlines_command, console, fail, stack_config_path, stack_dir
 from airlines.config import dump_config, load_config
 from airlines.contract import Region
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("airlines")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from airlines.cli import main; main()"]
-
-
 def _stack_is_up(env: dict[str, str]) -> bool:
     run = subprocess.run(
-        [*_cli(), "stack", "status", "--json"], env=env, capture_output=True, text=True, check=False
+        [*airlines_command(), "stack", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if run.returncode != 0:
         return False
@@ -48,7 +44,11 @@ def _stack_is_up(env: dict[str, str]) -> bool:
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     handle: IO[bytes] = log.open("ab")
     return subprocess.Popen(
-        [*_cli(), *args], stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        [*airlines_command(), *args],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
 
 
@@ -84,11 +84,11 @@ def demo(
     started_stack = False
     if not _stack_is_up(env):
         console.print("starting the local stack …")
-        up = subprocess.run([*_cli(), "stack", "up", "--detach"], env=env, check=False)
+        up = subprocess.run([*airlines_command(), "stack", "up", "--detach"], env=env, check=False)
         if up.returncode != 0:
             fail("the local stack did not start (see above)", 1)
         started_stack = True
-    base = load_config(stack_dir() / "airlines.yaml")
+    base = load_config(stack_config_path())
     workdir = stack_dir() / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("%Y%m%d-%H%M%S")
@@ -150,7 +150,7 @@ def demo(
         _stop(processes)
         if started_stack and not keep_stack:
             console.print("stopping the local stack …")
-            subprocess.run([*_cli(), "stack", "down"], env=env, check=False)
+            subprocess.run([*airlines_command(), "stack", "down"], env=env, check=False)
     if not interrupted:
         raise typer.Exit(1)
 

@@ -77,8 +77,9 @@ def produce(
     Idempotent, acks=all; key = flight id. SIGTERM/Ctrl-C flushes and prints a summary.
     Exits 1 if any event was not acknowledged.
     """
-    from airlines.producers.run import MissingTopicError, stop_on_signals
+    from airlines.producers.run import MissingTopicError
     from airlines.producers.run import produce as run
+    from airlines.signals import stop_on_signals
 
     cfg = resolve_config(config)
     topic = cfg.topic_for_region(region).name
@@ -130,7 +131,8 @@ def replay(
     """
     from airlines.producers.publisher import EventPublisher, Pacer
     from airlines.producers.replay import CsvHeaderError, FileFormat, detect_format, read_rows
-    from airlines.producers.run import FLUSH_TIMEOUT_S, stop_on_signals
+    from airlines.producers.run import FLUSH_TIMEOUT_S
+    from airlines.signals import stop_on_signals
 
     if fmt not in (None, "jsonl", "csv"):
         fail(f"--format: expected jsonl or csv, got {fmt!r}")

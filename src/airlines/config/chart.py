@@ -625,17 +625,14 @@ class ChartValues(ChartSection):
             out.append("global.config.redis.nodes: required when redis-cluster.enabled is false")
         if self.kafka.enabled:
             brokers = self.kafka.replica_count
-            for i, topic in enumerate(cfg.topics):
-                if topic.replication_factor > brokers:
-                    out.append(
-                        f"global.config.topics[{i}].replicationFactor: "
-                        f"{topic.replication_factor} exceeds kafka.replicaCount ({brokers})"
-                    )
-            if cfg.dead_letter.replication_factor > brokers:
-                out.append(
-                    "global.config.deadLetter.replicationFactor: "
-                    f"{cfg.dead_letter.replication_factor} exceeds kafka.replicaCount ({brokers})"
-                )
+            factors = [(f"topics[{i}]", t.replication_factor) for i, t in enumerate(cfg.topics)]
+            factors.append(("deadLetter", cfg.dead_letter.replication_factor))
+            out.extend(
+                f"global.config.{path}.replicationFactor: {factor} exceeds "
+                f"kafka.replicaCount ({brokers})"
+                for path, factor in factors
+                if factor > brokers
+            )
         if self.producers.enabled:
             have = {t.region for t in cfg.topics}
             for i, region in enumerate(self.producers.regions):

@@ -245,6 +245,11 @@ class AppConfig(Section):
             )
         return self
 
+    @property
+    def topic_names(self) -> list[str]:
+        """Every topic the system uses: the input topics, then the dead-letter topic."""
+        return [*(t.name for t in self.topics), self.dead_letter.topic]
+
     def topic_for_region(self, region: Region) -> TopicConfig:
         for topic in self.topics:
             if topic.region is region:

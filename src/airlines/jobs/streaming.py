@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -39,6 +37,7 @@ from airlines.config.types import spark_interval
 from airlines.jobs import transform
 from airlines.jobs.layout import KeyLayout, WindowAggregate, heartbeat_commands, write_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
+from airlines.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from pyspark.sql.streaming.listener import (
@@ -378,8 +377,7 @@ def preflight(config: AppConfig, settings: SinkSettings) -> None:
         metadata = cluster_metadata(config.kafka, timeout=15)
     except KafkaAdminError as exc:
         raise JobError(str(exc)) from exc
-    wanted = [t.name for t in config.topics] + [config.dead_letter.topic]
-    missing = [name for name in wanted if name not in metadata.topics]
+    missing = [name for name in config.topic_names if name not in metadata.topics]
     if missing:
         raise JobError(
             f"kafka: topic(s) {', '.join(missing)} do not exist "
@@ -406,38 +404,33 @@ def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> l
     listener = ProgressLogger(sink)
     spark.streams.addListener(listener)
     queries: list[StreamingQuery] = []
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        queries = start_queries(spark, config, sink, options.available_now)
-        log.info(
-            "streaming %s -> Redis %s (trigger %s, window %s, watermark %s, %s shuffle "
-            "partitions), dead letters -> %s",
-            ", ".join(t.name for t in config.topics),
-            ", ".join(settings.nodes),
-            "available-now" if options.available_now else spark_interval(config.streaming.trigger),
-            spark_interval(config.streaming.window),
-            spark_interval(config.streaming.watermark),
-            spark.conf.get("spark.sql.shuffle.partitions"),
-            config.dead_letter.topic,
-        )
-        failure = _wait(queries, stopping)
-        if failure is not None:
-            raise JobError(failure)
-        return listener.reports
-    finally:
-        for query in queries:
-            if query.isActive:
-                query.stop()
-        spark.streams.removeListener(listener)
-        sink.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        spark.stop()
+    with stop_on_signals() as stopping:
+        try:
+            queries = start_queries(spark, config, sink, options.available_now)
+            log.info(
+                "streaming %s -> Redis %s (trigger %s, window %s, watermark %s, %s shuffle "
+                "partitions), dead letters -> %s",
+                ", ".join(t.name for t in config.topics),
+                ", ".join(settings.nodes),
+                "available-now"
+                if options.available_now
+                else spark_interval(config.streaming.trigger),
+                spark_interval(config.streaming.window),
+                spark_interval(config.streaming.watermark),
+                spark.conf.get("spark.sql.shuffle.partitions"),
+                config.dead_letter.topic,
+            )
+            failure = _wait(queries, stopping)
+            if failure is not None:
+                raise JobError(failure)
+            return listener.reports
+        finally:
+            for query in queries:
+                if query.isActive:
+                    query.stop()
+            spark.streams.removeListener(listener)
+            sink.close()
+            spark.stop()
 
 
 def _wait(queries: list[StreamingQuery], stopping: threading.Event) -> str | None:

@@ -11,7 +11,7 @@ the earlier micro-batches minus the allowed delay).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -280,13 +280,6 @@ def differences(
     return problems
 
 
-def events_at(
-    simulators: Mapping[str, Any], times: Iterable[tuple[str, datetime]]
-) -> list[tuple[str, FlightEvent]]:
-    """Events from per-topic simulators (``FleetSimulator``) at the given (topic, time)."""
-    return [(topic, simulators[topic].event_at(moment)) for topic, moment in times]
-
-
 # -- talking to the real services (integration tests) ----------------------------------------
 
 
@@ -326,54 +319,6 @@ def window_hashes(config: Any) -> dict[str, dict[str, str]]:
         return {str(k): dict(v) for k, v in zip(keys, pipe.execute(), strict=True)}
     finally:
         client.close()
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, str]
-
-
-def read_topic(config: Any, topic: str, timeout: float = 60) -> list[DeadLetter]:
-    """Every message of a topic, from the beginning to its current end."""
-    import time
-    import uuid
-
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        partitions = sorted(metadata.topics[topic].partitions)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        }
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        positions = dict.fromkeys(partitions, 0)
-        messages: list[DeadLetter] = []
-        deadline = time.monotonic() + timeout
-        while any(positions[p] < ends[p] for p in partitions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end within {timeout:g}s")
-            msg = consumer.poll(1.0)
-            if msg is None or msg.error():
-                continue
-            positions[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
-            pairs: Any = msg.headers() or []
-            headers = {str(name): bytes(raw or b"").decode() for name, raw in pairs}
-            messages.append(DeadLetter(msg.key(), msg.value(), headers))
-        return messages
-    finally:
-        consumer.close()
 
 
 @dataclass(frozen=True)

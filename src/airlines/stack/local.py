@@ -30,8 +30,7 @@ from airlines.stack.ports import (
     HOST,
     KAFKA_BROKERS,
     PortPlan,
-    PortsBusyError,
-    busy_ports,
+    check_ports_free,
     plan_ports,
 )
 from airlines.stack.prereqs import Prerequisites, check_prerequisites
@@ -231,9 +230,7 @@ class LocalStack:
         if self.is_running(name):
             raise StackError(f"{name} is already running (pid {self.record(name)})")
         own = {name, f"{name} cluster bus"}
-        busy = busy_ports(self.plan(), skip=[n for n in self.plan().named() if n not in own])
-        if busy:
-            raise PortsBusyError(busy)
+        check_ports_free(self.plan(), skip=[n for n in self.plan().named() if n not in own])
         record = procs.spawn(self.argv(spec), cwd=self.root, output=self.layout.out(name))
         procs.write_pid_file(self.layout.pid_file(name), record)
         return record
@@ -321,9 +318,7 @@ class LocalStack:
             render.check_fits_stack(base)
         except ValueError as exc:
             raise StackRefusedError(f"config: {exc}") from exc
-        busy = busy_ports(plan)
-        if busy:
-            raise PortsBusyError(busy)
+        check_ports_free(plan)
         fresh = not self.has_data()
         config = self._prepare(plan, base)
         deadline = time.monotonic() + timeout
@@ -631,10 +626,8 @@ class LocalStack:
 
     def _missing_topics(self, existing: set[str]) -> list[str]:
         """The configured topics (generated config) the cluster does not have."""
-        from airlines.kafka_admin import topic_specs
-
         try:
-            wanted = [spec.name for spec in topic_specs(self.config())]
+            wanted = self.config().topic_names
         except ConfigError as exc:
             return [f"config: {exc}"]
         return [f"kafka: topic {name} does not exist" for name in wanted if name not in existing]
@@ -642,17 +635,10 @@ class LocalStack:
 
 def _redis_pings(port: int, password: str) -> bool:
     import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
-    client = redis.Redis(
-        host=HOST,
-        port=port,
-        password=password,
-        socket_timeout=1,
-        socket_connect_timeout=1,
-        retry=Retry(NoBackoff(), 0),
-    )
+    from airlines.redis_bootstrap import node_client
+
+    client = node_client(HOST, port, password, None, timeout=1)
     try:
         return bool(client.ping())
     except redis.RedisError:

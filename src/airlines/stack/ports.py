@@ -145,8 +145,9 @@ def busy_ports(plan: PortPlan, skip: Iterable[str] = ()) -> dict[str, int]:
     }
 
 
-def check_ports_free(plan: PortPlan) -> None:
-    busy = busy_ports(plan)
+def check_ports_free(plan: PortPlan, skip: Iterable[str] = ()) -> None:
+    """Raise :class:`PortsBusyError` naming every busy port of the plan (but ``skip``)."""
+    busy = busy_ports(plan, skip)
     if busy:
         raise PortsBusyError(busy)
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config, load_config
 from airlines.stack import procs
 from airlines.stack.local import LocalStack, StackError
@@ -127,14 +128,6 @@ class FreshConfig:
     config: AppConfig
     path: Path
     env: dict[str, str]
-
-
-def airlines_command() -> list[str]:
-    """How to run the ``airlines`` CLI of this installation in a subprocess."""
-    script = Path(sys.executable).with_name("airlines")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from airlines.cli import main; main()"]
 
 
 def run_cli(
@@ -276,3 +269,53 @@ def _delete_keys(stack: RunningStack, pattern: str) -> None:
                 connection.delete(key)
     finally:
         client.close()
+
+
+@dataclass(frozen=True)
+class TopicMessage:
+    """One Kafka message as a test reads it back."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+
+def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[TopicMessage]:
+    """Every message of a topic, from the beginning to its end when called.
+
+    Acknowledged messages (acks=all) are below the end, so nothing sent before is missed.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(metadata.topics[topic].partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        positions = dict.fromkeys(partitions, 0)
+        messages: list[TopicMessage] = []
+        deadline = time.monotonic() + timeout
+        while any(positions[p] < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end within {timeout:g}s")
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            positions[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
+            pairs: Any = msg.headers() or []
+            headers = {str(name): bytes(raw or b"").decode() for name, raw in pairs}
+            messages.append(TopicMessage(msg.key(), msg.value(), headers))
+        return messages
+    finally:
+        consumer.close()
