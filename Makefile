@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export AIRLINES_CACHE ?= $(HOME)/.cache/airlines-analytics
 export PATH := $(AIRLINES_CACHE)/bin:$(PATH)
 
-.PHONY: help setup test lint typecheck unit chart-test demo bench images clean
+.PHONY: help setup test lint typecheck unit chart-test demo bench images clean e2e e2e-up e2e-test e2e-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,8 +14,8 @@ setup: ## install everything (idempotent; a second run downloads nothing)
 	@scripts/setup.sh
 
 lint: setup ## ruff
-	$(BIN)/ruff check src tests jobs benchmarks
-	$(BIN)/ruff format --check src tests jobs benchmarks
+	$(BIN)/ruff check src tests jobs benchmarks localkube
+	$(BIN)/ruff format --check src tests jobs benchmarks localkube
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy
@@ -24,7 +24,7 @@ test: setup lint typecheck ## everything: lint, types, unit, integration (real s
 	$(BIN)/pytest
 
 unit: setup ## only the tests that need no services
-	$(BIN)/pytest -m "not integration and not spark and not chart"
+	$(BIN)/pytest -m "not integration and not spark and not chart and not e2e"
 
 chart-test: setup ## only the chart tests: lint, render, kubeconform, helm-unittest, values, images
 	$(BIN)/pytest -m chart
@@ -35,7 +35,20 @@ demo: setup ## run the whole system locally with a live view (Ctrl-C stops it)
 bench: setup ## print throughput figures (never asserted)
 	$(BIN)/python -m benchmarks
 
-images: ## build the container images (docker or minikube)
+e2e: setup ## real cluster: build Kubernetes + images, install the chart, run tests/e2e, tear down
+	$(BIN)/python -m localkube e2e
+
+e2e-up: setup ## start the e2e cluster and leave it running (KUBECONFIG=.e2e/kubeconfig)
+	@scripts/setup-cluster-tools.sh
+	$(BIN)/python -m localkube up
+
+e2e-test: ## run tests/e2e against the running e2e cluster (make e2e-up first)
+	$(BIN)/pytest -m e2e tests/e2e
+
+e2e-down: ## stop the e2e cluster; fails if anything is left behind
+	$(BIN)/python -m localkube down
+
+images: ## build the container images (docker, minikube or buildah)
 	@scripts/build-images.sh
 
 clean: ## stop the local stack and remove its data

@@ -67,4 +67,8 @@ done
 if [ -x scripts/setup-chart-tools.sh ]; then
   scripts/setup-chart-tools.sh
 fi
+# --- the umbrella chart's remote dependency (spark-operator), as `helm dependency build`
+# would place it: from the vendored package beside the repository when there is one.
+"$VENV/bin/python" -m localkube.chartdeps
+
 step "setup complete"

@@ -1,0 +1,204 @@
+"""The cluster harness's pure parts: addresses, certificates, containment rules, the
+components' settings and the chart dependency placement. Nothing here starts a cluster
+(``make e2e`` does, and its tests check the running cluster)."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from localkube import chartdeps, components, net, pki
+from localkube.spec import Spec
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Spec:
+    return Spec(
+        state=tmp_path / "state", bin=tmp_path / "bin", containerd_root=tmp_path / "containerd"
+    )
+
+
+def test_addresses_derive_from_the_ranges(spec: Spec) -> None:
+    assert spec.node_ip == "10.244.0.1"
+    assert spec.bridge_cidr == "10.244.0.1/24"
+    assert spec.kubernetes_service_ip == "10.96.0.1"
+    assert spec.dns_service_ip == "10.96.0.10"
+    assert ipaddress.ip_address(spec.node_ip) in ipaddress.ip_network(spec.pod_cidr)
+    assert spec.apiserver_url == "https://10.244.0.1:6443"
+
+
+# --- certificates --------------------------------------------------------------------------
+
+
+def _cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def test_every_certificate_is_signed_by_the_ca_with_its_identity(spec: Spec) -> None:
+    pki.ensure(spec)
+    ca = _cert(spec.pki / "ca.crt")
+    for identity in pki.identities(spec):
+        cert = _cert(spec.pki / f"{identity.stem}.crt")
+        cert.verify_directly_issued_by(ca)
+        cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        assert cn == identity.common_name
+        orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        assert orgs == ([identity.organization] if identity.organization else [])
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert (ExtendedKeyUsageOID.CLIENT_AUTH in usages) == identity.client
+        assert (ExtendedKeyUsageOID.SERVER_AUTH in usages) == identity.server
+
+
+def test_the_api_server_answers_to_every_name_pods_and_kubectl_use(spec: Spec) -> None:
+    pki.ensure(spec)
+    sans = (
+        _cert(spec.pki / "apiserver.crt")
+        .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        .value
+    )
+    ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    assert {spec.node_ip, spec.kubernetes_service_ip} <= ips
+    assert "kubernetes.default.svc.cluster.local" in sans.get_values_for_type(x509.DNSName)
+
+
+def test_the_kubelet_is_a_node_for_the_node_authorizer(spec: Spec) -> None:
+    pki.ensure(spec)
+    subject = _cert(spec.pki / "kubelet-client.crt").subject
+    assert subject.rfc4514_string() == "CN=system:node:localkube,O=system:nodes"
+
+
+def test_ensure_keeps_an_existing_ca_and_writes_working_kubeconfigs(spec: Spec) -> None:
+    pki.ensure(spec)
+    first = (spec.pki / "ca.crt").read_bytes()
+    pki.ensure(spec)
+    assert (spec.pki / "ca.crt").read_bytes() == first
+    config = yaml.safe_load(spec.kubeconfig.read_text())
+    assert config["clusters"][0]["cluster"]["server"] == spec.apiserver_url
+    assert spec.kubeconfig.stat().st_mode & 0o077 == 0  # credentials: owner only
+    for name in pki.KUBECONFIGS:
+        assert (spec.pki / name).exists()
+
+
+# --- containment -----------------------------------------------------------------------------
+
+
+def test_forwarding_accepts_cluster_traffic_before_it_drops_the_rest(spec: Spec) -> None:
+    rules = net.forward_rules(spec)
+    targets = [r[r.index("-j") + 1] for r in rules]
+    assert targets == ["ACCEPT", "ACCEPT", "DROP", "DROP"]
+    assert rules[0][:4] == ["-s", spec.pod_cidr, "-d", spec.pod_cidr]
+    assert rules[1][:4] == ["-s", spec.pod_cidr, "-d", spec.service_cidr]
+    assert rules[2][:2] == ["-s", spec.pod_cidr]  # from pods to anything else
+    assert rules[3][:2] == ["-d", spec.pod_cidr]  # into pods from anywhere else
+    inbound = net.input_rules(spec)
+    assert inbound[0] == ["-s", spec.pod_cidr, "-d", spec.node_ip, "-j", "ACCEPT"]
+    assert inbound[-1] == ["-s", spec.pod_cidr, "-j", "DROP"]
+
+
+def test_pods_get_no_masquerading_and_the_harness_bridge(spec: Spec) -> None:
+    plugins: list[dict[str, Any]] = net.cni_config(spec)["plugins"]  # type: ignore[assignment]
+    (bridge,) = plugins
+    assert bridge["type"] == "bridge"
+    assert bridge["bridge"] == spec.bridge
+    assert bridge["ipMasq"] is False
+    assert bridge["ipam"]["ranges"] == [[{"subnet": spec.pod_cidr, "gateway": spec.node_ip}]]
+    assert bridge["ipam"]["dataDir"].startswith(str(spec.state))
+
+
+def test_no_component_listens_on_all_interfaces(spec: Spec) -> None:
+    allowed = {"127.0.0.1", spec.node_ip}
+    for component in components.components(spec):
+        for arg in component.argv:
+            for host in re.findall(r"(?:https?://)?(\d+\.\d+\.\d+\.\d+)", arg):
+                if "cluster-ip-range" in arg:
+                    continue
+                assert host in allowed, f"{component.name}: {arg}"
+    kubelet = components.kubelet_config(spec)
+    assert kubelet["address"] == spec.node_ip
+    assert kubelet["healthzBindAddress"] == "127.0.0.1"
+    assert kubelet["readOnlyPort"] == 0
+    proxy = components.kube_proxy_config(spec)
+    assert proxy["nodePortAddresses"] == [f"{spec.node_ip}/32"]
+    assert str(proxy["healthzBindAddress"]).startswith("127.0.0.1:")
+    assert 'stream_server_address = "127.0.0.1"' in components.containerd_config(spec)
+
+
+def test_the_settings_this_vm_needs(spec: Spec) -> None:
+    kubelet = components.kubelet_config(spec)
+    assert kubelet["failCgroupV1"] is False
+    assert kubelet["cgroupDriver"] == "cgroupfs"
+    assert kubelet["clusterDNS"] == [spec.dns_service_ip]
+    containerd = components.containerd_config(spec)
+    assert "restrict_oom_score_adj = true" in containerd
+    assert f'sandbox_image = "{spec.sandbox_image}"' in containerd
+    assert f'address = "{spec.containerd_socket}"' in containerd
+    (apiserver,) = [c for c in components.components(spec) if c.name == "kube-apiserver"]
+    assert "--kubelet-preferred-address-types=InternalIP" in apiserver.argv
+
+
+def test_pods_see_no_host_resolver_and_restricted_is_enforced(spec: Spec) -> None:
+    components.render_configs(spec)
+    resolv = Path(str(components.kubelet_config(spec)["resolvConf"]))
+    assert resolv.read_text() == ""
+    admission = components.pod_security_admission(spec)
+    config = admission["plugins"][0]["configuration"]  # type: ignore[index]
+    assert config["defaults"]["enforce"] == "restricted"
+    assert config["exemptions"]["namespaces"] == ["kube-system"]
+    addon = (Path(components.__file__).parent / "addons" / "coredns.yaml").read_text()
+    (config_map,) = [d for d in yaml.safe_load_all(addon) if d["kind"] == "ConfigMap"]
+    corefile = config_map["data"]["Corefile"]
+    assert "kubernetes" in corefile
+    assert "forward" not in corefile  # names outside the cluster are never looked up
+
+
+# --- the chart's remote dependency -----------------------------------------------------------
+
+
+def _package(path: Path, name: str, version: str) -> None:
+    data = yaml.safe_dump({"apiVersion": "v2", "name": name, "version": version}).encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{name}/Chart.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture
+def chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "chart"
+    (copy / "charts").mkdir(parents=True)
+    shutil.copy(chartdeps.CHART / "Chart.lock", copy / "Chart.lock")
+    monkeypatch.setattr(chartdeps, "CHART", copy)
+    monkeypatch.setenv("AIRLINES_VENDOR_DIR", str(tmp_path / "vendor"))
+    (tmp_path / "vendor").mkdir()
+    return copy
+
+
+def test_the_pinned_package_is_placed_like_helm_dependency_build(chart: Path) -> None:
+    ((name, version),) = chartdeps.remote_dependencies()
+    _package(chartdeps.vendor_dir() / f"{name}-{version}.tgz", name, version)
+    (placed,) = chartdeps.place()
+    assert placed == chart / "charts" / f"{name}-{version}.tgz"
+    assert placed.read_bytes() == (chartdeps.vendor_dir() / placed.name).read_bytes()
+
+
+def test_a_package_of_another_version_is_refused(chart: Path) -> None:
+    ((name, version),) = chartdeps.remote_dependencies()
+    _package(chartdeps.vendor_dir() / f"{name}-{version}.tgz", name, "9.9.9")
+    with pytest.raises(chartdeps.DependencyError, match=r"Chart\.lock pins"):
+        chartdeps.place()
+    assert not (chart / "charts" / f"{name}-{version}.tgz").exists()
+
+
+def test_a_missing_package_says_how_to_get_it(chart: Path) -> None:
+    with pytest.raises(chartdeps.DependencyError, match="helm dependency build"):
+        chartdeps.place()
