@@ -5,15 +5,29 @@
 # <version> is pyproject.toml's, which is also the chart's default image tag.
 #
 # Uses a running Docker engine, else a running minikube (`minikube image build` puts the
-# images straight into the cluster; values/minikube.yaml never pulls them).
-#   BUILDER=docker|minikube   force one
-#   DRY_RUN=1                 print the commands only
+# images straight into the cluster; values/minikube.yaml never pulls them), else buildah
+# when it is installed (chroot isolation, layer cache; what `make e2e` uses through
+# localkube/images.py, with stand-ins for the base images).
+#   BUILDER=docker|minikube|buildah   force one
+#   IMAGES="producer spark-job"       build only these
+#   BUILD_ARGS="NAME=VALUE ..."       build args, e.g. other base images:
+#                                     PYTHON_IMAGE=... SPARK_IMAGE=... MAVEN_IMAGE=...
+#   CA_BUNDLE=FILE                    behind a TLS-intercepting (corporate) proxy: the PEM
+#                                     bundle pip trusts in RUN steps, e.g.
+#                                     /etc/ssl/certs/ca-certificates.crt
+#   JAVA_TRUSTSTORE=FILE              the same for Maven: a Java truststore, e.g.
+#                                     /etc/ssl/certs/java/cacerts
+#     Both are build secrets (docker/buildah --secret id=ca-bundle|java-truststore): mounted
+#     only while a RUN step runs, never stored in an image layer. Not with minikube.
+#   BUILDAH_ROOT, BUILDAH_RUNROOT     buildah's storage (its --root/--runroot)
+#   DRY_RUN=1                         print the commands only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n1)
 [ -n "$version" ] || { echo "error: no version in pyproject.toml" >&2; exit 1; }
-images=(producer spark-job)
+read -r -a images <<<"${IMAGES:-producer spark-job}"
+read -r -a build_args <<<"${BUILD_ARGS:-}"
 
 builder="${BUILDER:-}"
 if [ -z "$builder" ]; then
@@ -23,26 +37,74 @@ if [ -z "$builder" ]; then
     builder=docker
   elif command -v minikube >/dev/null 2>&1 && minikube status >/dev/null 2>&1; then
     builder=minikube
+  elif command -v buildah >/dev/null 2>&1; then
+    builder=buildah
   else
     cat >&2 <<MSG
 error: cannot build images: no running Docker engine ('docker info' fails or docker is
-not installed) and no running minikube ('minikube status' fails or minikube is not
-installed). Either start Docker, or start minikube (minikube start) and run 'make images'
-again; BUILDER=docker|minikube picks one explicitly.
+not installed), no running minikube ('minikube status' fails or minikube is not
+installed) and no buildah. Either start Docker, or start minikube (minikube start) and run
+'make images' again, or install buildah; BUILDER=docker|minikube|buildah picks one.
 MSG
     exit 1
   fi
 fi
 
+opts=()
+for arg in "${build_args[@]}"; do
+  case "$builder" in
+    minikube) opts+=("--build-opt=build-arg=$arg") ;;
+    *) opts+=(--build-arg "$arg") ;;
+  esac
+done
+for pair in ca-bundle=CA_BUNDLE java-truststore=JAVA_TRUSTSTORE; do
+  id="${pair%%=*}" var="${pair#*=}"
+  file="${!var:-}"
+  [ -n "$file" ] || continue
+  if [ "$builder" = minikube ]; then
+    echo "error: $var: 'minikube image build' cannot pass build secrets; use BUILDER=docker or buildah" >&2
+    exit 2
+  fi
+  [ -f "$file" ] || [ -n "${DRY_RUN:-}" ] || { echo "error: $var=$file: no such file" >&2; exit 2; }
+  opts+=(--secret "id=$id,src=$file")
+done
+
+# buildah resolves no short names (docker.io is not implied): the Dockerfile's default base
+# images are passed fully qualified, unless BUILD_ARGS names others.
+qualified_bases() {
+  local arg name ref first
+  for arg in $(sed -n 's/^ARG \([A-Z_]*_IMAGE=.*\)$/\1/p' "$1"); do
+    name="${arg%%=*}" ref="${arg#*=}" first="${ref%%/*}"
+    [[ " ${build_args[*]} " == *" $name="* ]] && continue
+    if [[ "$ref" != */* ]]; then
+      ref="docker.io/library/$ref"
+    elif [[ "$first" != *.* && "$first" != *:* && "$first" != localhost ]]; then
+      ref="docker.io/$ref"
+    fi
+    printf '%s\n' --build-arg "$name=$ref"
+  done
+}
+
 for image in "${images[@]}"; do
   tag="airlines-analytics/${image}:${version}"
+  dockerfile="images/${image}/Dockerfile"
+  [ -f "$dockerfile" ] || { echo "error: no $dockerfile" >&2; exit 2; }
   case "$builder" in
-    docker) cmd=(docker build -f "images/${image}/Dockerfile" -t "$tag" .) ;;
-    minikube) cmd=(minikube image build -f "images/${image}/Dockerfile" -t "$tag" .) ;;
-    *) echo "error: BUILDER must be docker or minikube, got '$builder'" >&2; exit 2 ;;
+    docker) cmd=(docker build "${opts[@]}" -f "$dockerfile" -t "$tag" .) ;;
+    minikube) cmd=(minikube image build "${opts[@]}" -f "$dockerfile" -t "$tag" .) ;;
+    buildah)
+      mapfile -t bases < <(qualified_bases "$dockerfile")
+      cmd=(buildah ${BUILDAH_ROOT:+--root "$BUILDAH_ROOT"} ${BUILDAH_RUNROOT:+--runroot "$BUILDAH_RUNROOT"}
+           bud --isolation chroot --network host --layers --pull=false
+           "${bases[@]}" "${opts[@]}" -f "$dockerfile" -t "$tag" .) ;;
+    *) echo "error: BUILDER must be docker, minikube or buildah, got '$builder'" >&2; exit 2 ;;
   esac
   echo "+ ${cmd[*]}"
   if [ -z "${DRY_RUN:-}" ]; then
-    "${cmd[@]}"
+    if [ "$builder" = docker ]; then
+      DOCKER_BUILDKIT=1 "${cmd[@]}"
+    else
+      "${cmd[@]}"
+    fi
   fi
 done

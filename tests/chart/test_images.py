@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import typer.main
 import yaml
 from tests.chart.helm import ROOT, Result
-from tests.chart.manifests import by_kind, containers, pod_specs
+from tests.chart.manifests import by_kind, containers, pod_specs, with_carried
 
 from airlines.cli import app
 from airlines.config.chart import ChartValues
@@ -135,7 +136,7 @@ def test_spark_image_builds_the_connector_from_the_setup_pom() -> None:
 def _rendered(render_env: dict[str, Result]) -> list[dict[str, Any]]:
     result = render_env["default"]
     assert result.returncode == 0, result.stderr
-    return result.documents
+    return with_carried(result.documents)
 
 
 def _chart_commands(docs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -206,7 +207,7 @@ def _command_cases() -> list[Any]:
     if result.returncode != 0:
         return [pytest.param(["!", result.stderr], id="render-failed")]
     cases = []
-    for where, argv in _chart_commands(result.documents):
+    for where, argv in _chart_commands(with_carried(result.documents)):
         marks = []
         if argv[0] in PENDING_COMMANDS:
             marks.append(
@@ -240,13 +241,18 @@ def test_command_check_catches_mistakes() -> None:
 
 
 def test_build_script_reports_a_missing_engine(tmp_path: Path) -> None:
-    """Neither Docker nor minikube: a clear message, no half-done build."""
+    """Neither Docker nor minikube nor buildah: a clear message, no half-done build."""
     fake = tmp_path / "bin"
     fake.mkdir()
     docker = fake / "docker"
     docker.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     docker.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}:/usr/bin:/bin"}
+    # Only what the script needs besides the engines (buildah may be installed here).
+    for tool in ("bash", "sed", "head", "dirname", "cat"):
+        found = shutil.which(tool)
+        assert found, tool
+        (fake / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(fake)}
     proc = subprocess.run(
         [str(ROOT / "scripts/build-images.sh")],
         capture_output=True,
@@ -257,6 +263,7 @@ def test_build_script_reports_a_missing_engine(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "no running Docker engine" in proc.stderr
     assert "minikube start" in proc.stderr
+    assert "buildah" in proc.stderr
 
 
 def test_build_script_builds_both_images(tmp_path: Path) -> None:
@@ -271,3 +278,45 @@ def test_build_script_builds_both_images(tmp_path: Path) -> None:
     ]
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "scripts/build-images.sh" in makefile
+
+
+# --- registry access behind a TLS-intercepting proxy: build secrets, never layers --------
+
+#: Build secret id → (the file RUN steps see, what uses it).
+SECRETS = {
+    "ca-bundle": ("/run/secrets/ca-bundle.crt", "PIP_CERT"),
+    "java-truststore": ("/run/secrets/java-truststore", "-Djavax.net.ssl.trustStore"),
+}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_registry_steps_take_the_proxy_ca_as_an_optional_build_secret(dockerfile: Path) -> None:
+    """Every RUN that reaches PyPI (pip install) or Maven Central (mvn) mounts the CA as a
+    BuildKit/buildah secret and uses it only when given: a build without it still works
+    where no proxy intercepts TLS."""
+    runs = [rest for word, rest in _instructions(dockerfile) if word == "RUN"]
+    needs = {"ca-bundle": "pip install", "java-truststore": "mvn "}
+    for secret, marker in needs.items():
+        target, use = SECRETS[secret]
+        for run in (r for r in runs if marker in r):
+            mount = f"--mount=type=secret,id={secret},target={target}"
+            assert run.startswith(mount), f"{dockerfile}: RUN with {marker!r} lacks {mount}"
+            assert f"if [ -f {target} ]; then" in run, f"{dockerfile}: {secret} must be optional"
+            assert use in run
+    assert any("pip install" in r or "mvn " in r for r in runs)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_no_certificate_reaches_an_image_layer(dockerfile: Path) -> None:
+    """Certificates only ever arrive as secret mounts: no COPY/ADD of a bundle, no ENV or
+    ARG naming one (an ENV would point at a file that is not there at run time), and the
+    secrets are mounted beside the image's own bundle, never over it."""
+    for word, rest in _instructions(dockerfile):
+        lowered = rest.lower()
+        if word != "RUN":
+            for needle in ("cert", "ca-bundle", "truststore", "cacerts", "/etc/ssl"):
+                assert needle not in lowered, f"{dockerfile}: {word} {rest}"
+        for target, _use in SECRETS.values():
+            if target in rest:
+                assert target.startswith("/run/secrets/")
+        assert "target=/etc/ssl" not in rest, "mounting over the image's bundle breaks apt"

@@ -1,0 +1,341 @@
+"""The images the e2e cluster runs: built for real with buildah, each stand-in honouring
+the contract the chart uses of the official image, and no image layer holding the host's
+CA bundle (it reaches RUN steps as a build secret only).
+
+Needs root, buildah and debootstrap (``make e2e`` has them); ``build_all`` is idempotent,
+so after ``make e2e-up`` this only checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from localkube import images
+
+pytestmark = pytest.mark.e2e
+
+HOST_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_TRUSTSTORE = Path("/etc/ssl/certs/java/cacerts")
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, images.BuiltImage]:
+    return {image.name: image for image in images.build_all(progress=lambda _: None)}
+
+
+def test_every_image_is_built_and_says_what_it_is(built: dict[str, images.BuiltImage]) -> None:
+    assert set(built) == {spec.name for spec in images.IMAGES}
+    tool = images.buildah()
+    for spec in images.IMAGES:
+        config = tool.inspect(spec.tag)
+        labels = config["OCIv1"]["config"].get("Labels") or {}  # type: ignore[index]
+        description = labels.get(images.LABEL, "")
+        if spec.project:  # their own Dockerfiles' labels (spark-job sets none: its base's)
+            continue
+        if spec.name == "debian":
+            assert description == images.DEBIAN_DESCRIPTION
+        else:
+            assert f"localkube stand-in for {spec.stands_in_for.split(':')[0]}" in description
+
+
+# --- the stand-ins' contracts (run inside the images, no network) ------------------------
+
+
+def _run(image: str, script: str, *, env: dict[str, str] | None = None) -> str:
+    """Run ``bash -c script`` (``sh`` where there is no bash) in a working container of
+    ``image`` with chroot isolation, as the image's user; return stdout."""
+    tool = images.buildah()
+    container = tool.output("from", "--quiet", "--pull=never", image).strip()
+    try:
+        flags = ["--isolation", "chroot"]
+        for key, value in (env or {}).items():
+            flags += ["--env", f"{key}={value}"]
+        proc = subprocess.run(
+            tool.argv("run", *flags, container, "--", "sh", "-c", script),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, f"{image}: {script}\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+    finally:
+        subprocess.run(tool.argv("rm", container), capture_output=True, check=False)
+
+
+def test_spark_standin_honours_the_official_layout(built: dict[str, images.BuiltImage]) -> None:
+    out = _run(
+        built["spark"].ref,
+        "id -u; id -g; echo $SPARK_HOME $JAVA_HOME; pwd; stat -c %u /opt/spark/work-dir; "
+        "test -x /opt/entrypoint.sh && test -x /usr/bin/tini && echo tini; "
+        "$JAVA_HOME/bin/java -version 2>&1 | head -1; "
+        "ls /opt/spark/python/lib; test -f /opt/spark/jars/spark-kubernetes_2.13-4.2.0.jar; "
+        "/opt/entrypoint.sh echo pass-through",
+    )
+    lines = out.splitlines()
+    assert lines[:6] == [
+        "185",
+        "185",
+        "/opt/spark /opt/java/openjdk",
+        "/opt/spark/work-dir",
+        "185",
+        "tini",
+    ]
+    assert re.match(r'openjdk version "17\.', lines[6])
+    assert lines[7:9] == ["py4j-0.10.9.9-src.zip", "pyspark.zip"]
+    assert lines[-1] == "pass-through"
+
+
+def test_spark_job_runs_pyspark_from_the_distribution(built: dict[str, images.BuiltImage]) -> None:
+    lib = "/opt/spark/python/lib"
+    out = _run(
+        built["spark-job"].ref,
+        f"PYTHONPATH={lib}/pyspark.zip:{lib}/py4j-0.10.9.9-src.zip python -c "
+        "'import sys, pyspark, airlines; print(sys.version_info[:2], pyspark.__version__)'; "
+        "airlines --help >/dev/null && echo cli; ls /opt/spark/jars | grep spark-sql-kafka; id -u",
+    )
+    assert out.splitlines() == [
+        "(3, 11) 4.2.0",
+        "cli",
+        "spark-sql-kafka-0-10_2.13-4.2.0.jar",
+        "185",
+    ]
+
+
+def test_zookeeper_standin(built: dict[str, images.BuiltImage]) -> None:
+    env = {
+        "ZOOCFGDIR": "/tmp/conf",
+        "ZOO_LOG_DIR": "/tmp/logs",
+        "SERVER_JVMFLAGS": "-Xmx64m -Xms64m",
+    }
+    out = _run(
+        built["zookeeper"].ref,
+        "id -u; command -v zkServer.sh; zkServer.sh print-cmd; zkServer.sh version; "
+        "stat -c %u /data; ls /conf",
+        env=env,
+    )
+    uid, path, cmd, version, data_owner, conf = out.splitlines()[:6]
+    assert (uid, data_owner) == ("1000", "1000")
+    assert path == "/apache-zookeeper-3.9.3-bin/bin/zkServer.sh"
+    assert "-Dzookeeper.log.dir=/tmp/logs" in cmd
+    assert "-cp /tmp/conf:" in cmd
+    assert cmd.index("-Xmx1000m") < cmd.index("-Xmx64m"), "SERVER_JVMFLAGS wins"
+    assert cmd.endswith("org.apache.zookeeper.server.quorum.QuorumPeerMain /tmp/conf/zoo.cfg")
+    assert version.startswith("Apache ZooKeeper, version 3.9.3")
+    assert conf.split() == ["logback.xml", "zoo.cfg"] or "logback.xml" in out
+
+
+def test_kafka_standin(built: dict[str, images.BuiltImage]) -> None:
+    out = _run(
+        built["kafka"].ref,
+        "id -u; test -x /opt/kafka/bin/kafka-server-start.sh && echo start; "
+        "java -cp '/opt/kafka/libs/*' kafka.Kafka --version 2>/dev/null | head -1; "
+        "ls /opt/kafka/libs | grep -E '^(kafka_2.13|reload4j|slf4j-reload4j)-'",
+    )
+    lines = out.splitlines()
+    assert lines[:2] == ["1000", "start"]
+    assert lines[2].startswith("3.9.1")
+    assert lines[3:] == ["kafka_2.13-3.9.1.jar", "reload4j-1.2.25.jar", "slf4j-reload4j-1.7.36.jar"]
+
+
+def test_redis_python_maven_and_operator_standins(built: dict[str, images.BuiltImage]) -> None:
+    redis = _run(
+        built["redis"].ref,
+        "id -u; id -g; stat -c %u /data; redis-server --version; command -v redis-cli",
+    )
+    uid, gid, owner, version, cli = redis.splitlines()
+    assert (uid, gid, owner, cli) == ("999", "999", "999", "/usr/bin/redis-cli")
+    assert "v=7.0." in version
+    python = _run(
+        built["python"].ref,
+        "python --version; python -m venv /tmp/v && echo venv; command -v groupadd useradd",
+    )
+    assert python.splitlines()[:2] == ["Python 3.11.2", "venv"]
+    maven = _run(built["maven"].ref, "mvn -v | head -1; javac -version")
+    assert "Apache Maven 3." in maven
+    assert "javac 17." in maven
+    operator = _run(
+        built["spark-operator"].ref,
+        "id -u; stat -c %u /etc/k8s-webhook-server/serving-certs /home/spark; "
+        "test -x /usr/bin/entrypoint.sh && test -x /usr/bin/spark-operator && echo ok",
+    )
+    assert operator.splitlines() == ["185", "185", "185", "ok"]
+
+
+# --- no image layer holds the host's CA bundle ------------------------------------------
+
+
+def _pem_bodies(text: str) -> list[str]:
+    return [
+        "".join(body.split())
+        for body in re.findall(
+            r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", text, re.DOTALL
+        )
+    ]
+
+
+def _needles(built: dict[str, images.BuiltImage]) -> dict[bytes, str]:
+    """Byte strings that appear only where a certificate the host added to its trust (the
+    intercepting proxy's CA: in the bundle, but neither a Debian-shipped certificate on the
+    host nor one in the images' own bundle) was written: its PEM lines and its DER."""
+    shipped: set[str] = set()
+    for path in Path("/usr/share/ca-certificates").rglob("*.crt"):
+        shipped.update(_pem_bodies(path.read_text(errors="replace")))
+    shipped.update(_pem_bodies(_run(built["python"].ref, "cat /etc/ssl/certs/ca-certificates.crt")))
+    needles: dict[bytes, str] = {}
+    for index, body in enumerate(_pem_bodies(HOST_BUNDLE.read_text())):
+        if body in shipped:
+            continue
+        der = base64.b64decode(body)
+        needles[der[4:68]] = f"host-added certificate #{index} (DER)"
+        needles[body[64:128].encode()] = f"host-added certificate #{index} (PEM)"
+    return needles
+
+
+def _chunks(stream: IO[bytes], overlap: int) -> Iterator[tuple[bytes, bytes]]:
+    """(chunk, chunk with the previous chunk's last ``overlap`` bytes in front)."""
+    tail = b""
+    while chunk := stream.read(1 << 20):
+        yield chunk, tail + chunk
+        tail = (tail + chunk)[-overlap:]
+
+
+def _scan(blob: Path, needles: dict[bytes, str], files: dict[int, set[str]]) -> list[str]:
+    """What of the forbidden content one blob holds: needles anywhere in its (decompressed)
+    files, whole files equal to the host bundle or truststore, files under /run/secrets."""
+    found: list[str] = []
+    overlap = max(map(len, needles), default=1)
+    with blob.open("rb") as handle:
+        json_blob = handle.read(1) == b"{"
+    if json_blob:  # a config, manifest or index
+        data = blob.read_bytes()
+        return [f"{blob.name}: {what}" for needle, what in needles.items() if needle in data]
+    with tarfile.open(blob, mode="r|*") as layer:
+        for member in layer:
+            if not member.isfile():
+                continue
+            if member.name.lstrip("./").startswith("run/secrets/"):
+                found.append(f"{blob.name}: {member.name} (a secret left behind)")
+            content = layer.extractfile(member)
+            assert content is not None
+            digest = hashlib.sha256() if member.size in files else None
+            for chunk, window in _chunks(content, overlap):
+                found += [
+                    f"{blob.name}: {member.name}: {what}"
+                    for n, what in needles.items()
+                    if n in window
+                ]
+                if digest is not None:
+                    digest.update(chunk)
+            if digest is not None and digest.hexdigest() in files[member.size]:
+                found.append(f"{blob.name}: {member.name} is the host's CA bundle or truststore")
+    return found
+
+
+def test_no_layer_of_any_image_holds_the_host_ca(
+    built: dict[str, images.BuiltImage], tmp_path: Path
+) -> None:
+    """Every layer (and config, with its history) of every image, all pushed into one OCI
+    layout, searched for the proxy's certificate and for the host's bundle files."""
+    needles = _needles(built)
+    forbidden: dict[int, set[str]] = {}
+    for path in (HOST_BUNDLE, HOST_TRUSTSTORE):
+        if path.is_file():
+            forbidden.setdefault(path.stat().st_size, set()).add(
+                hashlib.sha256(path.read_bytes()).hexdigest()
+            )
+    layout = tmp_path / "oci"
+    tool = images.buildah()
+    for image in built.values():
+        tool.output("push", "--quiet", image.ref, f"oci:{layout}:{image.name}")
+    blobs = sorted((layout / "blobs" / "sha256").iterdir())
+    assert len(blobs) > len(built)
+    found = [hit for blob in blobs for hit in _scan(blob, needles, forbidden)]
+    assert not found, "\n".join(found)
+    for image in built.values():
+        config = tool.inspect(image.ref)
+        env = " ".join(config["OCIv1"]["config"].get("Env") or [])  # type: ignore[index]
+        assert "/run/secrets" not in env, image.name
+        assert "PIP_CERT" not in env, image.name
+        history = json.dumps(config["OCIv1"].get("history") or [])  # type: ignore[attr-defined]
+        assert "BEGIN CERTIFICATE" not in history
+
+
+# --- loading into containerd: names, labels, and a second load that does nothing --------
+
+
+@pytest.fixture
+def containerd(tmp_path: Path) -> Iterator[str]:
+    """A throwaway containerd (no CRI), its state under tmp_path; stopped afterwards."""
+    base = Path("/tmp") / f"lk-images-{os.getpid()}"
+    base.mkdir()
+    socket = base / "containerd.sock"
+    config = base / "config.toml"
+    config.write_text(
+        f'version = 2\nroot = "{base}/root"\nstate = "{base}/state"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{socket}.ttrpc"\n'
+    )
+    with (tmp_path / "containerd.log").open("wb") as out:
+        proc = subprocess.Popen(
+            ["containerd", "--config", str(config)], stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            log = (tmp_path / "containerd.log").read_text()
+            assert proc.poll() is None, log
+            assert time.monotonic() < deadline, log
+            time.sleep(0.1)
+        yield str(socket)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        subprocess.run(["umount", "-R", str(base / "state")], capture_output=True, check=False)
+        shutil.rmtree(base)
+
+
+def test_load_names_images_as_pods_do_and_skips_what_is_there(
+    built: dict[str, images.BuiltImage], containerd: str, tmp_path: Path
+) -> None:
+    subset = [built[name] for name in ("pause", "coredns", "redis")]
+    messages: list[str] = []
+    images.load_into_containerd(subset, address=containerd, progress=messages.append)
+    assert all("imported as" in m for m in messages), messages
+    present = images.ctr_images(containerd)
+    for image in subset:
+        for ref in image.cluster_refs:
+            assert ref in present, ref
+        assert present[image.cluster_refs[0]][1][images.ID_LABEL] == image.image_id
+    assert "docker.io/library/redis:7.4.2" in present
+    # CoreDNS binds port 53 as a non-root user through a file capability: it survives export
+    # and import.
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    ctr = ["ctr", "--address", containerd, "-n", "k8s.io", "images"]
+    subprocess.run(
+        [*ctr, "mount", built["coredns"].cluster_refs[0], str(mnt)], check=True, capture_output=True
+    )
+    try:
+        assert os.getxattr(mnt / "coredns", "security.capability")
+    finally:
+        subprocess.run([*ctr, "unmount", str(mnt)], check=True, capture_output=True)
+    messages.clear()
+    start = time.monotonic()
+    images.load_into_containerd(subset, address=containerd, progress=messages.append)
+    assert all("already in containerd" in m for m in messages), messages
+    assert time.monotonic() - start < 5
