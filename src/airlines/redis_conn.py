@@ -8,6 +8,7 @@ never part of a config file and never logged.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from redis.cluster import ClusterNode, RedisCluster
@@ -39,6 +40,24 @@ def redis_password(config: RedisConfig) -> str | None:
     return None
 
 
+def address_remapper(
+    remap: dict[str, str],
+) -> Callable[[tuple[str, int]], tuple[str, int]] | None:
+    """redis-py's ``address_remap``: a node's announced (host, port) -> where to connect.
+
+    Redis Cluster nodes announce their own names (pod DNS names on Kubernetes); a reader
+    outside the cluster reaches them through port-forwards instead.
+    """
+    if not remap:
+        return None
+    table = {split_endpoint(src): split_endpoint(dst) for src, dst in remap.items()}
+
+    def remapped(address: tuple[str, int]) -> tuple[str, int]:
+        return table.get((address[0], int(address[1])), address)
+
+    return remapped
+
+
 def cluster_client(config: RedisConfig, **kwargs: object) -> RedisCluster:
     """A ``RedisCluster`` client for the configured startup nodes."""
     nodes = [ClusterNode(*split_endpoint(endpoint)) for endpoint in config.nodes]
@@ -50,5 +69,8 @@ def cluster_client(config: RedisConfig, **kwargs: object) -> RedisCluster:
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
     }
+    remap = address_remapper(config.address_remap)
+    if remap is not None:
+        options["address_remap"] = remap
     options.update(kwargs)
     return RedisCluster(**options)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.chart.helm import (
     VALUES_DIR,
     Result,
+    full_chart,
     namespace_for,
     offline_chart,
     template,
@@ -39,3 +40,20 @@ def render_env(chart_copy: Path) -> dict[str, Result]:
         for path in VALUES_FILES:
             _renders[path.name] = template(chart_copy, [path], namespace=namespace_for(path))
     return _renders
+
+
+_full_renders: dict[str, Result] = {}
+
+
+@pytest.fixture(scope="session")
+def full_render_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    """Like ``render_env``, with the spark-operator chart rendered too (CRDs included)."""
+    if not _full_renders:
+        chart = full_chart(tmp_path_factory.mktemp("full-chart"))
+        crds = ["--include-crds"]
+        _full_renders["default"] = template(chart, extra=crds)
+        for path in VALUES_FILES:
+            _full_renders[path.name] = template(
+                chart, [path], namespace=namespace_for(path), extra=crds
+            )
+    return _full_renders

@@ -3,8 +3,10 @@
 The tools are built by scripts/setup-chart-tools.sh into ``$AIRLINES_CACHE/bin``. The
 spark-operator dependency is fetched from kubeflow's chart repository, which these
 machines cannot reach, and Helm refuses to render a chart whose dependency is missing
-(whatever its ``condition``), so renders use :func:`offline_chart`: a copy of the chart
-whose Chart.yaml omits that one dependency. Everything else renders as users get it.
+(whatever its ``condition``), so most renders use :func:`offline_chart`: a copy of the
+chart whose Chart.yaml omits that one dependency. Everything else renders as users get
+it. The tests that need the operator's own objects (its webhooks, its containers) render
+:func:`full_chart`, with the operator chart found by :func:`operator_chart`.
 """
 
 from __future__ import annotations
@@ -75,6 +77,64 @@ def offline_chart(dest: Path) -> Path:
     meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] != REMOTE_DEPENDENCY]
     (target / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
     (target / "Chart.lock").unlink(missing_ok=True)
+    return target
+
+
+def operator_version() -> str:
+    """The spark-operator version Chart.yaml pins."""
+    meta = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    (dep,) = [d for d in meta["dependencies"] if d["name"] == REMOTE_DEPENDENCY]
+    return str(dep["version"])
+
+
+def operator_chart() -> Path:
+    """The pinned spark-operator chart (a .tgz or a chart directory), from the first of:
+
+    - ``$AIRLINES_SPARK_OPERATOR_CHART``;
+    - ``charts/airlines-analytics/charts/spark-operator-<version>.tgz``, what ``helm
+      dependency build`` writes (git-ignored; the vendored package can be copied there);
+    - the chart inside the spark-operator Go module in ``$AIRLINES_CACHE/go/mod``, which
+      scripts/setup-cluster-tools.sh downloads from the Go module proxy.
+    """
+    version = operator_version()
+    candidates = [
+        Path(os.environ["AIRLINES_SPARK_OPERATOR_CHART"])
+        if os.environ.get("AIRLINES_SPARK_OPERATOR_CHART")
+        else None,
+        SUBCHARTS / f"{REMOTE_DEPENDENCY}-{version}.tgz",
+        cache_dir()
+        / "go/mod/github.com/kubeflow/spark-operator"
+        / f"v2@v{version}/charts/spark-operator-chart",
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.exists():
+            return candidate
+    raise AssertionError(
+        f"the spark-operator {version} chart was not found; any one of these provides it: "
+        f"`helm dependency build {CHART}`; a copy of the vendored "
+        f"spark-operator-{version}.tgz in {SUBCHARTS}/; scripts/setup-cluster-tools.sh (Go "
+        "module cache); or $AIRLINES_SPARK_OPERATOR_CHART naming the .tgz or directory"
+    )
+
+
+def full_chart(dest: Path) -> Path:
+    """Copy of the umbrella chart with the spark-operator chart in its charts/."""
+    source = operator_chart()
+    target = dest / CHART.name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(CHART, target, ignore=shutil.ignore_patterns("*.tgz", "tmpcharts-*"))
+    if source.is_dir():
+        shutil.copytree(source, target / "charts" / REMOTE_DEPENDENCY)
+    else:
+        shutil.copy(source, target / "charts" / source.name)
+    return target
+
+
+def without_dependencies(dest: Path) -> Path:
+    """Copy of the umbrella chart as committed: no fetched dependency in charts/."""
+    target = dest / CHART.name
+    shutil.copytree(CHART, target, ignore=shutil.ignore_patterns("*.tgz", "tmpcharts-*"))
     return target
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.chart.helm import CHART, ROOT, VALUES_DIR, offline_chart, run, tool
+from tests.chart.manifests import with_carried
 
 pytestmark = pytest.mark.chart
 
@@ -30,7 +31,7 @@ def test_guide_names_rendered_resources(tmp_path: Path) -> None:
         ]
     )
     assert result.returncode == 0, result.stderr
-    rendered = {d["metadata"]["name"] for d in result.documents}
+    rendered = {d["metadata"]["name"] for d in with_carried(result.documents)}
     pods = {
         f"{d['metadata']['name']}-{i}"
         for d in result.documents

@@ -1,7 +1,9 @@
 """The chart renders, lints and validates for the defaults and every values/*.yaml.
 
 Offline: the spark-operator dependency is left out of the rendered copy (see helm.py);
-``test_helm_needs_every_dependency`` shows why.
+``test_helm_needs_every_dependency`` shows why (test_operator.py renders it too). The
+SparkApplication is not a release object but the manifest a ConfigMap carries for the
+hook that applies it: the checks below read it from there (``with_carried``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,16 @@ from typing import Any
 import pytest
 import yaml
 from tests.chart.conftest import VALUES_FILES
-from tests.chart.helm import CHART, RELEASE, Result, namespace_for, run, template, tool
-from tests.chart.manifests import by_kind, containers, names, pod_specs, selects
+from tests.chart.helm import (
+    RELEASE,
+    Result,
+    namespace_for,
+    run,
+    template,
+    tool,
+    without_dependencies,
+)
+from tests.chart.manifests import by_kind, containers, names, pod_specs, selects, with_carried
 
 from airlines.config import load_config
 from airlines.config.chart import ChartValues, values_with_defaults
@@ -48,12 +58,12 @@ def env(request: pytest.FixtureRequest) -> str:
 def docs(env: str, render_env: dict[str, Result]) -> list[dict[str, Any]]:
     result = render_env[env]
     assert result.returncode == 0, result.stderr
-    return result.documents
+    return with_carried(result.documents)
 
 
-def test_helm_needs_every_dependency() -> None:
+def test_helm_needs_every_dependency(tmp_path: Path) -> None:
     """Helm will not render with spark-operator missing, even when it is disabled."""
-    result = template(CHART, sets=["spark-operator.enabled=false"])
+    result = template(without_dependencies(tmp_path), sets=["spark-operator.enabled=false"])
     assert result.returncode != 0
     assert "spark-operator" in result.stderr
 
@@ -97,9 +107,15 @@ def kubernetes_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_kubeconform_strict(
     env: str, render_env: dict[str, Result], kubernetes_schemas: Path, tmp_path: Path
 ) -> None:
-    """Every Kubernetes object against the offline JSON schemas (kubernetes-validate)."""
+    """Every Kubernetes object against the offline JSON schemas (kubernetes-validate),
+    and the SparkApplication the hook applies is there (skipped: no schema; the test
+    below checks it against the operator's API models)."""
     manifest = tmp_path / "render.yaml"
-    manifest.write_text(render_env[env].stdout, encoding="utf-8")
+    carried = with_carried(render_env[env].documents)[len(render_env[env].documents) :]
+    assert len(carried) == 1
+    manifest.write_text(
+        render_env[env].stdout + "\n---\n" + yaml.safe_dump_all(carried), encoding="utf-8"
+    )
     result = run(
         [
             tool("kubeconform"),
@@ -189,6 +205,29 @@ def test_spark_application_matches_the_operator_api(docs: list[dict[str, Any]]) 
     assert spec.restart_policy.type in {"Always", "OnFailure"}
 
 
+def _mebibytes(size: str) -> float:
+    """A Spark/JVM size ("640m", "1g", "512") in MiB."""
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    text = size.strip().lower().removesuffix("b")
+    if text[-1:] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text) / (1024 * 1024)
+
+
+def test_spark_pods_have_room_beyond_the_heap(docs: list[dict[str, Any]]) -> None:
+    """A PySpark pod holds the JVM's heap, the JVM's own memory (metaspace, threads,
+    Netty buffers: ~400 MiB for Spark with the Kafka source) and the Python process. With
+    Spark's default overhead (40 % of the heap, at least 384 MiB) the minikube values'
+    driver and executor were OOM-killed on a real cluster; every values file must leave
+    at least 512 MiB beyond the heap."""
+    (app,) = by_kind(docs, "SparkApplication")
+    for role in ("driver", "executor"):
+        part = app["spec"][role]
+        overhead = part.get("memoryOverhead")
+        assert overhead is not None, f"{role}: memoryOverhead unset (Spark's default is too small)"
+        assert _mebibytes(overhead) >= 512, f"{role}: memoryOverhead {overhead} < 512m"
+
+
 def test_config_map_is_the_app_config(env: str, docs: list[dict[str, Any]], tmp_path: Path) -> None:
     """The rendered config loads with airlines.config.load_config, as the pods load it."""
     (config_map,) = [
@@ -272,9 +311,15 @@ def test_kafka_reaches_zookeeper_by_a_rendered_service(docs: list[dict[str, Any]
     assert port in {p["port"] for p in service["spec"]["ports"]}
 
 
+#: Pods that call the Kubernetes API, so mount a service-account token: the Spark driver
+#: (executor pods) and the hook applying the SparkApplication.
+API_CLIENTS = {"spark", "streaming-apply"}
+
+
 def test_pods_are_locked_down(docs: list[dict[str, Any]]) -> None:
     """Non-root, seccomp, no privilege escalation, drop ALL, read-only root, resources,
-    pinned images; a service-account token only where the API is used (Spark driver)."""
+    pinned images; a service-account token only where the API is used (Spark driver, the
+    SparkApplication's apply hook)."""
     accounts = {a["metadata"]["name"]: a for a in by_kind(docs, "ServiceAccount")}
     for pod in pod_specs(docs):
         pod_security = pod.spec["podSecurityContext" if pod.spark else "securityContext"]
@@ -298,13 +343,37 @@ def test_pods_are_locked_down(docs: list[dict[str, Any]]) -> None:
             token = pod.spec.get(
                 "automountServiceAccountToken", account.get("automountServiceAccountToken")
             )
-            assert token is False, f"{pod.where}: mounts a service-account token it does not need"
-    spark_accounts = [a for a in accounts.values() if a["metadata"]["name"].endswith("-spark")]
-    assert [a.get("automountServiceAccountToken") for a in spark_accounts] == [True]
+            needed = account["metadata"]["labels"]["app.kubernetes.io/name"] in API_CLIENTS
+            assert token is needed, (
+                f"{pod.where}: mounts a service-account token it does not need"
+                if token
+                else f"{pod.where}: calls the API without a token"
+            )
+    with_token = {
+        a["metadata"]["labels"]["app.kubernetes.io/name"]
+        for a in accounts.values()
+        if a.get("automountServiceAccountToken") is not False
+    }
+    assert with_token == API_CLIENTS
+
+
+def _role(docs: list[dict[str, Any]], suffix: str) -> dict[str, Any]:
+    (role,) = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith(suffix)]
+    return role
+
+
+def _binding_subjects(docs: list[dict[str, Any]], role: dict[str, Any]) -> list[str]:
+    (binding,) = [
+        b for b in by_kind(docs, "RoleBinding") if b["roleRef"]["name"] == role["metadata"]["name"]
+    ]
+    assert binding["roleRef"]["kind"] == "Role"
+    return [s["name"] for s in binding["subjects"]]
 
 
 def test_spark_driver_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
-    (role,) = by_kind(docs, "Role")
+    # the driver's, the apply hook's, the operator controller's NetworkPolicy grant
+    assert len(by_kind(docs, "Role")) == 3
+    role = _role(docs, "-spark-driver")
     for rule in role["rules"]:
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"]
@@ -315,13 +384,43 @@ def test_spark_driver_role_is_least_privilege(docs: list[dict[str, Any]]) -> Non
             "configmaps",
             "persistentvolumeclaims",
         }
-    (binding,) = by_kind(docs, "RoleBinding")
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert [s["name"] for s in binding["subjects"]] == [
+    assert _binding_subjects(docs, role) == [
         a["metadata"]["name"]
         for a in by_kind(docs, "ServiceAccount")
         if a["metadata"]["name"].endswith("-spark")
     ]
+
+
+def test_apply_hook_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
+    """The hook may read its one ConfigMap, and read, create and patch (server-side
+    apply) the one SparkApplication it carries: the names its Job and the manifest use."""
+    (job,) = [j for j in by_kind(docs, "Job") if j["metadata"]["name"].endswith("-streaming-apply")]
+    (app,) = by_kind(docs, "SparkApplication")
+    pod = job["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    owner = args[args.index("--owner-configmap") + 1]
+    role = _role(docs, "-streaming-apply")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [owner],
+            "verbs": ["get"],
+        },
+        {
+            "apiGroups": ["sparkoperator.k8s.io"],
+            "resources": ["sparkapplications"],
+            "resourceNames": [app["metadata"]["name"]],
+            "verbs": ["get", "patch"],
+        },
+        {
+            "apiGroups": ["sparkoperator.k8s.io"],
+            "resources": ["sparkapplications"],
+            "verbs": ["create"],
+        },
+    ]
+    assert _binding_subjects(docs, role) == [pod["serviceAccountName"]]
+    assert by_kind(docs, "ClusterRole") == by_kind(docs, "ClusterRoleBinding") == []
 
 
 def test_every_pod_is_covered_by_a_network_policy_and_stateful_sets_by_a_pdb(
@@ -346,7 +445,8 @@ def test_clients_are_let_in(docs: list[dict[str, Any]]) -> None:
     clients = [
         p
         for p in pod_specs(docs)
-        if "producer" in p.where or "streaming" in p.where or "kafka-topics" in p.where
+        if ("producer" in p.where or "streaming" in p.where or "kafka-topics" in p.where)
+        and "streaming-apply" not in p.where  # talks to the API server only
     ]
     assert clients
     for pod in clients:
@@ -360,6 +460,10 @@ def test_hooks_and_tests_clean_up(docs: list[dict[str, Any]]) -> None:
     assert ("Job", "post-install,post-upgrade") in kinds
     for doc in hooked:
         policy = doc["metadata"]["annotations"].get("helm.sh/hook-delete-policy", "")
+        if doc["kind"] == "PersistentVolumeClaim":
+            # The checkpoint claim: created once, never deleted by Helm (it is data).
+            assert policy == "hook-failed", doc["metadata"]["name"]
+            continue
         assert "before-hook-creation" in policy, doc["metadata"]["name"]
 
 

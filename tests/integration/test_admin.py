@@ -39,6 +39,21 @@ def test_topics_are_replicated_three_times_with_min_isr_two(stack: RunningStack)
     assert unknown not in cluster_metadata(stack.config.kafka).topics
 
 
+def test_topics_describe_reports_the_shape_as_json(stack: RunningStack) -> None:
+    import orjson
+
+    run = run_cli("topics", "describe", "--json", "--config", str(stack.config_path), env=stack.env)
+    assert run.returncode == 0, run.stderr
+    rows = {row["name"]: row for row in orjson.loads(run.stdout)}
+    assert set(rows) == {spec.name for spec in topic_specs(stack.config)}
+    for row in rows.values():
+        assert row["missing"] is False
+        assert row["partitions"] == 3
+        assert row["replicationFactor"] == 3
+        assert row["minInsyncReplicas"] == 2
+        assert row["underReplicatedPartitions"] == 0
+
+
 def _config_with_topics(stack: RunningStack, suffix: str, partitions: int, rf: int) -> AppConfig:
     data = stack.config.model_dump(by_alias=True)
     for topic in data["topics"]:

@@ -153,3 +153,84 @@ def test_producing_to_a_missing_topic_is_a_clear_error(
     assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert data["topics"][0]["name"] in result.stderr
+
+
+def test_a_producer_waits_for_its_topic_and_then_sends(
+    stack: RunningStack, fresh_config: FreshConfig, tmp_path: Path
+) -> None:
+    """On Kubernetes the topics are created by a hook after the producers start: with
+    --wait-for-topic a producer waits (alive) and sends once the topic appears."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from airlines.kafka_admin import TopicSpec, delete_topics, ensure_topics
+
+    data = fresh_config.config.model_dump(by_alias=True, mode="json")
+    topic = f"late-{uuid.uuid4().hex[:6]}"
+    data["topics"][0]["name"] = topic
+    path = tmp_path / "late.yaml"
+    path.write_text(yaml.safe_dump(data))
+    producer = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "airlines"),
+            "produce",
+            "--region",
+            "east-coast",
+            "--count",
+            "5",
+            "--wait-for-topic",
+            "120s",
+            "--config",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Still waiting (not exited) after a couple of checks; then the topic appears.
+        with pytest.raises(subprocess.TimeoutExpired):
+            producer.wait(5)
+        ensure_topics(fresh_config.config.kafka, [TopicSpec(topic, 1, 1)])
+        out, err = producer.communicate(timeout=120)
+        assert producer.returncode == 0, err
+        assert "5 delivered, 0 failed, 0 unacknowledged" in out, out
+        assert len(read_topic(fresh_config.config, topic)) == 5
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+        delete_topics(fresh_config.config.kafka, [topic])
+
+
+def test_waiting_for_a_topic_gives_up_with_a_clear_error(
+    stack: RunningStack, fresh_config: FreshConfig, tmp_path: Path
+) -> None:
+    data = fresh_config.config.model_dump(by_alias=True, mode="json")
+    data["topics"][0]["name"] = f"never-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "never.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    started = time.monotonic()
+    result = run_cli(
+        "produce",
+        "--region",
+        "east-coast",
+        "--count",
+        "1",
+        "--wait-for-topic",
+        "3s",
+        "--config",
+        str(path),
+    )
+    assert result.returncode == 2
+    assert time.monotonic() - started >= 3
+    assert "does not exist after waiting 3s" in result.stderr
+    assert data["topics"][0]["name"] in result.stderr
+    bad = run_cli(
+        "produce", "--region", "east-coast", "--wait-for-topic", "soon", "--config", str(path)
+    )
+    assert bad.returncode == 2
+    assert "--wait-for-topic" in bad.stderr

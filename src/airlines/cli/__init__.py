@@ -10,6 +10,7 @@ import typer
 
 from airlines.cli import admin as admin_cli
 from airlines.cli import demo as demo_cli
+from airlines.cli import k8s as k8s_cli
 from airlines.cli import produce, values
 from airlines.cli import query as query_cli
 from airlines.cli import stack as stack_cli
@@ -31,6 +32,7 @@ app.command("smoke")(admin_cli.smoke)
 stream_cli.register(app)
 app.add_typer(query_cli.app, name="query")
 demo_cli.register(app)
+app.add_typer(k8s_cli.app, name="k8s")
 
 
 def main() -> None:

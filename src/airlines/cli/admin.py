@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 import typer
 
 from airlines.cli.common import ConfigOption, console, err_console, fail, resolve_config
@@ -68,37 +69,59 @@ def topics_ensure(
 
 
 @topics_app.command("describe")
-def topics_describe(config: ConfigOption = None) -> None:
+def topics_describe(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Partitions, replicas, in-sync replicas and min.insync.replicas of each topic."""
     from rich.table import Table
 
     from airlines.kafka_admin import KafkaAdminError, cluster_metadata, topic_config, topic_specs
 
     app_config = resolve_config(config)
+    rows: list[dict[str, object]] = []
     try:
         metadata = cluster_metadata(app_config.kafka)
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("topic", "partitions", "replicas", "min in sync", "under-replicated"):
-            table.add_column(column)
-        missing = []
         for spec in topic_specs(app_config):
             topic = metadata.topics.get(spec.name)
             if topic is None:
-                missing.append(spec.name)
-                table.add_row(spec.name, "-", "-", "-", "[red]missing[/]")
+                rows.append({"name": spec.name, "missing": True})
                 continue
             parts = topic.partitions.values()
-            under = sum(1 for p in parts if len(p.isrs) < len(p.replicas))
-            table.add_row(
-                spec.name,
-                str(len(topic.partitions)),
-                str(max(len(p.replicas) for p in parts)),
-                topic_config(app_config.kafka, spec.name).get("min.insync.replicas", "?"),
-                str(under),
+            min_isr = topic_config(app_config.kafka, spec.name).get("min.insync.replicas")
+            rows.append(
+                {
+                    "name": spec.name,
+                    "missing": False,
+                    "partitions": len(topic.partitions),
+                    "replicationFactor": max(len(p.replicas) for p in parts),
+                    "minInsyncReplicas": int(min_isr) if min_isr else None,
+                    "underReplicatedPartitions": sum(
+                        1 for p in parts if len(p.isrs) < len(p.replicas)
+                    ),
+                }
             )
     except KafkaAdminError as exc:
         fail(str(exc), 1)
-    console.print(table)
+    missing = [str(row["name"]) for row in rows if row["missing"]]
+    if as_json:
+        typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    else:
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("topic", "partitions", "replicas", "min in sync", "under-replicated"):
+            table.add_column(column)
+        for row in rows:
+            if row["missing"]:
+                table.add_row(str(row["name"]), "-", "-", "-", "[red]missing[/]")
+            else:
+                table.add_row(
+                    str(row["name"]),
+                    str(row["partitions"]),
+                    str(row["replicationFactor"]),
+                    str(row["minInsyncReplicas"] or "?"),
+                    str(row["underReplicatedPartitions"]),
+                )
+        console.print(table)
     if missing:
         fail(f"topics missing: {', '.join(missing)} (run 'airlines topics ensure')", 1)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from airlines.cli.common import ConfigOption, console, fail, resolve_config, say_error
+from airlines.config.types import parse_duration
 from airlines.contract import Region
 from airlines.producers.publisher import DeliveryStats
 
@@ -70,6 +71,13 @@ def produce(
         Path | None,
         typer.Option(help="Touch this file every second while producing (liveness probes)."),
     ] = None,
+    wait_for_topic: Annotated[
+        str,
+        typer.Option(
+            help="Wait this long for the topic to exist (and the brokers to answer) before "
+            "giving up; 0s checks once.",
+        ),
+    ] = "0s",
     config: ConfigOption = None,
 ) -> None:
     """Simulate a region's fleet and write its flight events to the region's topic.
@@ -81,6 +89,10 @@ def produce(
     from airlines.producers.run import produce as run
     from airlines.signals import stop_on_signals
 
+    try:
+        topic_wait = parse_duration(wait_for_topic).total_seconds()
+    except ValueError as exc:
+        fail(f"--wait-for-topic: {exc}")
     cfg = resolve_config(config)
     topic = cfg.topic_for_region(region).name
     progress = _ProgressLine(f"{region.value} -> {topic}")
@@ -95,6 +107,7 @@ def produce(
                 stop=stop,
                 on_progress=progress,
                 heartbeat_file=heartbeat_file,
+                topic_wait=topic_wait,
             )
     except MissingTopicError as exc:
         progress.stop()

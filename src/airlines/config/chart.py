@@ -19,10 +19,13 @@ that key too.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,7 +42,7 @@ from airlines.config.models import (
     Section,
     StreamingConfig,
 )
-from airlines.config.types import Endpoint
+from airlines.config.types import Duration, Endpoint
 from airlines.contract import Region
 
 #: Where the config ConfigMap is mounted in every pod, and the flag that names it.
@@ -251,10 +254,50 @@ class GlobalRedis(ChartSection):
     auth: RedisAuth = Field(default_factory=RedisAuth, description="Password Secret.")
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR such as 10.96.0.1/32: {exc}") from None
+    return value
+
+
+Cidr = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-fA-F.:]+/[0-9]{1,3}$", examples=["192.168.49.2/32"]),
+    AfterValidator(_cidr),
+]
+"""An IPv4 or IPv6 network: ``10.96.0.1/32``."""
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ApiServerEndpoints(ChartSection):
+    """Where the pods that call the Kubernetes API may connect (their only egress)."""
+
+    ports: list[Port] = Field(
+        default_factory=lambda: [443, 6443, 8443],
+        min_length=1,
+        description="TCP ports of the API server: the `kubernetes` Service's (443) and the "
+        "one the API server listens on, which NetworkPolicies see once the Service is "
+        "resolved (6443 on most clusters, 8443 on minikube).",
+    )
+    cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="The API server's addresses as CIDRs (the `kubernetes` Service's "
+        "ClusterIP and its endpoints); empty: any address on those ports.",
+    )
+
+
 class NetworkPolicyValues(ChartSection):
     """NetworkPolicies: only the traffic the system needs."""
 
     enabled: bool = Field(True, description="Create NetworkPolicies for every component.")
+    api_server: ApiServerEndpoints = Field(
+        default_factory=ApiServerEndpoints,
+        description="The Kubernetes API server, for the egress policy of the hook that "
+        "applies the SparkApplication (the only pod of the chart that calls the API).",
+    )
 
 
 class ChartKafkaConfig(KafkaConfig):
@@ -467,6 +510,11 @@ class ProducersValues(SubchartValues):
     termination_grace_period_seconds: int = Field(
         45, ge=35, le=600, description="Time to flush on SIGTERM (the producer waits up to 30 s)."
     )
+    topic_wait: Duration = Field(
+        timedelta(minutes=30),
+        description="How long a starting producer waits for its topic (created by the "
+        "post-install hook once every pod is up) before it exits and is restarted.",
+    )
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
 
     @field_validator("regions")
@@ -481,8 +529,19 @@ class SparkDriver(ChartSection):
     """Spark driver pod."""
 
     cores: int = Field(1, ge=1, le=64, description="spark.driver.cores.")
+    core_request: Quantity | None = Field(
+        None,
+        description="CPU request of the driver pod (spark.kubernetes.driver.request.cores); "
+        "null for spark.driver.cores. Small clusters set less than a core.",
+    )
     core_limit: Quantity = Field("1", description="CPU limit of the driver pod.")
     memory: JvmMemory = Field("1g", description="spark.driver.memory.")
+    memory_overhead: JvmMemory = Field(
+        "640m",
+        description="Memory of the driver pod beyond the JVM heap (spark.driver.memoryOverhead): the "
+        "JVM's own (metaspace, threads, buffers) and the Python process. Spark's default, "
+        "40% of the heap but at least 384m, got small pods OOM-killed.",
+    )
 
 
 class SparkExecutor(ChartSection):
@@ -490,8 +549,19 @@ class SparkExecutor(ChartSection):
 
     instances: int = Field(2, ge=1, le=100, description="Executors.")
     cores: int = Field(1, ge=1, le=64, description="spark.executor.cores.")
+    core_request: Quantity | None = Field(
+        None,
+        description="CPU request of each executor pod "
+        "(spark.kubernetes.executor.request.cores); null for spark.executor.cores.",
+    )
     core_limit: Quantity = Field("1", description="CPU limit of each executor pod.")
     memory: JvmMemory = Field("1g", description="spark.executor.memory.")
+    memory_overhead: JvmMemory = Field(
+        "640m",
+        description="Memory of each executor pod beyond the JVM heap (spark.executor.memoryOverhead): the "
+        "JVM's own (metaspace, threads, buffers) and the Python process. Spark's default, "
+        "40% of the heap but at least 384m, got small pods OOM-killed.",
+    )
 
 
 class Checkpoint(ChartSection):
@@ -523,6 +593,44 @@ class SparkRestartPolicy(ChartSection):
     )
 
 
+class SparkApplyJob(ChartSection):
+    """The hook Job that applies the SparkApplication (`airlines k8s apply-spark-app`).
+
+    The SparkApplication is not a release object: the Spark Operator's admission webhook
+    (failurePolicy Fail) must answer for it, and it cannot before its pod runs. This Job
+    runs after install, upgrade and rollback, once the other hooks are done.
+    """
+
+    timeout: Duration = Field(
+        timedelta(minutes=5),
+        description="Keep retrying while the API server or the Spark Operator's webhook "
+        "does not answer yet, up to this long; then the job fails with the last error.",
+    )
+    backoff_limit: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="New pods after a failed one (the command retries the API itself; a "
+        "failed pod stays for `kubectl logs`).",
+    )
+    active_deadline_seconds: int = Field(
+        600, ge=30, description="Give up after this long (seconds); longer than timeout."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
+    )
+
+    @model_validator(mode="after")
+    def _deadline_covers_timeout(self) -> SparkApplyJob:
+        if self.active_deadline_seconds <= self.timeout.total_seconds():
+            raise ValueError(
+                f"activeDeadlineSeconds: must be longer than timeout "
+                f"({self.active_deadline_seconds}s <= {self.timeout.total_seconds():g}s), or "
+                "Kubernetes kills the job before it can report why it gave up"
+            )
+        return self
+
+
 class StreamingValues(SubchartValues):
     """The SparkApplication running `airlines stream`."""
 
@@ -539,6 +647,11 @@ class StreamingValues(SubchartValues):
         default_factory=dict, description="Extra Spark properties (sparkConf)."
     )
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+    apply_job: SparkApplyJob = Field(
+        default_factory=SparkApplyJob,
+        description="Hook Job applying the SparkApplication once the Spark Operator's "
+        "webhook answers (post-install, post-upgrade, post-rollback).",
+    )
 
 
 class TestsValues(ChartSection):
@@ -553,16 +666,59 @@ class TestsValues(ChartSection):
     )
 
 
-def _spark_operator_defaults() -> dict[str, Any]:
+class OperatorController(ChartSection):
+    """The operator's controller: it runs spark-submit (a JVM) for each submission. The
+    operator chart's other controller keys pass through unchecked."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "512Mi", "1"),
+        description="Requests and limits of its container (spark-submit runs in it).",
+    )
+
+
+class OperatorWebhook(ChartSection):
+    """The operator's admission webhook: it mutates the SparkApplication and the Spark pods.
+    The operator chart's other webhook keys pass through unchecked."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enable: bool = Field(True, description="Run the webhook (its failurePolicy is Fail).")
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "500m"),
+        description="Requests and limits of its container.",
+    )
+
+
+def _operator_spark_defaults() -> dict[str, Any]:
     return {
-        "enabled": True,
-        "spark": {
-            "jobNamespaces": ["airlines"],
-            "serviceAccount": {"create": False},
-            "rbac": {"create": False},
-        },
-        "webhook": {"enable": True},
+        "jobNamespaces": ["airlines"],
+        "serviceAccount": {"create": False},
+        "rbac": {"create": False},
     }
+
+
+class SparkOperatorValues(ChartSection):
+    """kubeflow's spark-operator chart: its own keys (not checked here) and the ones the
+    bundle sets (checked)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = Field(
+        True, description="Deploy the Spark Operator (the dependency's condition)."
+    )
+    spark: dict[str, Any] = Field(
+        default_factory=_operator_spark_defaults,
+        description="Spark jobs: jobNamespaces must include the release namespace; the "
+        "bundle's rbac subchart brings the job's service account and Role.",
+    )
+    controller: OperatorController = Field(
+        default_factory=OperatorController, description="The operator's controller."
+    )
+    webhook: OperatorWebhook = Field(
+        default_factory=OperatorWebhook, description="The operator's admission webhook."
+    )
 
 
 class ChartValues(ChartSection):
@@ -582,16 +738,12 @@ class ChartValues(ChartSection):
         default_factory=StreamingValues, description="Streaming job."
     )
     tests: TestsValues = Field(default_factory=TestsValues, description="helm test pods.")
-    spark_operator: dict[str, Any] = Field(
-        default_factory=_spark_operator_defaults,
+    spark_operator: SparkOperatorValues = Field(
+        default_factory=SparkOperatorValues,
         alias="spark-operator",
         description="Values of kubeflow's spark-operator chart (its own keys; `enabled` is "
         "the dependency's condition). Its spark.jobNamespaces must include the release "
         "namespace.",
-        json_schema_extra={
-            "type": "object",
-            "properties": {"enabled": {"type": "boolean"}},
-        },
     )
     airlines_common: dict[str, Any] | None = Field(
         None,

@@ -116,6 +116,11 @@ class RedisConfig(Section):
         min_length=1,
         description="Startup nodes of the Redis Cluster, as host:port.",
     )
+    address_remap: dict[Endpoint, Endpoint] = Field(
+        default_factory=dict,
+        description="Reach announced node addresses elsewhere, as host:port -> host:port "
+        "(e.g. a pod's DNS name -> a local kubectl port-forward); readers only.",
+    )
     username: str | None = Field(None, description="ACL user name; null for the default user.")
     password_env: str | None = Field(
         "REDIS_PASSWORD",

@@ -21,6 +21,56 @@ class MissingTopicError(RuntimeError):
     """The topic to write to does not exist (topics are created, never auto-created)."""
 
 
+#: Seconds between checks, and between "still waiting" lines, while waiting for a topic.
+_TOPIC_POLL_S = 2.0
+_TOPIC_REPORT_S = 15.0
+
+
+def wait_for_topic(
+    publisher: EventPublisher,
+    topic: str,
+    *,
+    timeout: float,
+    stop: threading.Event,
+    heartbeat_file: Path | None,
+    describe: str,
+    report: Callable[[str], None] | None = None,
+) -> None:
+    """Return once ``topic`` exists; raise :class:`MissingTopicError` after ``timeout``.
+
+    On Kubernetes the producers start with the brokers, and the topics are created by
+    a hook that runs once everything is up: a producer waits for its topic (alive, its
+    heartbeat touched) instead of crashing until then.
+    """
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout
+    last_report = time.monotonic()
+    while True:
+        try:
+            if publisher.topic_exists(topic):
+                return
+            reason = "does not exist"
+        except KafkaException as exc:
+            reason = f"cannot be checked ({exc.args[0].str() if exc.args else exc})"
+        now = time.monotonic()
+        if now >= deadline or stop.is_set():
+            waited = f" after waiting {timeout:.0f}s" if timeout > 0 else ""
+            raise MissingTopicError(
+                f"{describe} {reason}{waited}: create it with 'airlines topics ensure'"
+            )
+        if now - last_report >= _TOPIC_REPORT_S:
+            last_report = now
+            (report or _say)(f"waiting for {describe}: {reason}")
+        if heartbeat_file is not None:
+            heartbeat_file.touch()
+        stop.wait(min(_TOPIC_POLL_S, max(0.0, deadline - now)))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def produce(
     config: AppConfig,
     region: Region,
@@ -32,19 +82,26 @@ def produce(
     on_progress: Callable[[DeliveryStats], None] | None = None,
     heartbeat_file: Path | None = None,
     track_offsets: bool = False,
+    topic_wait: float = 0.0,
 ) -> DeliveryStats:
     """Send ``count`` events (or until ``stop``) at ``rate`` per second; then flush.
 
-    Event times are the wall-clock time of sending, so the stream is live.
+    Event times are the wall-clock time of sending, so the stream is live. The topic
+    must exist; ``topic_wait`` seconds are given for it to appear (and for the brokers
+    to answer) first.
     """
     topic = config.topic_for_region(region).name
     simulator = FleetSimulator(region, fleet_size=config.producers.fleet_size, seed=seed)
     publisher = EventPublisher(config.kafka, track_offsets=track_offsets)
-    if not publisher.topic_exists(topic):
-        raise MissingTopicError(
-            f"topic {topic!r} (region {region.value}) does not exist on "
-            f"{','.join(config.kafka.bootstrap_servers)}: create it with 'airlines topics ensure'"
-        )
+    wait_for_topic(
+        publisher,
+        topic,
+        timeout=topic_wait,
+        stop=stop,
+        heartbeat_file=heartbeat_file,
+        describe=f"topic {topic!r} (region {region.value}) on "
+        f"{','.join(config.kafka.bootstrap_servers)}",
+    )
     pacer = Pacer(rate)
     last_report = time.monotonic()
     sent = 0

@@ -2,7 +2,8 @@
 Pods that run the project's `airlines` CLI (producers, hook jobs, helm tests) all read
 /etc/airlines/config.yaml from the config ConfigMap and the Redis password (when they
 need it) from the Secret, into the environment variable global.config.redis.passwordEnv
-names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
+names. They write only to /tmp (an emptyDir): the root filesystem is read-only. A
+command that needs no config (the SparkApplication's apply hook) leaves it out.
 */}}
 
 {{/* Volumes of a CLI pod. */}}
@@ -10,6 +11,11 @@ names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
 - name: config
   configMap:
     name: {{ include "airlines.configMapName" . }}
+{{ include "airlines.cli.tmpVolume" . }}
+{{- end -}}
+
+{{/* The writable /tmp of a CLI pod (without the config: a command that reads none). */}}
+{{- define "airlines.cli.tmpVolume" -}}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
@@ -36,7 +42,8 @@ names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
 {{- end }}
 {{- end -}}
 
-{{/* Environment of a CLI container (add the Redis password with "redis" true). */}}
+{{/* Environment of a CLI container (add the Redis password with "redis" true; no
+AIRLINES_CONFIG with "config" false). */}}
 {{- define "airlines.cli.env" -}}
 - name: HOME
   value: /tmp
@@ -44,8 +51,10 @@ names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
   value: "1"
 - name: PYTHONDONTWRITEBYTECODE
   value: "1"
+{{- if or (not (hasKey . "config")) .config }}
 - name: AIRLINES_CONFIG
   value: /etc/airlines/config.yaml
+{{- end }}
 {{- if .redis }}
 {{- include "airlines.redis.passwordEnv" .ctx }}
 {{- end }}
@@ -54,8 +63,11 @@ names. They write only to /tmp (an emptyDir): the root filesystem is read-only.
 {{/*
 A container running `airlines <args>` from the project's CLI image.
 Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (list "topics" "ensure") "resources" .Values.x.resources "redis" false)
+Optional: "config" false (no config mount, no AIRLINES_CONFIG), "mounts" (list of extra
+volumeMounts).
 */}}
 {{- define "airlines.cli.container" -}}
+{{- $config := or (not (hasKey . "config")) .config -}}
 - name: {{ .name }}
   image: {{ include "airlines.projectImage" (dict "ctx" .ctx "name" "producer") }}
   imagePullPolicy: {{ .ctx.Values.global.images.producer.pullPolicy }}
@@ -67,17 +79,26 @@ Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (li
   env:
     {{- include "airlines.cli.env" . | nindent 4 }}
   volumeMounts:
+    {{- if $config }}
     {{- include "airlines.cli.volumeMounts" .ctx | nindent 4 }}
+    {{- else }}
+    - name: tmp
+      mountPath: /tmp
+    {{- end }}
+    {{- with .mounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   securityContext:
     {{- include "airlines.containerSecurityContext" (dict "readOnlyRootFilesystem" true) | nindent 4 }}
   resources:
     {{- include "airlines.resources" .resources | nindent 4 }}
 {{- end -}}
 
-{{/* Pod-level settings of a CLI pod: identity, security, pull secrets. */}}
+{{/* Pod-level settings of a CLI pod: identity, security, pull secrets. No API token
+unless "token" true (only a command that calls the Kubernetes API). */}}
 {{- define "airlines.cli.podSpec" -}}
 serviceAccountName: {{ include "airlines.serviceAccountName" (dict "ctx" .ctx "component" .serviceAccount) }}
-automountServiceAccountToken: false
+automountServiceAccountToken: {{ and (hasKey . "token") .token | ternary "true" "false" }}
 securityContext:
   {{- include "airlines.podSecurityContext" 10001 | nindent 2 }}
 {{- include "airlines.imagePullSecrets" .ctx }}

@@ -67,6 +67,19 @@ room for "-redis-cluster-headless" and StatefulSet pod ordinals within 63).
 {{- include "airlines.name" . -}}
 {{- end -}}
 
+{{/*
+The streaming job's SparkApplication, and the ConfigMap that carries its manifest and
+owns it (rendered by the streaming subchart; the hook `airlines k8s apply-spark-app`
+applies the one with the other as owner, and the rbac subchart's Role names both).
+*/}}
+{{- define "airlines.streaming.appName" -}}
+{{- include "airlines.name" (dict "ctx" . "component" "streaming") -}}
+{{- end -}}
+
+{{- define "airlines.streaming.appConfigMapName" -}}
+{{- include "airlines.name" (dict "ctx" . "component" "streaming-app") -}}
+{{- end -}}
+
 {{/* The ConfigMap carrying /etc/airlines/config.yaml (rendered by the umbrella chart). */}}
 {{- define "airlines.configMapName" -}}
 {{- include "airlines.name" (dict "ctx" . "component" "config") -}}

@@ -1,4 +1,16 @@
-{{- $name := include "airlines.name" (dict "ctx" $ "component" "streaming") }}
+{{/*
+The streaming job's SparkApplication. Not a release object: the Spark Operator's
+admission webhook (failurePolicy Fail) must answer for every SparkApplication, and it
+cannot while its own pod, created in the same release, is not running yet. So the
+manifest goes into the ConfigMap sparkapplication-configmap.yaml renders, and the hook
+Job apply-job.yaml applies it (`airlines k8s apply-spark-app`) after install, upgrade
+and rollback, retrying until the webhook answers, with that ConfigMap as its owner:
+uninstalling the release deletes the ConfigMap, and the garbage collector the
+SparkApplication and its pods.
+Usage: include "streaming.sparkApplication" .
+*/}}
+{{- define "streaming.sparkApplication" -}}
+{{- $name := include "airlines.streaming.appName" . }}
 {{- $sa := include "airlines.serviceAccountName" (dict "ctx" $ "component" "spark") }}
 {{- $image := .Values.global.images.sparkJob }}
 {{- $labels := include "airlines.labels" (dict "ctx" $ "component" "streaming") | fromYaml }}
@@ -65,8 +77,12 @@ spec:
     {{- end }}
   driver:
     cores: {{ .Values.driver.cores }}
+    {{- with .Values.driver.coreRequest }}
+    coreRequest: {{ . | quote }}
+    {{- end }}
     coreLimit: {{ .Values.driver.coreLimit | quote }}
     memory: {{ .Values.driver.memory | quote }}
+    memoryOverhead: {{ .Values.driver.memoryOverhead | quote }}
     serviceAccount: {{ $sa }}
     labels:
       {{- toYaml $podLabels | nindent 6 }}
@@ -98,8 +114,12 @@ spec:
   executor:
     instances: {{ .Values.executor.instances }}
     cores: {{ .Values.executor.cores }}
+    {{- with .Values.executor.coreRequest }}
+    coreRequest: {{ . | quote }}
+    {{- end }}
     coreLimit: {{ .Values.executor.coreLimit | quote }}
     memory: {{ .Values.executor.memory | quote }}
+    memoryOverhead: {{ .Values.executor.memoryOverhead | quote }}
     serviceAccount: {{ $sa }}
     deleteOnTermination: true
     labels:
@@ -127,3 +147,4 @@ spec:
     affinity:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+{{- end -}}

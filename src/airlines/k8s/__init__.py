@@ -1,0 +1,15 @@
+"""Kubernetes API tasks of the chart's hooks: applying the streaming SparkApplication.
+
+The SparkApplication is not a Helm release object: the Spark Operator's admission webhook
+(failurePolicy Fail) must answer for it, and on a fresh install its pod is not running
+yet when Helm creates the release's objects. The chart carries the manifest in a
+ConfigMap instead, and a post-install/upgrade/rollback hook runs
+``airlines k8s apply-spark-app``, which retries until the webhook answers and then
+server-side applies the manifest with that ConfigMap as its owner.
+
+- :mod:`airlines.k8s.manifest`: reading the manifest, the owner reference, what an apply
+  changed (pure);
+- :mod:`airlines.k8s.errors`: which API errors are worth waiting out (pure);
+- :mod:`airlines.k8s.apply`: the retry loop, against any :class:`~airlines.k8s.apply.SparkAppApi`;
+- :mod:`airlines.k8s.client`: that API through the official ``kubernetes`` client.
+"""
