@@ -135,6 +135,18 @@ def test_the_operator_controller_may_create_what_spark_submit_creates(
     assert {"create", "patch"} <= set(rule["verbs"])
 
 
+def test_the_webhook_certificate_secret_is_a_release_object(docs: list[dict[str, Any]]) -> None:
+    """The webhook creates the Secret named by --webhook-secret-name when it is missing,
+    and `helm uninstall` then left it behind; the release creates it (empty) instead."""
+    webhook = _named(docs, "Deployment", "spark-operator-webhook")
+    (container,) = webhook["spec"]["template"]["spec"]["containers"]
+    flags = dict(a.removeprefix("--").split("=", 1) for a in container.get("args", []) if "=" in a)
+    secret = _named(docs, "Secret", flags["webhook-secret-name"])
+    assert secret["metadata"]["namespace"] == flags["webhook-secret-namespace"]
+    assert not _hook(secret)[0]
+    assert not secret.get("data")
+
+
 def test_the_check_catches_a_spark_application_in_the_release(
     docs: list[dict[str, Any]],
 ) -> None:
@@ -229,6 +241,41 @@ def test_every_container_has_requests_and_limits(docs: list[dict[str, Any]]) -> 
     everything = with_carried(docs)
     assert by_kind(everything, "SparkApplication")
     assert resource_problems(everything) == []
+
+
+def _cores(quantity: str | int | float) -> float:
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def test_minikube_values_fit_a_two_core_node(full_render_env: dict[str, Result]) -> None:
+    """values/minikube.yaml is for a small minikube: with Spark pods requesting their whole
+    cores (1 each) the release asked for ~3 cores and its Spark pods stayed Pending on a
+    real 2-core node. Running pods plus the largest hook or test pod must fit 1.8 cores
+    (room for CoreDNS and the storage provisioner)."""
+    result = full_render_env["minikube.yaml"]
+    assert result.returncode == 0, result.stderr
+    docs = with_carried([d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d])
+    running = 0.0
+    largest_hook = 0.0
+    for doc in docs:
+        kind = doc.get("kind")
+        hooked = bool(_hook(doc)[0])
+        if kind in ("Deployment", "StatefulSet", "Job", "Pod"):
+            spec = doc["spec"]["template"]["spec"] if kind != "Pod" else doc["spec"]
+            replicas = 1 if kind in ("Job", "Pod") else int(doc["spec"].get("replicas", 1))
+            cpu = sum(_cores(c["resources"]["requests"]["cpu"]) for c in spec.get("containers", []))
+            if hooked or kind in ("Job", "Pod"):
+                largest_hook = max(largest_hook, cpu)
+            else:
+                running += replicas * cpu
+        elif kind == "SparkApplication":
+            driver, executor = doc["spec"]["driver"], doc["spec"]["executor"]
+            running += _cores(driver.get("coreRequest", driver["cores"]))
+            running += int(executor["instances"]) * _cores(
+                executor.get("coreRequest", executor["cores"])
+            )
+    assert running + largest_hook <= 1.8, (running, largest_hook)
 
 
 def test_the_resource_walk_names_what_lacks_them() -> None:

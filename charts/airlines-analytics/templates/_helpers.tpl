@@ -109,3 +109,17 @@ that both `airlines values validate` and `helm template` must reject.
 {{- end -}}
 {{- include "airlines.failOnProblems" $problems -}}
 {{- end -}}
+
+{{/*
+The name kubeflow's spark-operator chart gives its objects ("spark-operator.fullname"),
+computed here from its values so the umbrella can name them without the subchart.
+*/}}
+{{- define "airlines-analytics.sparkOperatorFullname" -}}
+{{- $operator := index .Values "spark-operator" -}}
+{{- if $operator.fullnameOverride -}}
+{{- $operator.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $chartName := default "spark-operator" $operator.nameOverride -}}
+{{- ternary .Release.Name (printf "%s-%s" .Release.Name $chartName) (contains $chartName .Release.Name) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
