@@ -52,13 +52,13 @@ def preflight(spec: Spec) -> list[str]:
     """Problems that would stop ``up`` before it starts anything."""
     problems = []
     if os.geteuid() != 0:
-        problems.append("localkube must run as root (it creates a bridge, iptables rules, pods)")
+        problems.append("localkube must run as root (it creates a bridge, firewall rules, pods)")
     missing = [b for b in REQUIRED_BINARIES if not spec.exe(b).is_file()]
     if missing:
         problems.append(
             f"missing {', '.join(missing)} in {spec.bin}: run scripts/setup-cluster-tools.sh"
         )
-    for tool in ("containerd", "ctr", "runc", "iptables", "ip"):
+    for tool in ("containerd", "ctr", "runc", "iptables", "nft", "ip"):
         if shutil.which(tool) is None:
             problems.append(f"{tool} not found: run scripts/setup-cluster-tools.sh")
     if not Path("/usr/lib/cni/bridge").exists():
@@ -256,8 +256,7 @@ def up(spec: Spec, progress: Progress, load_images: Callable[[str], None]) -> No
                 wait_for(
                     "node Ready", lambda: _node_ready(spec), 180, log=spec.logs / "kubelet.log"
                 )
-        net.put_containment_first()
-        problems = net.containment_first(spec)
+        problems = net.containment_problems(spec)
         if problems:
             raise ClusterError("network containment: " + "; ".join(problems))
         wait_for(

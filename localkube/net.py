@@ -8,15 +8,16 @@ What keeps it inside (a rule of the machines this project is tested on):
 * The Service CIDR is routed onto that bridge, so a Service address the host sends to
   never follows the default route out (a blackhole route would break the API server
   calling a webhook Service).
-* ``LOCALKUBE-FORWARD`` (first in FORWARD) accepts pod traffic to pods and Services and
-  drops every other forwarded packet from or to the pod range.
-  ``LOCALKUBE-INPUT`` (first in INPUT) lets pods reach this machine on the node
-  address only (API server, kubelet), not on its other addresses.
+* The nftables table ``inet localkube`` (its own table, hooked before iptables' filter
+  chains, so neither kube-proxy nor the kubelet can reorder it; a drop there is final)
+  accepts forwarded pod traffic to pods and Services and drops every other forwarded
+  packet from or to the pod range, and lets pods reach this machine on the node address
+  only (API server, kubelet), not on its other addresses.
 * CoreDNS answers cluster names only (no ``forward`` to the host's resolver), and the
   kubelet gives pods an empty host resolv.conf.
 
 :func:`teardown` removes all of it, plus the chains kube-proxy and the kubelet create
-(``KUBE-*``), and :func:`leftovers` reports anything still there.
+(``KUBE-*``, in iptables), and :func:`leftovers` reports anything still there.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from localkube.spec import Spec
 
-CHAIN_PREFIXES = ("LOCALKUBE-", "KUBE-", "CNI-")
+CHAIN_PREFIXES = ("KUBE-", "CNI-")
 _TABLES = ("filter", "nat", "mangle")
 _IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 
@@ -44,23 +45,27 @@ def _run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[
     return done
 
 
-def forward_rules(spec: Spec) -> list[list[str]]:
-    """Rules of LOCALKUBE-FORWARD, in order (arguments after ``-A LOCALKUBE-FORWARD``)."""
-    pods, services = spec.pod_cidr, spec.service_cidr
-    return [
-        ["-s", pods, "-d", pods, "-j", "ACCEPT"],
-        ["-s", pods, "-d", services, "-j", "ACCEPT"],
-        ["-s", pods, "-j", "DROP"],
-        ["-d", pods, "-j", "DROP"],
-    ]
+TABLE = "localkube"
 
 
-def input_rules(spec: Spec) -> list[list[str]]:
-    """Rules of LOCALKUBE-INPUT: pods may reach this machine on the node address only."""
-    return [
-        ["-s", spec.pod_cidr, "-d", spec.node_ip, "-j", "ACCEPT"],
-        ["-s", spec.pod_cidr, "-j", "DROP"],
-    ]
+def containment_ruleset(spec: Spec) -> str:
+    """The nftables table that keeps pod traffic inside (``nft -f`` input)."""
+    pods, services, node = spec.pod_cidr, spec.service_cidr, spec.node_ip
+    return f"""\
+table inet {TABLE} {{
+    chain forward {{
+        type filter hook forward priority filter - 10; policy accept;
+        ip saddr {pods} ip daddr {{ {pods}, {services} }} accept comment "pod to pod or Service"
+        ip saddr {pods} counter drop comment "pod to anywhere else"
+        ip daddr {pods} counter drop comment "anywhere else to a pod"
+    }}
+    chain input {{
+        type filter hook input priority filter - 10; policy accept;
+        ip saddr {pods} ip daddr {node} accept comment "pod to the node (API server, kubelet)"
+        ip saddr {pods} counter drop comment "pod to this machine's other addresses"
+    }}
+}}
+"""
 
 
 def cni_config(spec: Spec) -> dict[str, object]:
@@ -90,17 +95,16 @@ def _link_exists(name: str) -> bool:
     return _run(["ip", "link", "show", name], check=False).returncode == 0
 
 
-def _ensure_chain(table: str, chain: str, rules: list[list[str]], hook: str) -> None:
-    """(Re)create ``chain`` with ``rules`` and make it the first rule of ``hook``."""
-    ipt = ["iptables", "-w", "-t", table]
-    if _run([*ipt, "-n", "-L", chain], check=False).returncode != 0:
-        _run([*ipt, "-N", chain])
-    _run([*ipt, "-F", chain])
-    for rule in rules:
-        _run([*ipt, "-A", chain, *rule])
-    while _run([*ipt, "-D", hook, "-j", chain], check=False).returncode == 0:
-        pass
-    _run([*ipt, "-I", hook, "1", "-j", chain])
+def _table_exists() -> bool:
+    return _run(["nft", "list", "table", "inet", TABLE], check=False).returncode == 0
+
+
+def _nft_apply(ruleset: str) -> None:
+    done = subprocess.run(
+        ["nft", "-f", "-"], input=ruleset, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise NetError(f"nft -f: {done.stderr.strip()}")
 
 
 def setup(spec: Spec) -> None:
@@ -110,8 +114,9 @@ def setup(spec: Spec) -> None:
     _run(["ip", "addr", "replace", spec.bridge_cidr, "dev", spec.bridge])
     _run(["ip", "link", "set", spec.bridge, "up"])
     _run(["ip", "route", "replace", spec.service_cidr, "dev", spec.bridge])
-    _ensure_chain("filter", "LOCALKUBE-FORWARD", forward_rules(spec), "FORWARD")
-    _ensure_chain("filter", "LOCALKUBE-INPUT", input_rules(spec), "INPUT")
+    if _table_exists():
+        _run(["nft", "delete", "table", "inet", TABLE])
+    _nft_apply(containment_ruleset(spec))
     saved = spec.state / "net" / "ip_forward.before"
     if not saved.exists():
         saved.parent.mkdir(parents=True, exist_ok=True)
@@ -122,26 +127,39 @@ def setup(spec: Spec) -> None:
     conf.write_text(json.dumps(cni_config(spec), indent=2))
 
 
-def put_containment_first() -> None:
-    """Move the containment jumps back to the top (kube-proxy and the kubelet prepend
-    their own chains when they start; they never move a rule that exists)."""
-    for hook, chain in (("FORWARD", "LOCALKUBE-FORWARD"), ("INPUT", "LOCALKUBE-INPUT")):
-        ipt = ["iptables", "-w", "-t", "filter"]
-        while _run([*ipt, "-D", hook, "-j", chain], check=False).returncode == 0:
-            pass
-        _run([*ipt, "-I", hook, "1", "-j", chain])
-
-
-def containment_first(spec: Spec) -> list[str]:
-    """Problems if the containment chains are not the first rules of FORWARD and INPUT."""
+def containment_problems(spec: Spec) -> list[str]:
+    """What is wrong with the containment in place (empty: the table we set up is there,
+    hooked before iptables' filter chains, with all its rules)."""
+    done = _run(["nft", "-j", "list", "table", "inet", TABLE], check=False)
+    if done.returncode != 0:
+        return [f"nftables table inet {TABLE} is missing"]
+    items = json.loads(done.stdout)["nftables"]
+    chains = {i["chain"]["name"]: i["chain"] for i in items if "chain" in i}
+    rules: dict[str, int] = {}
+    for item in items:
+        if "rule" in item:
+            rules[item["rule"]["chain"]] = rules.get(item["rule"]["chain"], 0) + 1
+    expected = _expected_rule_counts(spec)
     problems = []
-    for hook, chain in (("FORWARD", "LOCALKUBE-FORWARD"), ("INPUT", "LOCALKUBE-INPUT")):
-        lines = _run(["iptables", "-w", "-S", hook]).stdout.splitlines()
-        rules = [line for line in lines if line.startswith("-A ")]
-        if not rules or rules[0] != f"-A {hook} -j {chain}":
-            first = rules[0] if rules else "(none)"
-            problems.append(f"{hook}: first rule is {first!r}, not the jump to {chain}")
+    for name, count in expected.items():
+        chain = chains.get(name)
+        if chain is None or chain.get("hook") != name or int(chain.get("prio", 0)) >= 0:
+            problems.append(f"chain {name}: not hooked to {name} before iptables' filter")
+        elif rules.get(name, 0) != count:
+            problems.append(f"chain {name}: {rules.get(name, 0)} rules, expected {count}")
     return problems
+
+
+def _expected_rule_counts(spec: Spec) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    chain = ""
+    for line in containment_ruleset(spec).splitlines():
+        words = line.split()
+        if words[:1] == ["chain"]:
+            chain = words[1]
+        elif words[:2] == ["ip", "saddr"] or words[:2] == ["ip", "daddr"]:
+            counts[chain] = counts.get(chain, 0) + 1
+    return counts
 
 
 # --- teardown and leftovers ------------------------------------------------------------
@@ -197,6 +215,8 @@ def teardown(spec: Spec) -> None:
     _run(["ip", "route", "del", spec.service_cidr], check=False)
     for tool in ("iptables", "ip6tables"):
         _remove_chains(tool)
+    if _table_exists():
+        _run(["nft", "delete", "table", "inet", TABLE], check=False)
     saved = spec.state / "net" / "ip_forward.before"
     if saved.exists():
         _IP_FORWARD.write_text(saved.read_text().strip() or "0")
@@ -217,6 +237,8 @@ def leftovers(spec: Spec) -> list[str]:
             found.append(f"veth {line.split(':')[1].strip()}")
     for tool in ("iptables", "ip6tables"):
         found += [f"{r.tool} chain {r.table}/{r.chain}" for r in _our_chains(tool)]
+    if _table_exists():
+        found.append(f"nftables table inet {TABLE}")
     saved = spec.state / "net" / "ip_forward.before"
     if saved.exists():
         found.append(f"net.ipv4.ip_forward not restored (was {saved.read_text().strip()})")

@@ -7,7 +7,7 @@
 #   local-path-provisioner v0.0.30 (go install, static: it runs in a pod; PVC storage)
 #   spark-operator      (the chart's appVersion, built inside its module: it has replaces)
 #   pause               (kubernetes' own build/pause/linux/pause.c, static)
-# and installs containerd, runc, the CNI plugins, buildah, debootstrap and iptables from
+# and installs containerd, runc, the CNI plugins, buildah, debootstrap, iptables and nftables from
 # Debian when missing. Binaries go to $AIRLINES_CACHE/kube/bin with a version stamp each,
 # so a rerun builds nothing; Go's module and build caches are shared with the chart tools.
 set -euo pipefail
@@ -36,7 +36,7 @@ command -v go >/dev/null || need "Go 1.26+ is required to build the cluster: ins
 # --- Debian packages ------------------------------------------------------------------
 debs=()
 for pair in containerd:containerd runc:runc buildah:buildah debootstrap:debootstrap \
-            iptables:iptables ip:iproute2 conntrack:conntrack gcc:gcc; do
+            iptables:iptables nft:nftables ip:iproute2 conntrack:conntrack gcc:gcc; do
   command -v "${pair%%:*}" >/dev/null || debs+=("${pair#*:}")
 done
 [ -x /usr/lib/cni/bridge ] || debs+=(containernetworking-plugins)

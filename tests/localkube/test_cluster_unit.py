@@ -92,17 +92,23 @@ def test_ensure_keeps_an_existing_ca_and_writes_working_kubeconfigs(spec: Spec) 
 # --- containment -----------------------------------------------------------------------------
 
 
-def test_forwarding_accepts_cluster_traffic_before_it_drops_the_rest(spec: Spec) -> None:
-    rules = net.forward_rules(spec)
-    targets = [r[r.index("-j") + 1] for r in rules]
-    assert targets == ["ACCEPT", "ACCEPT", "DROP", "DROP"]
-    assert rules[0][:4] == ["-s", spec.pod_cidr, "-d", spec.pod_cidr]
-    assert rules[1][:4] == ["-s", spec.pod_cidr, "-d", spec.service_cidr]
-    assert rules[2][:2] == ["-s", spec.pod_cidr]  # from pods to anything else
-    assert rules[3][:2] == ["-d", spec.pod_cidr]  # into pods from anywhere else
-    inbound = net.input_rules(spec)
-    assert inbound[0] == ["-s", spec.pod_cidr, "-d", spec.node_ip, "-j", "ACCEPT"]
-    assert inbound[-1] == ["-s", spec.pod_cidr, "-j", "DROP"]
+def test_containment_accepts_cluster_traffic_and_drops_the_rest(spec: Spec) -> None:
+    ruleset = net.containment_ruleset(spec)
+    forward = ruleset[ruleset.index("chain forward") : ruleset.index("chain input")]
+    inbound = ruleset[ruleset.index("chain input") :]
+    # Hooked before iptables' filter chains (kube-proxy's), so nothing can reorder it.
+    assert "type filter hook forward priority filter - 10; policy accept;" in forward
+    assert "type filter hook input priority filter - 10; policy accept;" in inbound
+    rules = [line.strip() for line in forward.splitlines() if line.strip().startswith("ip ")]
+    assert rules[0].startswith(
+        f"ip saddr {spec.pod_cidr} ip daddr {{ {spec.pod_cidr}, {spec.service_cidr} }} accept"
+    )
+    assert rules[1].startswith(f"ip saddr {spec.pod_cidr} counter drop")
+    assert rules[2].startswith(f"ip daddr {spec.pod_cidr} counter drop")
+    rules = [line.strip() for line in inbound.splitlines() if line.strip().startswith("ip ")]
+    assert rules[0].startswith(f"ip saddr {spec.pod_cidr} ip daddr {spec.node_ip} accept")
+    assert rules[1].startswith(f"ip saddr {spec.pod_cidr} counter drop")
+    assert net._expected_rule_counts(spec) == {"forward": 3, "input": 2}
 
 
 def test_pods_get_no_masquerading_and_the_harness_bridge(spec: Spec) -> None:
