@@ -1,0 +1,166 @@
+"""Talking to the e2e cluster the way a user does: kubectl, helm, port-forwards.
+
+Every wait polls a condition with a deadline and, when it gives up, says what it saw
+last; nothing sleeps a fixed time hoping for the best.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from localkube import paths
+from localkube.spec import Spec
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "airlines-analytics"
+VALUES = ROOT / "values"
+T = TypeVar("T")
+
+
+class CommandError(AssertionError):
+    """A kubectl/helm command failed; the message has its stderr."""
+
+
+@dataclass
+class Kube:
+    """kubectl and helm against the e2e cluster, as its admin."""
+
+    spec: Spec = field(default_factory=Spec)
+
+    @property
+    def env(self) -> dict[str, str]:
+        bins = f"{paths.bin_dir()}:{paths.cache_dir() / 'bin'}"
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.spec.kubeconfig),
+            "PATH": f"{bins}:{os.environ.get('PATH', '')}",
+        }
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        timeout: float = 120,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            list(argv),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise CommandError(
+                f"{' '.join(argv)} exited {done.returncode}:\n"
+                f"{done.stderr.strip()}\n{done.stdout.strip()[-4000:]}"
+            )
+        return done
+
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: str | None = None
+    ) -> str:
+        return self.run(["kubectl", *args], check=check, timeout=timeout, stdin=stdin).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 1500) -> str:
+        return self.run(["helm", *args], check=check, timeout=timeout).stdout
+
+    def can_i(
+        self,
+        namespace: str,
+        service_account: str,
+        verb: str,
+        resource: str,
+        *,
+        in_namespace: str | None = None,
+        all_namespaces: bool = False,
+    ) -> bool:
+        """``kubectl auth can-i`` as a service account (yes/no, never an error)."""
+        args = [
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            f"--as=system:serviceaccount:{namespace}:{service_account}",
+        ]
+        args += ["-A"] if all_namespaces else ["-n", in_namespace or namespace]
+        out = self.kubectl(*args, check=False).strip()
+        return out == "yes"
+
+    @contextmanager
+    def port_forward(self, namespace: str, target: str, remote_port: int) -> Iterator[int]:
+        """``kubectl port-forward`` to a free loopback port; yields that port."""
+        proc = subprocess.Popen(
+            [
+                "kubectl",
+                "-n",
+                namespace,
+                "port-forward",
+                "--address",
+                "127.0.0.1",
+                target,
+                f":{remote_port}",
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 30
+            port = None
+            seen = []
+            while port is None and time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                seen.append(line)
+                match = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+                if match:
+                    port = int(match.group(1))
+            if port is None:
+                raise CommandError(f"port-forward {target}: {''.join(seen)}")
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_until(
+    what: str, probe: Callable[[], T | None], timeout: float, interval: float = 2.0
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds
+    with the last value or error it produced."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+            last = value
+        except (CommandError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last})")
+        time.sleep(interval)

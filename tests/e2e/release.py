@@ -1,0 +1,251 @@
+"""A release of the chart on the e2e cluster: install, inspect, operate, remove.
+
+Each helper does what a user (or an operator) would do with kubectl and helm, and
+waits on the condition that says it worked.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tests.e2e.kube import CHART, Kube, wait_until
+
+REGIONS = ("east-coast", "west-coast", "cross-country")
+_SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")
+
+
+@dataclass
+class Release:
+    kube: Kube
+    name: str
+    namespace: str
+    values: list[Path]
+    #: Events each producer run reported delivered (acks=all), summed per region.
+    delivered: dict[str, int] = field(default_factory=dict)
+
+    # --- helm ---------------------------------------------------------------------------
+    def helm_args(self, *extra: str) -> list[str]:
+        args = [self.name, str(CHART), "-n", self.namespace]
+        for path in self.values:
+            args += ["-f", str(path)]
+        return [*args, *extra]
+
+    def install(self, timeout: str = "20m") -> str:
+        return self.kube.helm(
+            "install", *self.helm_args("--create-namespace", "--wait", "--timeout", timeout)
+        )
+
+    def uninstall(self) -> None:
+        self.kube.helm("uninstall", self.name, "-n", self.namespace, "--wait", "--timeout", "10m")
+
+    def installed(self) -> bool:
+        out = self.kube.helm("list", "-n", self.namespace, "-q", "--all")
+        return self.name in out.split()
+
+    # --- names (the chart's helpers: "<release>-<component>") ------------------------
+    def resource(self, component: str) -> str:
+        return f"{self.name}-{component}"
+
+    def selector(self, component: str) -> str:
+        """Label selector of a component's pods (the chart's selector labels)."""
+        return f"app.kubernetes.io/name={component},app.kubernetes.io/instance={self.name}"
+
+    @property
+    def app(self) -> str:
+        return self.resource("streaming")
+
+    # --- state ---------------------------------------------------------------------------
+    def pods(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.kube.json("-n", self.namespace, "get", "pods")["items"]
+        return items
+
+    def not_ready(self) -> list[str]:
+        """Pods that should run and are not Ready (finished hook/test pods excluded)."""
+        bad = []
+        for pod in self.pods():
+            if pod["status"].get("phase") == "Succeeded":
+                continue
+            conditions = pod["status"].get("conditions", [])
+            if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                bad.append(f"{pod['metadata']['name']} ({pod['status'].get('phase')})")
+        return bad
+
+    def spark_application(self) -> dict[str, Any]:
+        app: dict[str, Any] = self.kube.json(
+            "-n", self.namespace, "get", "sparkapplication", self.app
+        )
+        return app
+
+    def app_state(self) -> str:
+        status = self.spark_application().get("status", {})
+        return str(status.get("applicationState", {}).get("state", ""))
+
+    def spark_pods(self, role: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.kube.json(
+            "-n",
+            self.namespace,
+            "get",
+            "pods",
+            "-l",
+            f"spark-role={role},sparkoperator.k8s.io/app-name={self.app}",
+        )["items"]
+        return items
+
+    def running_spark(self, executors: int) -> dict[str, Any] | None:
+        """The driver pod when the app is RUNNING with its driver and ``executors``
+        executors running, else None."""
+        if self.app_state() != "RUNNING":
+            return None
+        drivers = [p for p in self.spark_pods("driver") if p["status"]["phase"] == "Running"]
+        running = [p for p in self.spark_pods("executor") if p["status"]["phase"] == "Running"]
+        if len(drivers) == 1 and len(running) >= executors:
+            return drivers[0]
+        return None
+
+    def wait_running(self, executors: int, timeout: float = 600) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            return self.running_spark(executors)
+
+        return wait_until(
+            f"SparkApplication {self.app} RUNNING with {executors} executor(s)",
+            probe,
+            timeout,
+            interval=3,
+        )
+
+    def driver_log(self, pod: str) -> str:
+        return self.kube.kubectl(
+            "-n", self.namespace, "logs", pod, "-c", "spark-kubernetes-driver", timeout=60
+        )
+
+    def config_yaml(self) -> dict[str, Any]:
+        """The AppConfig the release's pods read (its ConfigMap)."""
+        cm = self.kube.json("-n", self.namespace, "get", "configmap", self.resource("config"))
+        data: dict[str, Any] = yaml.safe_load(cm["data"]["config.yaml"])
+        return data
+
+    def redis_password(self) -> str:
+        import base64
+
+        secret = self.kube.json("-n", self.namespace, "get", "secret", self.resource("redis-auth"))
+        return base64.b64decode(secret["data"]["redis-password"]).decode()
+
+    # --- producers -----------------------------------------------------------------------
+    def producer(self, region: str) -> str:
+        return self.resource(f"producer-{region}")
+
+    def start_producers(self) -> None:
+        for region in REGIONS:
+            self.kube.kubectl(
+                "-n", self.namespace, "scale", f"deployment/{self.producer(region)}", "--replicas=1"
+            )
+        for region in REGIONS:
+            self.kube.kubectl(
+                "-n",
+                self.namespace,
+                "rollout",
+                "status",
+                f"deployment/{self.producer(region)}",
+                "--timeout=180s",
+                timeout=200,
+            )
+
+    def stop_producers(self) -> dict[str, int]:
+        """Scale the producers to zero; each flushes on SIGTERM and prints what the brokers
+        acknowledged. Returns and accumulates the delivered counts per region."""
+        pods = {}
+        for region in REGIONS:
+            found = self.kube.json(
+                "-n", self.namespace, "get", "pods", "-l", self.selector(f"producer-{region}")
+            )["items"]
+            pods[region] = [
+                p["metadata"]["name"] for p in found if p["status"].get("phase") == "Running"
+            ]
+        logs: dict[str, list[str]] = {region: [] for region in REGIONS}
+        followers = []
+        for region, names in pods.items():
+            for name in names:
+                thread = threading.Thread(
+                    target=self._follow, args=(name, logs[region]), daemon=True
+                )
+                thread.start()
+                followers.append(thread)
+        for region in REGIONS:
+            self.kube.kubectl(
+                "-n", self.namespace, "scale", f"deployment/{self.producer(region)}", "--replicas=0"
+            )
+        for thread in followers:
+            thread.join(120)
+        counts = {}
+        for region in REGIONS:
+            delivered = 0
+            for text in logs[region]:
+                for match in _SUMMARY.finditer(text):
+                    sent, failed, pending = (int(g) for g in match.groups())
+                    assert failed == 0, f"{region}: {match.group(0)}"
+                    assert pending == 0, f"{region}: {match.group(0)}"
+                    delivered = sent
+            if pods[region]:
+                assert delivered > 0, f"{region}: no delivery summary in {logs[region]}"
+            counts[region] = delivered
+            self.delivered[region] = self.delivered.get(region, 0) + delivered
+        wait_until(
+            "producer pods gone",
+            lambda: (
+                not any(
+                    self.kube.json(
+                        "-n", self.namespace, "get", "pods", "-l", self.selector(f"producer-{r}")
+                    )["items"]
+                    for r in REGIONS
+                )
+            ),
+            120,
+        )
+        return counts
+
+    def _follow(self, pod: str, sink: list[str]) -> None:
+        done = self.kube.run(
+            ["kubectl", "-n", self.namespace, "logs", "-f", pod], check=False, timeout=180
+        )
+        sink.append(done.stdout)
+
+    # --- Redis from this machine, through port-forwards --------------------------------
+    @contextmanager
+    def redis_config(self, directory: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+        """A config file for ``airlines query`` on this machine: one port-forward per
+        Redis node, and ``redis.addressRemap`` sending the nodes' announced names there.
+        Yields the file and the environment (with REDIS_PASSWORD)."""
+        config = self.config_yaml()
+        nodes = config["redis"]["nodes"]
+        count = int(
+            self.kube.json(
+                "-n", self.namespace, "get", "statefulset", self.resource("redis-cluster")
+            )["spec"]["replicas"]
+        )
+        with ExitStack() as stack:
+            remap = {}
+            for index in range(count):
+                port = stack.enter_context(
+                    self.kube.port_forward(
+                        self.namespace, f"pod/{self.resource('redis-cluster')}-{index}", 6379
+                    )
+                )
+                host = (
+                    f"{self.resource('redis-cluster')}-{index}."
+                    f"{self.resource('redis-cluster')}-headless.{self.namespace}.svc."
+                    "cluster.local:6379"
+                )
+                remap[host] = f"127.0.0.1:{port}"
+            assert set(nodes) <= set(remap), (nodes, sorted(remap))
+            config["redis"]["nodes"] = sorted(remap.values())
+            config["redis"]["addressRemap"] = remap
+            path = directory / "host-config.yaml"
+            path.write_text(yaml.safe_dump(config))
+            yield path, {"REDIS_PASSWORD": self.redis_password()}

@@ -1,0 +1,120 @@
+"""values/dev.yaml and values/production.yaml install on the real cluster too.
+
+Each with an override file (tests/e2e/values/<env>-fit.yaml) that only shrinks what the
+pods ask for, so the whole topology fits this one 2-core node; production's override
+also drops the required one-pod-per-node anti-affinity a single node cannot meet (the
+file says so). Each install must come up with ``--wait``, run the streaming job with all
+its executors, and pass ``helm test``; then it is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.e2e.kube import VALUES, Kube, wait_until
+from tests.e2e.release import Release
+
+#: A real cluster on 2 cores: installs take minutes, not seconds.
+pytestmark = pytest.mark.timeout(1800)
+
+FIT = Path(__file__).resolve().parent / "values"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str  # the namespace its values name as the Spark job namespace
+    executors: int
+    zookeepers: int
+
+
+ENVIRONMENTS = [
+    Environment("dev", "airlines-dev", executors=2, zookeepers=3),
+    Environment("production", "airlines", executors=4, zookeepers=3),
+]
+
+
+def remove(kube: Kube, release: Release) -> None:
+    """Uninstall and delete the namespace, without waiting out graceful shutdowns (the
+    lifecycle test checks a real uninstall; here only the next test's room matters)."""
+    if release.installed():
+        kube.helm("uninstall", release.name, "-n", release.namespace, "--timeout", "5m")
+    kube.kubectl(
+        "-n",
+        release.namespace,
+        "delete",
+        "pods",
+        "--all",
+        "--grace-period=0",
+        "--force",
+        check=False,
+    )
+    kube.kubectl(
+        "delete",
+        "namespace",
+        release.namespace,
+        "--ignore-not-found",
+        "--timeout=300s",
+        timeout=330,
+    )
+
+
+@pytest.fixture(params=ENVIRONMENTS, ids=[e.name for e in ENVIRONMENTS])
+def installed(request: pytest.FixtureRequest, kube: Kube) -> Iterator[tuple[Environment, Release]]:
+    env: Environment = request.param
+    kube.kubectl(
+        "delete", "namespace", env.namespace, "--ignore-not-found", "--timeout=300s", timeout=330
+    )
+    release = Release(
+        kube, "airlines", env.namespace, [VALUES / f"{env.name}.yaml", FIT / f"{env.name}-fit.yaml"]
+    )
+    try:
+        release.install()
+        yield env, release
+    finally:
+        remove(kube, release)
+
+
+def test_environment_installs_runs_and_passes_helm_test(
+    installed: tuple[Environment, Release],
+) -> None:
+    env, release = installed
+    assert not release.not_ready(), release.not_ready()
+    statefulsets = {
+        s["metadata"]["name"]: s["status"].get("readyReplicas", 0)
+        for s in release.kube.json("-n", release.namespace, "get", "statefulsets")["items"]
+    }
+    assert statefulsets == {
+        release.resource("zookeeper"): env.zookeepers,
+        release.resource("kafka"): 3,
+        release.resource("redis-cluster"): 6,
+    }
+    release.wait_running(env.executors)
+    wait_until(
+        "a fresh analytics heartbeat",
+        lambda: (
+            release.kube.run(
+                [
+                    "kubectl",
+                    "-n",
+                    release.namespace,
+                    "exec",
+                    f"deploy/{release.producer('east-coast')}",
+                    "--",
+                    "airlines",
+                    "smoke",
+                    "--checks",
+                    "analytics",
+                ],
+                check=False,
+            ).returncode
+            == 0
+        ),
+        420,
+        interval=5,
+    )
+    out = release.kube.helm("test", release.name, "-n", release.namespace, "--timeout", "10m")
+    assert out.count("Phase:          Succeeded") == 3, out

@@ -1,0 +1,481 @@
+"""The minikube values on a real cluster: the life of one release, in order.
+
+install → every pod Ready, topics created, Redis Cluster formed, the SparkApplication
+RUNNING with its driver and executor → ``helm test`` → Redis equals the oracle over
+everything the in-cluster producers sent → RBAC as designed → pod loss (a broker and
+the driver) loses and doubles nothing → ``helm upgrade`` (trigger, producer rate)
+resumes from the checkpoint → ``helm rollback`` → ``helm uninstall`` keeps only the
+PersistentVolumeClaims. Each test builds on the one before (module-scoped release).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from tests.e2e import analytics
+from tests.e2e.kube import VALUES, Kube, wait_until
+from tests.e2e.release import REGIONS, Release
+
+from airlines.config.loader import load_config
+from airlines.jobs.layout import KeyLayout
+from airlines.jobs.testing import LoggedBatch, differences, logged_batches, oracle, window_hashes
+
+#: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
+pytestmark = pytest.mark.timeout(1800)
+
+NAMESPACE = "airlines"
+RELEASE = "airlines"
+EXECUTORS = 1  # values/minikube.yaml: streaming.executor.instances
+PRODUCER_IMAGE = "docker.io/airlines-analytics/producer:0.1.0"
+#: The CLI of this checkout (the same one the images run).
+AIRLINES = str(Path(sys.executable).parent / "airlines")
+
+
+def delete_namespace(kube: Kube, namespace: str) -> None:
+    kube.kubectl(
+        "delete",
+        "namespace",
+        namespace,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=300s",
+        timeout=330,
+    )
+
+
+@pytest.fixture(scope="module")
+def release(kube: Kube) -> Iterator[Release]:
+    """The release, installed once for the module; removed (namespace too) afterwards.
+
+    ``E2E_KEEP_RELEASE=1`` (for working on one test with ``-k``): reuse an installed
+    release and leave it installed.
+    """
+    rel = Release(kube, RELEASE, NAMESPACE, [VALUES / "minikube.yaml"])
+    keep = os.environ.get("E2E_KEEP_RELEASE") == "1"
+    if not (keep and rel.installed()):
+        delete_namespace(kube, NAMESPACE)  # a leftover of an earlier run would change it
+        started = time.monotonic()
+        rel.install()
+        print(f"helm install --wait: {time.monotonic() - started:.0f}s")
+    try:
+        yield rel
+    finally:
+        if not keep:
+            if rel.installed():
+                rel.uninstall()
+            delete_namespace(kube, NAMESPACE)
+
+
+@pytest.fixture(scope="module")
+def toolbox(release: Release) -> str:
+    analytics.start_toolbox(release.kube, release.name, release.namespace, PRODUCER_IMAGE)
+    return analytics.TOOLBOX
+
+
+def _exec(release: Release, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return release.kube.run(
+        ["kubectl", "-n", release.namespace, "exec", analytics.TOOLBOX, "--", *argv],
+        check=False,
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (the Redis password for the readers)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _checkpoint_dir(release: Release) -> Path:
+    """Where the checkpoint claim's volume lives on this machine (local-path)."""
+    claim = release.kube.json(
+        "-n", release.namespace, "get", "pvc", release.resource("streaming-checkpoints")
+    )
+    volume = release.kube.json("get", "pv", claim["spec"]["volumeName"])
+    return Path(volume["spec"]["hostPath"]["path"]) / "flight-analytics" / "analytics"
+
+
+def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
+    """Producers stopped: wait for the job to read everything, then Redis == oracle."""
+    config = load_config_from(release, tmp_path)
+    topics = [t.name for t in config.topics]
+    records = analytics.dump_topics(release.kube, release.namespace, topics)
+    checkpoint = _checkpoint_dir(release)
+
+    def caught_up() -> list[analytics.Batch] | None:
+        batches = analytics.checkpoint_batches(checkpoint)
+        return batches if analytics.caught_up(records, batches) else None
+
+    batches = wait_until("the job has read every record", caught_up, 300, interval=5)
+    expected = oracle(
+        analytics.phases(records, batches),
+        {t.name: t.route_name for t in config.topics},
+        KeyLayout(config.redis.key_prefix),
+        window=config.streaming.window,
+        slide=config.streaming.slide,
+        watermark=config.streaming.watermark,
+    )
+    events = [r for r in records if not r.is_smoke_marker]
+    # Every event is aggregated, dead-lettered or late (tumbling windows: one row each).
+    assert config.streaming.slide is None
+    assert expected.aggregated_events + expected.rejected + expected.late_rows == len(events)
+    with release.redis_config(tmp_path) as (path, env), environment(env):
+        # Every window hash in Redis, through the port-forwards ...
+        actual = window_hashes(load_config(path))
+        problems = differences(expected.windows, actual)
+        assert not problems, f"{len(problems)} differences, first: {problems[:10]}"
+        # ... and the same numbers through the CLI a user runs, for a sample of flights.
+        flights = sorted({w.flight_id for w in expected.windows.values()})
+        for flight in flights[:: max(1, len(flights) // 6)]:
+            argv = [AIRLINES, "query", "flight", flight, "--limit", "1000", "--json"]
+            done = subprocess.run(
+                [*argv, "--config", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            got = {(w["route"], w["window_start_ms"]): w for w in orjson.loads(done.stdout)}
+            want = {
+                (w.route, w.window_start_ms): w
+                for w in expected.windows.values()
+                if w.flight_id == flight
+            }
+            assert set(got) == set(want), flight
+            for key, window in want.items():
+                assert got[key]["event_count"] == window.event_count
+                assert abs(got[key]["avg_ticket_price"] - window.avg_ticket_price) <= 1e-9
+                assert abs(got[key]["avg_delay_minutes"] - window.avg_delay_minutes) <= 1e-9
+    return {"records": records, "expected": expected, "batches": batches}
+
+
+def load_config_from(release: Release, tmp_path: Path) -> Any:
+    import yaml
+
+    path = tmp_path / "release-config.yaml"
+    path.write_text(yaml.safe_dump(release.config_yaml()))
+    return load_config(path)
+
+
+# --- the tests, in order ----------------------------------------------------------------
+
+
+def test_install_brings_everything_up(release: Release, toolbox: str) -> None:
+    assert release.installed()
+    assert not release.not_ready(), release.not_ready()
+    # The hook jobs did their work: the topics exist with the configured shape ...
+    described = _exec(release, "airlines", "topics", "describe", "--json")
+    assert described.returncode == 0, described.stderr
+    topics = {t["name"]: t for t in orjson.loads(described.stdout)}
+    config = release.config_yaml()
+    for topic in config["topics"]:
+        assert topic["name"] in topics, sorted(topics)
+    # ... and the Redis Cluster is formed: all slots served by 3 primaries with replicas.
+    info = release.kube.kubectl(
+        "-n",
+        release.namespace,
+        "exec",
+        f"{release.resource('redis-cluster')}-0",
+        "--",
+        "redis-cli",
+        "cluster",
+        "info",
+    )
+    for expected in (
+        "cluster_state:ok",
+        "cluster_slots_assigned:16384",
+        "cluster_size:3",
+        "cluster_known_nodes:6",
+    ):
+        assert expected in info, info
+    # The operator submitted the job: RUNNING, with its driver and executor pods.
+    driver = release.wait_running(EXECUTORS)
+    assert driver["metadata"]["labels"]["spark-role"] == "driver"
+
+
+def test_helm_test_passes(release: Release, toolbox: str) -> None:
+    # helm test's analytics check wants a recent batch: wait for the job's heartbeat.
+    wait_until(
+        "a fresh analytics heartbeat",
+        lambda: _exec(release, "airlines", "smoke", "--checks", "analytics").returncode == 0,
+        300,
+        interval=5,
+    )
+    out = release.kube.helm("test", release.name, "-n", release.namespace, "--timeout", "10m")
+    assert "Phase:          Succeeded" in out, out
+    assert "Failed" not in out.split("TEST SUITE")[-1], out
+
+
+def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
+    counts = release.stop_producers()
+    assert all(counts[region] > 0 for region in REGIONS), counts
+    result = _check_analytics(release, tmp_path)
+    events = [r for r in result["records"] if not r.is_smoke_marker]
+    # Nothing acknowledged is missing, nothing is there twice.
+    assert len(events) == sum(release.delivered.values()), (len(events), release.delivered)
+    assert not analytics.duplicate_event_ids(events)
+
+
+# --- RBAC: what each service account may and may not do ------------------------------------
+
+#: (service account component, verb, resource) that must be allowed in the namespace.
+ALLOWED = [
+    ("spark", "create", "pods"),
+    ("spark", "delete", "pods"),
+    ("spark", "watch", "pods"),
+    ("spark", "create", "services"),
+    ("spark", "create", "configmaps"),
+    ("spark", "create", "persistentvolumeclaims"),
+    ("streaming-apply", "create", "sparkapplications.sparkoperator.k8s.io"),
+    # get/patch only its own SparkApplication (resourceNames)
+    ("streaming-apply", "patch", "sparkapplications.sparkoperator.k8s.io/{release}-streaming"),
+    ("streaming-apply", "get", "sparkapplications.sparkoperator.k8s.io/{release}-streaming"),
+    ("streaming-apply", "get", "configmaps/{release}-streaming-app"),
+]
+#: Sample of what no service account of the chart may do.
+DENIED = [
+    ("get", "secrets", "namespace"),
+    ("list", "secrets", "cluster"),
+    ("create", "pods", "kube-system"),
+    ("list", "pods", "default"),
+    ("create", "roles.rbac.authorization.k8s.io", "namespace"),
+    ("create", "rolebindings.rbac.authorization.k8s.io", "namespace"),
+    ("create", "clusterrolebindings.rbac.authorization.k8s.io", "cluster"),
+    ("delete", "namespaces", "cluster"),
+]
+
+
+def test_rbac_allows_what_is_needed_and_nothing_more(release: Release) -> None:
+    accounts = {
+        sa["metadata"]["name"]
+        for sa in release.kube.json("-n", release.namespace, "get", "serviceaccounts")["items"]
+    }
+    ours = {release.resource(c) for c in ("spark", "producer", "hooks", "test", "streaming-apply")}
+    assert ours <= accounts, sorted(ours - accounts)
+    for component, verb, pattern in ALLOWED:
+        resource = pattern.format(release=release.name)
+        assert release.kube.can_i(release.namespace, release.resource(component), verb, resource), (
+            f"{component} cannot {verb} {resource}"
+        )
+    # The CLI pods (producers, hook jobs, helm tests) need no API access at all.
+    for component in ("producer", "hooks", "test"):
+        for verb, resource in (("get", "pods"), ("get", "configmaps"), ("list", "services")):
+            assert not release.kube.can_i(
+                release.namespace, release.resource(component), verb, resource
+            ), f"{component} may {verb} {resource}"
+    # The apply hook touches its one ConfigMap and SparkApplications, nothing else.
+    apply_sa = release.resource("streaming-apply")
+    assert not release.kube.can_i(
+        release.namespace, apply_sa, "delete", "sparkapplications.sparkoperator.k8s.io"
+    )
+    assert not release.kube.can_i(release.namespace, apply_sa, "create", "pods")
+    other = "sparkapplications.sparkoperator.k8s.io/someone-else"
+    assert not release.kube.can_i(release.namespace, apply_sa, "patch", other)
+    assert not release.kube.can_i(release.namespace, apply_sa, "get", "configmaps/other")
+    # The operator's controller may create what Spark 4.2's spark-submit creates.
+    controller = release.resource("spark-operator-controller")
+    assert release.kube.can_i(
+        release.namespace, controller, "create", "networkpolicies.networking.k8s.io"
+    )
+    for component in ("spark", "producer", "hooks", "test", "streaming-apply"):
+        account = release.resource(component)
+        for verb, resource, scope in DENIED:
+            allowed = release.kube.can_i(
+                release.namespace,
+                account,
+                verb,
+                resource,
+                in_namespace=scope if scope not in ("namespace", "cluster") else None,
+                all_namespaces=scope == "cluster",
+            )
+            assert not allowed, f"{component} may {verb} {resource} ({scope})"
+
+
+# --- pod loss, upgrade, rollback, uninstall -------------------------------------------------
+
+
+def _batches(release: Release, driver: dict[str, Any]) -> list[LoggedBatch]:
+    return logged_batches(release.driver_log(driver["metadata"]["name"]))
+
+
+def _wait_batches_with_input(
+    release: Release, driver: dict[str, Any], after: int, count: int = 2
+) -> list[LoggedBatch]:
+    """Wait until ``driver`` has logged ``count`` batches with input after batch ``after``."""
+
+    def probe() -> list[LoggedBatch] | None:
+        fresh = [b for b in _batches(release, driver) if b.batch_id > after and b.input_rows]
+        return fresh if len(fresh) >= count else None
+
+    return wait_until(f"{count} batches with input after batch {after}", probe, 420, interval=5)
+
+
+def _new_driver(release: Release, old_uid: str) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        driver = release.running_spark(EXECUTORS)
+        return driver if driver and driver["metadata"]["uid"] != old_uid else None
+
+    return wait_until("a new driver RUNNING", probe, 600, interval=3)
+
+
+def test_pod_loss_loses_and_doubles_nothing(release: Release, tmp_path: Path) -> None:
+    release.start_producers()
+    driver = release.wait_running(EXECUTORS)
+    before = max((b.batch_id for b in _batches(release, driver)), default=-1)
+    _wait_batches_with_input(release, driver, before, count=1)
+    broker = f"{release.resource('kafka')}-1"
+    broker_uid = release.kube.json("-n", release.namespace, "get", "pod", broker)["metadata"]["uid"]
+    # Abrupt losses: a broker with producers writing to it, and the Spark driver.
+    release.kube.kubectl(
+        "-n", release.namespace, "delete", "pod", broker, "--grace-period=1", "--wait=false"
+    )
+    release.kube.kubectl(
+        "-n",
+        release.namespace,
+        "delete",
+        "pod",
+        driver["metadata"]["name"],
+        "--grace-period=1",
+        "--wait=false",
+    )
+    wait_until(
+        "the broker back and Ready",
+        lambda: (
+            (pod := release.kube.json("-n", release.namespace, "get", "pod", broker))
+            and pod["metadata"]["uid"] != broker_uid
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in pod["status"].get("conditions", [])
+            )
+        ),
+        300,
+        interval=3,
+    )
+    new_driver = _new_driver(release, driver["metadata"]["uid"])
+    resumed = _wait_batches_with_input(release, new_driver, -1, count=2)
+    # Resumed from the checkpoint: batch ids go on from where the lost driver was.
+    assert resumed[0].batch_id > before, (before, resumed[0])
+    release.stop_producers()
+    result = _check_analytics(release, tmp_path)
+    events = [r for r in result["records"] if not r.is_smoke_marker]
+    assert len(events) == sum(release.delivered.values()), (len(events), release.delivered)
+    assert not analytics.duplicate_event_ids(events)
+
+
+def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path) -> None:
+    driver = release.wait_running(EXECUTORS)
+    last = max((b.batch_id for b in _batches(release, driver)), default=-1)
+    release.kube.helm(
+        "upgrade",
+        *release.helm_args(
+            "--set",
+            "global.config.streaming.trigger=10s",
+            "--set",
+            "global.config.producers.rate=20",
+            "--wait",
+            "--timeout",
+            "15m",
+        ),
+    )
+    config = release.config_yaml()
+    assert config["streaming"]["trigger"] == "10s", config["streaming"]
+    assert float(config["producers"]["rate"]) == 20.0
+    # The upgrade set the producers' replicas back to the chart's 1: they run again.
+    release.start_producers()
+    new_driver = _new_driver(release, driver["metadata"]["uid"])
+    wait_until(
+        "the upgraded driver says its new trigger",
+        lambda: "trigger 10 seconds" in release.driver_log(new_driver["metadata"]["name"]),
+        300,
+        interval=5,
+    )
+    resumed = _wait_batches_with_input(release, new_driver, last, count=2)
+    assert resumed[0].batch_id > last
+    release.stop_producers()
+    result = _check_analytics(release, tmp_path)
+    events = [r for r in result["records"] if not r.is_smoke_marker]
+    assert len(events) == sum(release.delivered.values())
+
+
+def test_rollback_restores_the_previous_release(release: Release) -> None:
+    driver = release.wait_running(EXECUTORS)
+    release.kube.helm(
+        "rollback", release.name, "1", "-n", release.namespace, "--wait", "--timeout", "15m"
+    )
+    history = release.kube.helm("history", release.name, "-n", release.namespace)
+    assert "Rollback to 1" in history, history
+    assert release.config_yaml()["streaming"]["trigger"] == "30s"
+    new_driver = _new_driver(release, driver["metadata"]["uid"])
+    wait_until(
+        "the rolled-back driver says its trigger",
+        lambda: "trigger 30 seconds" in release.driver_log(new_driver["metadata"]["name"]),
+        300,
+        interval=5,
+    )
+
+
+def test_uninstall_keeps_only_the_claims(release: Release) -> None:
+    claims = sorted(
+        c["metadata"]["name"]
+        for c in release.kube.json("-n", release.namespace, "get", "pvc")["items"]
+    )
+    assert release.resource("streaming-checkpoints") in claims
+    # The test's own pod is not the release's.
+    release.kube.kubectl(
+        "-n",
+        release.namespace,
+        "delete",
+        "pod",
+        analytics.TOOLBOX,
+        "--grace-period=0",
+        "--force",
+        "--ignore-not-found",
+    )
+    release.uninstall()
+    kinds = (
+        "pods,deployments,statefulsets,jobs,services,configmaps,secrets,serviceaccounts,"
+        "roles,rolebindings,networkpolicies,poddisruptionbudgets,sparkapplications"
+    )
+
+    def leftovers() -> list[str]:
+        out = release.kube.kubectl("-n", release.namespace, "get", kinds, "-o", "name")
+        kept = ("configmap/kube-root-ca.crt", "serviceaccount/default")
+        return [name for name in out.split() if name not in kept]
+
+    wait_until(
+        "nothing of the release left in the namespace", lambda: not leftovers(), 300, interval=3
+    )
+    for kind in (
+        "clusterroles",
+        "clusterrolebindings",
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    ):
+        named = release.kube.kubectl(
+            "get", kind, "-l", f"app.kubernetes.io/instance={release.name}", "-o", "name"
+        )
+        assert not named.strip(), named
+    after = sorted(
+        c["metadata"]["name"]
+        for c in release.kube.json("-n", release.namespace, "get", "pvc")["items"]
+    )
+    assert after == claims
