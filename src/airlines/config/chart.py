@@ -538,8 +538,9 @@ class SparkDriver(ChartSection):
     memory: JvmMemory = Field("1g", description="spark.driver.memory.")
     memory_overhead: JvmMemory = Field(
         "640m",
-        description="Memory of the driver pod beyond the JVM heap (spark.driver.memoryOverhead): the "
-        "JVM's own (metaspace, threads, buffers) and the Python process. Spark's default, "
+        description="Memory of the driver pod beyond the JVM heap "
+        "(spark.driver.memoryOverhead): the JVM's own (metaspace, threads, buffers) and "
+        "the Python process. Spark's default, "
         "40% of the heap but at least 384m, got small pods OOM-killed.",
     )
 
@@ -558,8 +559,9 @@ class SparkExecutor(ChartSection):
     memory: JvmMemory = Field("1g", description="spark.executor.memory.")
     memory_overhead: JvmMemory = Field(
         "640m",
-        description="Memory of each executor pod beyond the JVM heap (spark.executor.memoryOverhead): the "
-        "JVM's own (metaspace, threads, buffers) and the Python process. Spark's default, "
+        description="Memory of each executor pod beyond the JVM heap "
+        "(spark.executor.memoryOverhead): the JVM's own (metaspace, threads, buffers) and "
+        "the Python process. Spark's default, "
         "40% of the heap but at least 384m, got small pods OOM-killed.",
     )
 
