@@ -26,7 +26,8 @@ from string import Template
 
 from airlines.stack import procs
 from localkube import components, leftovers, net, pki
-from localkube.spec import COREDNS_VERSION, LOCAL_PATH_VERSION, Spec
+from localkube.images import cluster_ref
+from localkube.spec import Spec
 
 Progress = Callable[[str], None]
 ADDONS = Path(__file__).parent / "addons"
@@ -188,9 +189,9 @@ def apply_addons(spec: Spec, progress: Progress) -> None:
     values = {
         "cluster_domain": spec.cluster_domain,
         "dns_service_ip": spec.dns_service_ip,
-        "coredns_image": f"localhost/localkube/coredns:{COREDNS_VERSION}",
-        "provisioner_image": f"localhost/localkube/local-path-provisioner:{LOCAL_PATH_VERSION}",
-        "helper_image": "localhost/localkube/debian:bookworm",
+        "coredns_image": cluster_ref("coredns"),
+        "provisioner_image": cluster_ref("local-path-provisioner"),
+        "helper_image": cluster_ref("debian"),
         "storage_dir": str(spec.storage_dir),
     }
     spec.storage_dir.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 from localkube import paths
 
+#: The Kubernetes the cluster runs (= K8S_VERSION of scripts/setup-cluster-tools.sh).
 K8S_VERSION = "v1.36.3"
-ETCD_VERSION = "v3.6.16"
-COREDNS_VERSION = "1.12.4"
-LOCAL_PATH_VERSION = "v0.0.30"
 
 
 @dataclass(frozen=True)
@@ -126,4 +124,6 @@ class Spec:
 
     @property
     def sandbox_image(self) -> str:
-        return f"localhost/localkube/pause:{K8S_VERSION}"
+        from localkube.images import cluster_ref
+
+        return cluster_ref("pause")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import textwrap
 from collections import Counter
 from dataclasses import dataclass
@@ -171,6 +172,15 @@ def start_toolbox(kube: Kube, release: str, namespace: str, image: str) -> None:
         f"pod/{TOOLBOX}",
         "--timeout=120s",
         timeout=150,
+    )
+
+
+def toolbox_run(
+    kube: Kube, namespace: str, *argv: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in the toolbox pod (never raises on its exit status)."""
+    return kube.run(
+        ["kubectl", "-n", namespace, "exec", TOOLBOX, "--", *argv], check=False, timeout=timeout
     )
 
 

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from localkube import paths
+from localkube.images import cluster_ref
 from localkube.spec import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The project's CLI image as pods of the cluster name it (producers, hooks, tests).
+PRODUCER_IMAGE = cluster_ref("producer")
 CHART = ROOT / "charts" / "airlines-analytics"
 VALUES = ROOT / "values"
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.kube import Kube, wait_until
+from tests.e2e.kube import PRODUCER_IMAGE, Kube, wait_until
 
 from localkube import net
 from localkube.spec import K8S_VERSION
@@ -27,7 +27,6 @@ NAMESPACE = "e2e-cluster"
 OUTSIDE_NS = "lk-e2e-outside"
 HOST_SIDE, OUTSIDE = "198.18.0.1", "198.18.0.2"
 PORT = 18080
-PRODUCER_IMAGE = "docker.io/airlines-analytics/producer:0.1.0"
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.e2e.kube import VALUES, Kube, wait_until
+from tests.e2e import analytics
+from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import Release
 
 #: A real cluster on 2 cores: installs take minutes, not seconds.
@@ -93,23 +94,12 @@ def test_environment_installs_runs_and_passes_helm_test(
         release.resource("redis-cluster"): 6,
     }
     release.wait_running(env.executors)
+    analytics.start_toolbox(release.kube, release.name, release.namespace, PRODUCER_IMAGE)
     wait_until(
         "a fresh analytics heartbeat",
         lambda: (
-            release.kube.run(
-                [
-                    "kubectl",
-                    "-n",
-                    release.namespace,
-                    "exec",
-                    f"deploy/{release.producer('east-coast')}",
-                    "--",
-                    "airlines",
-                    "smoke",
-                    "--checks",
-                    "analytics",
-                ],
-                check=False,
+            analytics.toolbox_run(
+                release.kube, release.namespace, "airlines", "smoke", "--checks", "analytics"
             ).returncode
             == 0
         ),

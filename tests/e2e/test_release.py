@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 from tests.e2e import analytics
-from tests.e2e.kube import VALUES, Kube, wait_until
+from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import REGIONS, Release
 
 from airlines.config.loader import load_config
@@ -35,7 +35,6 @@ pytestmark = pytest.mark.timeout(1800)
 NAMESPACE = "airlines"
 RELEASE = "airlines"
 EXECUTORS = 1  # values/minikube.yaml: streaming.executor.instances
-PRODUCER_IMAGE = "docker.io/airlines-analytics/producer:0.1.0"
 #: The CLI of this checkout (the same one the images run).
 AIRLINES = str(Path(sys.executable).parent / "airlines")
 
@@ -82,11 +81,7 @@ def toolbox(release: Release) -> str:
 
 
 def _exec(release: Release, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return release.kube.run(
-        ["kubectl", "-n", release.namespace, "exec", analytics.TOOLBOX, "--", *argv],
-        check=False,
-        timeout=timeout,
-    )
+    return analytics.toolbox_run(release.kube, release.namespace, *argv, timeout=timeout)
 
 
 @contextmanager

@@ -208,3 +208,12 @@ def test_a_package_of_another_version_is_refused(chart: Path) -> None:
 def test_a_missing_package_says_how_to_get_it(chart: Path) -> None:
     with pytest.raises(chartdeps.DependencyError, match="helm dependency build"):
         chartdeps.place()
+
+
+def test_the_harness_and_the_build_script_agree_on_the_kubernetes_version() -> None:
+    from localkube.paths import REPO
+    from localkube.spec import K8S_VERSION
+
+    script = (REPO / "scripts" / "setup-cluster-tools.sh").read_text()
+    (pinned,) = re.findall(r"^K8S_VERSION=(\S+)$", script, re.MULTILINE)
+    assert pinned == K8S_VERSION
