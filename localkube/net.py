@@ -16,6 +16,13 @@ What keeps it inside (a rule of the machines this project is tested on):
 * CoreDNS answers cluster names only (no ``forward`` to the host's resolver), and the
   kubelet gives pods an empty host resolv.conf.
 
+Pods' network namespaces are nsfs mounts in ``/run/netns``. :func:`setup` makes that
+directory a shared bind mount of itself before containerd starts, as ``ip netns add``
+would: if ``ip netns add`` did it later (a test's own namespace), its recursive bind
+would copy and shadow the mounts of the pods already running, and their namespaces
+could never be deleted ("unlinkat ...: device or resource busy"): the pods would hang
+in Terminating and the namespaces outlive the cluster.
+
 :func:`teardown` removes all of it, plus the chains kube-proxy and the kubelet create
 (``KUBE-*``, in iptables), and :func:`leftovers` reports anything still there.
 """
@@ -32,6 +39,8 @@ from localkube.spec import Spec
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
 _TABLES = ("filter", "nat", "mangle")
 _IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+NETNS_DIR = Path("/run/netns")
+_MOUNTINFO = Path("/proc/self/mountinfo")
 
 
 class NetError(RuntimeError):
@@ -107,8 +116,41 @@ def _nft_apply(ruleset: str) -> None:
         raise NetError(f"nft -f: {done.stderr.strip()}")
 
 
+def mount_points(mountinfo: str) -> set[str]:
+    """The mount points listed in ``/proc/<pid>/mountinfo`` text (field 5, unescaped)."""
+    points = set()
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            points.add(fields[4].replace("\\040", " ").replace("\\011", "\t"))
+    return points
+
+
+def _netns_dir_is_mounted() -> bool:
+    return str(NETNS_DIR) in mount_points(_MOUNTINFO.read_text())
+
+
+def ensure_netns_mount() -> None:
+    """Make ``/run/netns`` a shared bind mount of itself, as ``ip netns add`` does
+    (iproute2's ``netns_add``), before any pod's namespace is mounted in it."""
+    NETNS_DIR.mkdir(parents=True, exist_ok=True)
+    if not _netns_dir_is_mounted():
+        _run(["mount", "--rbind", str(NETNS_DIR), str(NETNS_DIR)])
+    _run(["mount", "--make-shared", str(NETNS_DIR)])
+
+
+def _unshadow_netns() -> None:
+    """After a recursive bind over ``/run/netns`` that came too late, namespaces mounted
+    before it are hidden below it and cannot be deleted. Detach the bind (only when
+    everything in the directory is a pod's), which uncovers them."""
+    entries = list(NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else []
+    if entries and all(e.name.startswith("cni-") for e in entries) and _netns_dir_is_mounted():
+        _run(["umount", "-l", str(NETNS_DIR)], check=False)
+
+
 def setup(spec: Spec) -> None:
     """Bridge, Service route, containment chains, forwarding, CNI config (idempotent)."""
+    ensure_netns_mount()
     if not _link_exists(spec.bridge):
         _run(["ip", "link", "add", spec.bridge, "type", "bridge"])
     _run(["ip", "addr", "replace", spec.bridge_cidr, "dev", spec.bridge])
@@ -210,6 +252,10 @@ def teardown(spec: Spec) -> None:
     """Remove everything :func:`setup`, kube-proxy, the kubelet and the CNI plugin made."""
     for ns in cni_netns():
         _run(["ip", "netns", "delete", ns], check=False)
+    if cni_netns():
+        _unshadow_netns()
+        for ns in cni_netns():
+            _run(["ip", "netns", "delete", ns], check=False)
     if _link_exists(spec.bridge):
         _run(["ip", "link", "delete", spec.bridge], check=False)
     _run(["ip", "route", "del", spec.service_cidr], check=False)

@@ -231,3 +231,42 @@ def test_pods_cannot_reach_beyond_the_cluster(
     assert phase == "Succeeded", log
     assert "blocked" in log, log
     assert outside_host == [f"from {HOST_SIDE}"], outside_host
+
+
+def test_pods_running_before_an_ip_netns_add_still_tear_down(kube: Kube, namespace: str) -> None:
+    """``ip netns add`` bind-mounts /run/netns onto itself unless it already is a mount
+    point; done after pods started, it shadowed their namespaces, which then could not be
+    deleted: the pods hung in Terminating and ``down`` left namespaces behind."""
+    pod = _probe_pod("before-netns", "import time; time.sleep(3600)")
+    kube.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(pod))
+    wait_until(
+        "the pod running",
+        lambda: (
+            kube.json("-n", NAMESPACE, "get", "pod", "before-netns")["status"].get("phase")
+            == "Running"
+        ),
+        120,
+    )
+    _ip("netns", "add", "lk-e2e-late")
+    try:
+        kube.kubectl(
+            "-n", NAMESPACE, "delete", "pod", "before-netns", "--grace-period=1", "--wait=false"
+        )
+        wait_until(
+            "the pod gone",
+            lambda: (
+                not kube.kubectl(
+                    "-n",
+                    NAMESPACE,
+                    "get",
+                    "pod",
+                    "before-netns",
+                    "--ignore-not-found",
+                    "-o",
+                    "name",
+                ).strip()
+            ),
+            60,
+        )
+    finally:
+        subprocess.run(["ip", "netns", "delete", "lk-e2e-late"], capture_output=True, check=False)

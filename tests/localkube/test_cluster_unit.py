@@ -121,6 +121,18 @@ def test_pods_get_no_masquerading_and_the_harness_bridge(spec: Spec) -> None:
     assert bridge["ipam"]["dataDir"].startswith(str(spec.state))
 
 
+def test_mount_points_are_read_from_mountinfo() -> None:
+    # Fields from a real /proc/self/mountinfo of this VM (a netns dir bound onto itself).
+    mountinfo = (
+        "27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "44 27 254:0 /run/netns /run/netns rw,relatime shared:3 - ext4 /dev/vda rw\n"
+        "46 44 0:4 net:[4026532178] /run/netns/cni-1 rw shared:3 - nsfs nsfs rw\n"
+        "50 27 0:40 / /mnt/with\\040space rw - tmpfs tmpfs rw\n"
+    )
+    points = net.mount_points(mountinfo)
+    assert points == {"/", "/run/netns", "/run/netns/cni-1", "/mnt/with space"}
+
+
 def test_no_component_listens_on_all_interfaces(spec: Spec) -> None:
     allowed = {"127.0.0.1", spec.node_ip}
     for component in components.components(spec):
