@@ -40,6 +40,24 @@ def test_status_of_the_session_stack(stack: RunningStack) -> None:
     assert Path(status.config_path) == stack.config_path
 
 
+def test_a_broker_started_again_right_after_kill_9_comes_back(stack: RunningStack) -> None:
+    """kill -9 leaves the broker's registration in ZooKeeper until its session expires; a
+    broker started at once exits on it ("node already exists"). The stack starts it again
+    until the old registration is gone, and the broker rejoins every ISR."""
+    log = stack.local.layout.log("kafka-2")
+    try:
+        stack.kill_broker(2)
+        before = log.stat().st_size
+        stack.start_broker(2)
+        stack.wait_broker_ready(2, timeout=120)
+        with log.open("rb") as handle:
+            handle.seek(before)
+            restarts = handle.read().decode(errors="replace").count("KafkaServer id=2] started")
+        assert restarts == 1, "the broker did not come back exactly once"
+    finally:
+        stack.ensure_healthy()
+
+
 def test_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     root = tmp_path / "stack"
     env = {"AIRLINES_STACK_DIR": str(root)}

@@ -30,6 +30,7 @@ from airlines.stack.ports import (
     HOST,
     KAFKA_BROKERS,
     PortPlan,
+    busy_ports,
     check_ports_free,
     plan_ports,
 )
@@ -41,6 +42,24 @@ Kind = Literal["zookeeper", "kafka", "redis"]
 
 #: Seconds ``down`` waits after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 30.0
+
+#: Kafka's default ``zookeeper.session.timeout.ms`` (the stack keeps it): how long the
+#: ``/brokers/ids/<id>`` registration of a broker killed without a clean shutdown
+#: outlives its process. A broker started again within it exits at once.
+ZK_SESSION_TIMEOUT = 18.0
+#: What such a broker logs before it exits (KafkaZkClient's checked ephemeral create).
+STALE_REGISTRATION = "node already exists and owner"
+#: How long a restarted broker is retried while its old registration may still expire:
+#: the session timeout, ZooKeeper's expiry tick, and room for a slow start.
+STALE_RETRY_WINDOW = 2 * ZK_SESSION_TIMEOUT + 10
+
+
+@dataclass
+class _Spawn:
+    """When a service's current run of start attempts began, and where its log was."""
+
+    first: float  # time.monotonic() of the first attempt
+    log_offset: int  # the log's size when the latest attempt started
 
 
 class StackError(RuntimeError):
@@ -124,6 +143,7 @@ class LocalStack:
         self.layout = StackLayout(self.root)
         self.reporter: Reporter = reporter or NullReporter()
         self._prereqs: Prerequisites | None = None
+        self._spawns: dict[str, _Spawn] = {}
 
     # ---- state -----------------------------------------------------------------------
 
@@ -224,16 +244,57 @@ class LocalStack:
             str(layout.conf_dir / f"{spec.name}.properties"),
         ]
 
-    def start_service(self, name: str) -> ProcessRecord:
-        """Start one service from its rendered config (it must not be running)."""
+    def start_service(self, name: str, *, retry: bool = False) -> ProcessRecord:
+        """Start one service from its rendered config (it must not be running).
+
+        ``retry``: another attempt of the same start (see :meth:`revive`)."""
         spec = self.service(name)
         if self.is_running(name):
             raise StackError(f"{name} is already running (pid {self.record(name)})")
         own = {name, f"{name} cluster bus"}
         check_ports_free(self.plan(), skip=[n for n in self.plan().named() if n not in own])
+        log = self.layout.log(name)
+        offset = log.stat().st_size if log.exists() else 0
+        previous = self._spawns.get(name)
+        first = previous.first if retry and previous else time.monotonic()
+        self._spawns[name] = _Spawn(first=first, log_offset=offset)
         record = procs.spawn(self.argv(spec), cwd=self.root, output=self.layout.out(name))
         procs.write_pid_file(self.layout.pid_file(name), record)
         return record
+
+    def _log_since_spawn(self, name: str) -> str:
+        spawn = self._spawns.get(name)
+        try:
+            with self.layout.log(name).open("rb") as handle:
+                handle.seek(spawn.log_offset if spawn else 0)
+                return handle.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def revive(self, name: str) -> bool:
+        """Start again a broker that exited during start-up because the registration of
+        its previous, killed process was still in ZooKeeper; True if it was restarted.
+
+        That registration goes when the old session expires (up to
+        :data:`ZK_SESSION_TIMEOUT` after the kill), so the broker is retried for
+        :data:`STALE_RETRY_WINDOW` from its first attempt, then :class:`StackError`
+        says what is wrong. Any other exit is not retried (False)."""
+        spawn = self._spawns.get(name)
+        if spawn is None or self.is_running(name) or self.service(name).kind != "kafka":
+            return False
+        if STALE_REGISTRATION not in self._log_since_spawn(name):
+            return False
+        waited = time.monotonic() - spawn.first
+        if waited > STALE_RETRY_WINDOW:
+            raise StackError(
+                f"{name}: its broker id is still registered in ZooKeeper by a process that "
+                f"is gone, after {waited:.0f}s of retries (a ZooKeeper session outlives a "
+                f"killed broker by up to {ZK_SESSION_TIMEOUT:g}s); see {self.layout.log(name)}"
+            )
+        self.reporter.update("kafka", f"{name}: old registration not expired yet, starting again")
+        time.sleep(1.0)
+        self.start_service(name, retry=True)
+        return True
 
     def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
         """Signal one service and wait until it has exited (SIGKILL after ``timeout``)."""
@@ -245,6 +306,18 @@ class LocalStack:
             procs.send(record, signal.SIGKILL)
             if procs.wait_gone([record], 10):
                 raise StackError(f"{name} (pid {record.pid}) survived SIGKILL")
+        self._wait_ports_released(name)
+
+    def _wait_ports_released(self, name: str, timeout: float = 10) -> None:
+        """A killed JVM's sockets close as its threads exit, a moment after its process
+        looks gone: wait (bounded) for its own ports, so that starting it again at once
+        does not find them busy (if they stay busy, start_service names the port)."""
+        plan = self.plan()
+        own = {name, f"{name} cluster bus"}
+        others = [n for n in plan.named() if n not in own]
+        deadline = time.monotonic() + timeout
+        while busy_ports(plan, skip=others) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _prepare(self, plan: PortPlan, base: AppConfig) -> AppConfig:
         layout = self.layout
@@ -418,8 +491,9 @@ class LocalStack:
         report.done("topics", f"topics ready: {', '.join(o.name for o in outcomes)}")
 
     def _check_alive(self, names: list[str]) -> None:
+        """Raise for a service that exited, unless it is a broker :meth:`revive` restarts."""
         for name in names:
-            if not self.is_running(name):
+            if not self.is_running(name) and not self.revive(name):
                 raise StackError(self._died_message(name))
 
     def _died_message(self, name: str) -> str:

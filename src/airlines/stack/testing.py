@@ -91,7 +91,10 @@ class RunningStack:
             if not self.local.is_running(spec.name):
                 self.local.start_service(spec.name)
         deadline = time.monotonic() + timeout
+        brokers = [s.name for s in self.local.services() if s.kind == "kafka"]
         while True:
+            for name in brokers:  # killed ones may exit once on their old registration
+                self.local.revive(name)
             status = self.refresh()
             if status.up:
                 for index in range(3):
