@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -219,19 +221,29 @@ def test_stacks_of_dead_test_sessions_are_reaped(tmp_path: Path) -> None:
     root = tmp_path / "pytest-0" / "stack0"
     root.mkdir(parents=True)
     procs.write_pid_file(root / testing.OWNER_FILE, procs.ProcessRecord(2**22 + 1, 1))
+    # A server that stays up: with no TCP port it needs a socket, else it exits at once
+    # (which raced the reaper). The socket's path is short: sun_path holds 108 bytes.
+    sockets = Path(tempfile.mkdtemp(prefix="reap-"))
+    socket_path = sockets / "redis.sock"
     orphan = procs.spawn(
-        ["redis-server", "--port", "0", "--save", ""], cwd=root, output=root / "redis.out"
+        ["redis-server", "--port", "0", "--unixsocket", str(socket_path), "--save", ""],
+        cwd=root,
+        output=root / "redis.out",
     )
     try:
         deadline = time.monotonic() + 10
-        while procs.leftovers(root) != [orphan.pid]:
-            assert time.monotonic() < deadline, procs.leftovers(root)
+        while not socket_path.exists() or procs.leftovers(root) != [orphan.pid]:
+            assert time.monotonic() < deadline, (
+                procs.leftovers(root),
+                (root / "redis.out").read_text(),
+            )
             time.sleep(0.1)
         assert testing.reap_orphaned_stacks(tmp_path) == [root]
         assert procs.leftovers(root) == []
         assert not procs.is_running(orphan)
     finally:
         procs.stop({"orphan": orphan}, timeout=5)
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def test_a_config_the_stack_cannot_hold_is_refused(tmp_path: Path) -> None:
