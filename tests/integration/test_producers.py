@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -66,18 +67,36 @@ def test_no_acknowledged_event_is_lost_when_a_broker_is_killed(
     stop = threading.Event()
     outcome: dict[str, object] = {}
 
+    progress: list[tuple[int, int]] = []  # (queued, delivered), about once a second
+
     def run() -> None:
         outcome["stats"] = produce(
-            config, region, rate=400, count=6000, seed=5, stop=stop, track_offsets=True
+            config,
+            region,
+            rate=400,
+            count=6000,
+            seed=5,
+            stop=stop,
+            track_offsets=True,
+            on_progress=lambda s: progress.append((s.queued, s.delivered)),
         )
+
+    def wait_for(what: str, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert producer.is_alive(), (what, progress[-3:])
+            assert time.monotonic() < deadline, (what, progress[-3:])
+            time.sleep(0.1)
 
     producer = threading.Thread(target=run)
     producer.start()
     try:
-        time.sleep(3)
+        wait_for("deliveries", lambda: bool(progress) and progress[-1][1] >= 500)
         stack.kill_broker(1)  # kill -9 while producing
-        time.sleep(3)
-        stack.start_broker(1)
+        queued_at_kill = progress[-1][0]
+        # Keep producing while the broker is down (its partitions' leaders move) ...
+        wait_for("sends while down", lambda: progress[-1][0] >= queued_at_kill + 800)
+        stack.start_broker(1)  # ... then bring it back, as a supervisor would
         producer.join(timeout=120)
         assert not producer.is_alive(), "producer did not finish"
     finally:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,9 +120,18 @@ def test_process_records_survive_pid_files_and_stop(tmp_path: Path) -> None:
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    record = procs.spawn([sys.executable, "-c", code], cwd=tmp_path, output=tmp_path / "o")
-    # wait until the handler is installed
-    subprocess.run([sys.executable, "-c", "import time; time.sleep(0.5)"], check=True)
+    ready = tmp_path / "ignoring-sigterm"
+    code = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)"
+    )
+    record = procs.spawn(
+        [sys.executable, "-c", code, str(ready)], cwd=tmp_path, output=tmp_path / "o"
+    )
+    deadline = time.monotonic() + 30  # until the handler is installed, not a fixed time
+    while not ready.exists():
+        assert time.monotonic() < deadline
+        assert procs.is_running(record)
+        time.sleep(0.05)
     assert procs.stop({"stubborn": record}, timeout=1) == ["stubborn"]
     assert not procs.is_running(record)
