@@ -122,7 +122,9 @@ def replay(
     file: Annotated[
         Path,
         typer.Argument(
-            help="JSONL or CSV file with the contract's field names.", exists=True, dir_okay=False
+            help="JSONL or CSV file with the contract's field names (event_id optional).",
+            exists=True,
+            dir_okay=False,
         ),
     ],
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to write to.")],
@@ -136,12 +138,25 @@ def replay(
     check: Annotated[
         bool, typer.Option("--check", help="Only validate the file; send nothing.")
     ] = False,
+    naive_timezone: Annotated[
+        str,
+        typer.Option(
+            help="Time zone of times written without a UTC offset (an IANA name, e.g. "
+            "America/New_York).",
+        ),
+    ] = "UTC",
     config: ConfigOption = None,
 ) -> None:
     """Send the file's events in file order, keeping their event times.
 
-    Invalid rows are reported with their line numbers and not sent; exits 1 if there were any.
+    Rows without an event_id get a deterministic one (the same row of the same file gets
+    the same id on every replay); the original record's words ('On Time', 'east_coast',
+    ...) are read as the contract's values. Invalid rows are reported as FILE:LINE: field:
+    problem and not sent; exits 1 if there were any.
     """
+    from datetime import UTC, tzinfo
+    from zoneinfo import ZoneInfo
+
     from airlines.producers.publisher import EventPublisher, Pacer
     from airlines.producers.replay import CsvHeaderError, FileFormat, detect_format, read_rows
     from airlines.producers.run import FLUSH_TIMEOUT_S
@@ -149,6 +164,12 @@ def replay(
 
     if fmt not in (None, "jsonl", "csv"):
         fail(f"--format: expected jsonl or csv, got {fmt!r}")
+    naive_tz: tzinfo = UTC
+    if naive_timezone.upper() != "UTC":
+        try:
+            naive_tz = ZoneInfo(naive_timezone)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            fail(f"--naive-timezone: unknown time zone {naive_timezone!r} (an IANA name)")
     try:
         file_format: FileFormat = fmt or detect_format(file)  # type: ignore[assignment]
     except ValueError as exc:
@@ -159,11 +180,11 @@ def replay(
         publisher = EventPublisher(kafka)
         if not publisher.topic_exists(topic):
             fail(f"--topic: topic {topic!r} does not exist on {','.join(kafka.bootstrap_servers)}")
-    pacer, problems, valid = Pacer(rate), 0, 0
+    pacer, problems, valid, derived = Pacer(rate), 0, 0, 0
     start = time.monotonic()
     try:
         with stop_on_signals() as stop:
-            for row in read_rows(file, file_format):
+            for row in read_rows(file, file_format, naive_tz):
                 if stop.is_set():
                     break
                 if row.event is None:
@@ -171,13 +192,20 @@ def replay(
                     say_error(f"{file}:{row.line}: {row.problem}")
                     continue
                 valid += 1
+                derived += row.derived_id
+                if row.repeats is not None:
+                    say_error(
+                        f"{file}:{row.line}: note: same content as line {row.repeats}; "
+                        "replayed as a separate event with its own event_id"
+                    )
                 if publisher is not None:
                     publisher.send(topic, row.event)
                     pacer.wait(publisher.poll)
     except CsvHeaderError as exc:
         fail(str(exc))
+    ids = f" ({derived} with derived event_ids)" if derived else ""
     if publisher is None:
-        console.print(f"{file}: {valid} valid rows, {problems} invalid", highlight=False)
+        console.print(f"{file}: {valid} valid rows{ids}, {problems} invalid", highlight=False)
     else:
         publisher.flush(FLUSH_TIMEOUT_S)
         stats = publisher.stats
@@ -185,7 +213,7 @@ def replay(
             f"{file} -> {topic}",
             stats,
             time.monotonic() - start,
-            f", {problems} invalid rows not sent",
+            f", {problems} invalid rows not sent{ids}",
         )
         if stats.failed or stats.pending:
             raise typer.Exit(1)
