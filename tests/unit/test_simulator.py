@@ -97,6 +97,20 @@ def test_delays_are_mixed() -> None:
 def test_event_ids_are_unique() -> None:
     events = sample(Region.CROSS_COUNTRY, n=5000)
     assert len({e.event_id for e in events}) == 5000
+    assert all(e.event_id.version == 4 for e in events)
+
+
+def test_a_restarted_producer_with_the_same_seed_sends_new_ids() -> None:
+    # The same seed replays the same draws; at other event times the ids must differ,
+    # or the job would drop the restarted producer's events as duplicates.
+    start = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    first = list(FleetSimulator(Region.EAST_COAST, seed=7).events(start, rate=10, count=500))
+    again = list(FleetSimulator(Region.EAST_COAST, seed=7).events(start, rate=10, count=500))
+    later = start + timedelta(seconds=90, microseconds=123)
+    restarted = list(FleetSimulator(Region.EAST_COAST, seed=7).events(later, rate=10, count=500))
+    assert [e.event_id for e in again] == [e.event_id for e in first]
+    assert not {e.event_id for e in restarted} & {e.event_id for e in first}
+    assert [e.flight_id for e in restarted] == [e.flight_id for e in first]
 
 
 def test_some_flights_are_chronically_later_than_others() -> None:

@@ -1,11 +1,15 @@
 """Flight events of one region's fleet: the data every producer sends.
 
 Deterministic: the same seed and the same event times give the same events, byte for
-byte (event ids included), so a test can regenerate exactly what a producer sent.
+byte (event ids included), so a test can regenerate exactly what a producer sent. An
+event id also depends on its event time, so a producer started again with the same
+seed (a restarted pod) does not repeat the ids it sent before: the job would drop those
+as duplicates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Iterator
@@ -36,7 +40,7 @@ class FleetSimulator:
         price = min(high_price, max(low_price, flight.base_price * rng.uniform(0.85, 1.15)))
         delay = self._delay(rng, flight.punctuality)
         return FlightEvent(
-            event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            event_id=_event_id(rng.getrandbits(128), timestamp),
             flight_id=flight.flight_id,
             airline=flight.airline.name,
             aircraft_type=flight.aircraft_type,
@@ -67,6 +71,13 @@ class FleetSimulator:
         step = timedelta(seconds=1 / rate)
         for i in range(count):
             yield self.event_at(start + i * step)
+
+
+def _event_id(draw: int, timestamp: datetime) -> uuid.UUID:
+    """A version-4 id from the simulator's draw and the event time (see the module)."""
+    moment = timestamp.astimezone(UTC).isoformat().encode()
+    digest = hashlib.blake2b(draw.to_bytes(16, "big") + moment, digest_size=16).digest()
+    return uuid.UUID(bytes=digest, version=4)
 
 
 def _nearest_departure(flight: ScheduledFlight, at: datetime) -> datetime:
