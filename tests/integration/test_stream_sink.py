@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from typing import Any
 
@@ -111,8 +112,11 @@ def test_stale_slot_map_is_corrected_by_moved_replies(
     assert len([k for k in state(fresh_config) if ":win:" in k]) == 300
 
 
-def test_writes_survive_a_primary_failover(stack: RunningStack, fresh_config: FreshConfig) -> None:
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password))
+def test_without_acks_writes_go_on_through_a_primary_failover(
+    stack: RunningStack, fresh_config: FreshConfig
+) -> None:
+    # ackReplicas 0: availability first; the promoted replica takes writes at once.
+    writer = ClusterWriter(settings(fresh_config, stack.redis_password, ack_replicas=0))
     victim = None
     try:
         write(writer, fresh_config, rows(300))
@@ -135,6 +139,87 @@ def test_writes_survive_a_primary_failover(stack: RunningStack, fresh_config: Fr
     for row in data:
         key = layout.window(row.route, row.flight_id, row.window_start_ms)
         assert WindowAggregate.from_hash(dump[key]) == row
+
+
+def _replica_copies(fresh: FreshConfig, password: str, keys: list[str]) -> dict[str, Any]:
+    """Each key's hash as the replica of its slot's primary holds it."""
+    import redis
+    from redis.crc import key_slot
+
+    health = cluster_health(fresh.config.redis.nodes, password)
+    copies: dict[str, Any] = {}
+    for primary in health.primaries():
+        owned = [
+            k for k in keys if any(lo <= key_slot(k.encode()) <= hi for lo, hi in primary.slots)
+        ]
+        (replica,) = health.replicas_of(primary)
+        client = redis.Redis(replica.ip, replica.port, password=password, decode_responses=True)
+        try:
+            client.execute_command("READONLY")
+            for key in owned:
+                copies[key] = client.hgetall(key)
+        finally:
+            client.close()
+    return copies
+
+
+def test_acknowledged_writes_are_on_a_replica_and_wait_for_one_after_a_failover(
+    stack: RunningStack, fresh_config: FreshConfig
+) -> None:
+    writer = ClusterWriter(
+        settings(fresh_config, stack.redis_password, ack_replicas=1, retry_seconds=120)
+    )
+    layout = KeyLayout(fresh_config.config.redis.key_prefix)
+    victim = None
+    try:
+        first = rows(300)
+        write(writer, fresh_config, first)  # WAIT 1: every replica has it on return
+        keys = [layout.window(r.route, r.flight_id, r.window_start_ms) for r in first]
+        copies = _replica_copies(fresh_config, stack.redis_password, keys)
+        assert {k: WindowAggregate.from_hash(v) for k, v in copies.items()} == dict(
+            zip(keys, first, strict=True)
+        )
+        primaries = cluster_health(
+            fresh_config.config.redis.nodes, stack.redis_password
+        ).primaries()
+        victim = f"redis-{primaries[0].port}"
+        stack.kill_service(victim, signal.SIGKILL)
+        # The promoted replica has no replica of its own: its writes cannot be
+        # confirmed, so the write waits ...
+        data = rows(900, batch_id=2)
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                write(writer, fresh_config, data)
+            except BaseException as exc:  # reported by the test thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while writer.stats.unconfirmed == 0:
+            assert not done.is_set(), failure or "write returned without a confirmed copy"
+            assert time.monotonic() < deadline, writer.stats.errors[-3:]
+            time.sleep(0.2)
+        assert not done.is_set()
+        # ... until a supervisor brings the lost node back as the new primary's replica.
+        stack.start_service(victim)
+        thread.join(150)
+        assert done.is_set(), writer.stats.errors[-3:]
+        assert not failure, failure
+    finally:
+        writer.close()
+        if victim is not None:
+            stack.ensure_healthy()
+    keys = [layout.window(r.route, r.flight_id, r.window_start_ms) for r in data]
+    copies = _replica_copies(fresh_config, stack.redis_password, keys)
+    assert {k: WindowAggregate.from_hash(v) for k, v in copies.items()} == dict(
+        zip(keys, data, strict=True)
+    )
 
 
 def test_unreachable_cluster_fails_the_write(fresh_config: FreshConfig) -> None:

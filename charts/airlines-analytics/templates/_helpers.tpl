@@ -42,6 +42,9 @@ that both `airlines values validate` and `helm template` must reject.
 {{- if and (not $redis.enabled) (not $config.redis.nodes) -}}
 {{- $problems = append $problems "global.config.redis.nodes: required when redis-cluster.enabled is false" -}}
 {{- end -}}
+{{- if and $redis.enabled (gt (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
+{{- $problems = append $problems (printf "global.config.redis.ackReplicas: %d exceeds redis-cluster.replicasPerPrimary (%d): no write could ever be confirmed" (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
+{{- end -}}
 {{- if $kafka.enabled -}}
 {{- range $i, $topic := $config.topics -}}
 {{- if gt (int (default 3 $topic.replicationFactor)) (int $kafka.replicaCount) -}}

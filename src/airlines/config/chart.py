@@ -777,6 +777,14 @@ class ChartValues(ChartSection):
             )
         if not self.redis_cluster.enabled and not cfg.redis.nodes:
             out.append("global.config.redis.nodes: required when redis-cluster.enabled is false")
+        if self.redis_cluster.enabled and (
+            cfg.redis.ack_replicas > self.redis_cluster.replicas_per_primary
+        ):
+            out.append(
+                f"global.config.redis.ackReplicas: {cfg.redis.ack_replicas} exceeds "
+                f"redis-cluster.replicasPerPrimary ({self.redis_cluster.replicas_per_primary}): "
+                "no write could ever be confirmed"
+            )
         if self.kafka.enabled:
             brokers = self.kafka.replica_count
             factors = [(f"topics[{i}]", t.replication_factor) for i, t in enumerate(cfg.topics)]

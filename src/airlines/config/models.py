@@ -143,6 +143,14 @@ class RedisConfig(Section):
     top_n: int = Field(
         20, ge=1, le=1000, description="Kept entries of a route's recent-windows index."
     )
+    ack_replicas: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="Replicas that must acknowledge the job's writes (Redis WAIT) before a "
+        "batch counts as written, so that a primary's failover loses none of them; 0 to not "
+        "wait (writes go on while a primary has no replica, and a failover may lose the last).",
+    )
 
 
 class StreamingConfig(Section):

@@ -12,6 +12,12 @@ write, all nodes first, then all replies. Replies are checked one by one:
   retry after a backoff (doubling, capped), until ``retry_seconds`` have passed;
 * any other error reply (``WRONGTYPE``, ``NOAUTH``, ``OOM`` ...) - not retried.
 
+With ``ack_replicas`` (``redis.ackReplicas``, 1 by default) each node's share ends with
+``WAIT``: replication is asynchronous, and a primary killed right after it answered
+would take its last writes with it when its replica takes over. Writes fewer replicas
+confirmed are written again (a primary whose replica is gone stalls the batch until one
+is back, or until the retries run out).
+
 Whatever cannot be written in time raises :class:`RedisWriteError`, so the Spark task
 and with it the micro-batch fail (the query stops; a restart replays the batch from
 the checkpoint) instead of losing the batch. Retrying is safe because every command
@@ -71,6 +77,9 @@ class SinkSettings:
     top_n: int
     retry_seconds: float = 60.0
     socket_timeout: float = 10.0
+    #: Replicas that must confirm each node's writes (WAIT); 0: do not wait.
+    ack_replicas: int = 0
+    ack_timeout_ms: int = 2000
 
     @classmethod
     def from_config(
@@ -84,6 +93,7 @@ class SinkSettings:
             ttl_seconds=max(1, round(config.ttl.total_seconds())),
             top_n=config.top_n,
             retry_seconds=retry_seconds,
+            ack_replicas=config.ack_replicas,
         )
 
     def __repr__(self) -> str:  # never print the password
@@ -106,6 +116,8 @@ class WriteStats:
     round_trips: int = 0
     retries: int = 0
     redirects: int = 0
+    #: Rounds of writes that fewer replicas than required confirmed (WAIT).
+    unconfirmed: int = 0
     slot_map_refreshes: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -225,6 +237,11 @@ class ClusterWriter:
             if item.asking:
                 args.append(("ASKING",))
             args.append(item.command)
+        acks = self.settings.ack_replicas
+        if acks:
+            # Replication is asynchronous: a primary killed right after it answered
+            # may take the writes with it. WAIT returns once `acks` replicas have them.
+            args.append(("WAIT", acks, self.settings.ack_timeout_ms))
         try:
             connection = self._connection(address)
             connection.send_packed_command(connection.pack_commands(args))
@@ -235,7 +252,7 @@ class ClusterWriter:
             self._note(address, exc)
             self._drop(address)
             return [_Pending(i.command, i.slot) for i in items]
-        retry: list[_Pending] = []
+        retry: dict[int, _Pending] = {}  # by index in items
         for index, item in enumerate(items):
             try:
                 if item.asking:
@@ -246,25 +263,51 @@ class ClusterWriter:
                 # them all (idempotent).
                 self._note(address, exc)
                 self._drop(address)
-                retry.extend(_Pending(i.command, i.slot) for i in items[index:])
-                return retry
+                for later in range(index, len(items)):
+                    retry[later] = _Pending(items[later].command, items[later].slot)
+                return list(retry.values())
             except MovedError as exc:
                 self.stats.redirects += 1
                 self._slots[exc.slot_id] = (exc.host, int(exc.port))
-                retry.append(_Pending(item.command, item.slot))
+                retry[index] = _Pending(item.command, item.slot)
             except AskError as exc:
                 self.stats.redirects += 1
-                retry.append(_Pending(item.command, item.slot, (exc.host, int(exc.port)), True))
+                retry[index] = _Pending(item.command, item.slot, (exc.host, int(exc.port)), True)
             except (*_TRANSIENT_REPLIES, ReadOnlyError) as exc:
                 self._note(address, exc)
-                retry.append(_Pending(item.command, item.slot))
+                retry[index] = _Pending(item.command, item.slot)
             except ResponseError as exc:
+                self._drop(address)  # its remaining replies are never read
                 name = _text(item.command[0])
                 key = _text(item.command[1]) if len(item.command) > 1 else ""
                 raise RedisWriteError(
                     f"Redis {address[0]}:{address[1]} rejected {name} {key}: {exc}"
                 ) from exc
-        return retry
+        if acks and not self._confirmed(address, connection, acks):
+            # Not durable yet: write them all again (idempotent) until replicas have them.
+            for index, item in enumerate(items):
+                retry.setdefault(index, _Pending(item.command, item.slot))
+        return list(retry.values())
+
+    def _confirmed(self, address: Address, connection: redis.Connection, acks: int) -> bool:
+        """Read the WAIT reply: True if ``acks`` replicas have every write before it."""
+        try:
+            confirmed = int(connection.read_response())
+        except (redis.ConnectionError, redis.TimeoutError, OSError, ResponseError) as exc:
+            self._note(address, exc)
+            self._drop(address)
+            return False
+        if confirmed >= acks:
+            return True
+        self.stats.unconfirmed += 1
+        self._note(
+            address,
+            RedisWriteError(
+                f"{confirmed} of {acks} replica(s) confirmed the writes within "
+                f"{self.settings.ack_timeout_ms} ms (WAIT); the primary may have lost its replica"
+            ),
+        )
+        return False
 
     def _note(self, address: Address, exc: BaseException) -> None:
         message = f"{address[0]}:{address[1]}: {type(exc).__name__}: {exc}"
