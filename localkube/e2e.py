@@ -107,7 +107,18 @@ def main(pytest_args: Sequence[str] = ()) -> int:
         def tests() -> None:
             nonlocal tests_status
             env = {**os.environ, "KUBECONFIG": str(spec.kubeconfig)}
-            argv = [sys.executable, "-m", "pytest", "-m", "e2e", "tests/e2e", *pytest_args]
+            # --durations: where the time goes, test by test, under the phase table.
+            argv = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-m",
+                "e2e",
+                "--durations=0",
+                "--durations-min=5",
+                "tests/e2e",
+                *pytest_args,
+            ]
             tests_status = subprocess.run(argv, cwd=paths.REPO, env=env, check=False).returncode
             if tests_status != 0:
                 raise RuntimeError(f"pytest exited {tests_status}")

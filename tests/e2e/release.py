@@ -120,6 +120,16 @@ class Release:
             interval=3,
         )
 
+    def wait_everything_ready(self, executors: int, timeout: float = 600) -> dict[str, Any]:
+        """Wait until the job runs (driver + ``executors``) and every pod is Ready.
+
+        ``helm install --wait`` waits for the chart's own workloads; the driver and
+        executor pods come later, from the operator, so they are waited for here.
+        """
+        driver = self.wait_running(executors, timeout)
+        wait_until("every pod Ready", lambda: not self.not_ready(), timeout, interval=3)
+        return driver
+
     def driver_log(self, pod: str) -> str:
         return self.kube.kubectl(
             "-n", self.namespace, "logs", pod, "-c", "spark-kubernetes-driver", timeout=60

@@ -83,7 +83,7 @@ def test_environment_installs_runs_and_passes_helm_test(
     installed: tuple[Environment, Release],
 ) -> None:
     env, release = installed
-    assert not release.not_ready(), release.not_ready()
+    release.wait_everything_ready(env.executors)
     statefulsets = {
         s["metadata"]["name"]: s["status"].get("readyReplicas", 0)
         for s in release.kube.json("-n", release.namespace, "get", "statefulsets")["items"]
@@ -93,7 +93,6 @@ def test_environment_installs_runs_and_passes_helm_test(
         release.resource("kafka"): 3,
         release.resource("redis-cluster"): 6,
     }
-    release.wait_running(env.executors)
     analytics.start_toolbox(release.kube, release.name, release.namespace, PRODUCER_IMAGE)
     wait_until(
         "a fresh analytics heartbeat",
