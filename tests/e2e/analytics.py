@@ -10,9 +10,11 @@ Inputs, read independently of the job's output:
   exists), read from the checkpoint volume on this machine (local-path keeps it in a
   directory of the node).
 
-From those, :func:`airlines.jobs.testing.oracle` recomputes every window in plain
-Python, the watermark included (a batch's watermark comes from the batches before it),
-so even events a broker or driver restart made late are accounted for exactly.
+From those (:func:`airlines.jobs.testing.checkpoint_batches` and
+:func:`~airlines.jobs.testing.batch_phases`), :func:`airlines.jobs.testing.oracle`
+recomputes every window in plain Python, the watermark included (a batch's watermark
+comes from the batches before it), so even events a broker or driver restart made late
+are accounted for exactly.
 """
 
 from __future__ import annotations
@@ -21,15 +23,12 @@ import base64
 import json
 import subprocess
 import textwrap
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 from tests.e2e.kube import Kube
 
-from airlines.smoke import SMOKE_KEY
+from airlines.jobs.testing import SourceRecord
 
 TOOLBOX = "e2e-toolbox"
 
@@ -79,19 +78,6 @@ _DUMP = textwrap.dedent(
     consumer.close()
     """
 )
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes | None
-
-    @property
-    def is_smoke_marker(self) -> bool:
-        return self.key == SMOKE_KEY
 
 
 def toolbox_manifest(release: str, namespace: str, image: str) -> dict[str, Any]:
@@ -184,7 +170,7 @@ def toolbox_run(
     )
 
 
-def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[Record]:
+def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[SourceRecord]:
     """Every record of ``topics`` (read by the toolbox pod), smoke markers included."""
     out = kube.kubectl(
         "-n",
@@ -204,7 +190,7 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[Record]:
         data = json.loads(line)
         value = data["value"]
         records.append(
-            Record(
+            SourceRecord(
                 data["topic"],
                 data["partition"],
                 data["offset"],
@@ -213,89 +199,3 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[Record]:
             )
         )
     return records
-
-
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int
-    end_offsets: dict[tuple[str, int], int]
-    watermark_ms: int
-    committed: bool
-
-
-def checkpoint_batches(analytics_checkpoint: Path) -> list[Batch]:
-    """The analytics query's offset log: which offsets each batch read up to."""
-    offsets_dir = analytics_checkpoint / "offsets"
-    commits_dir = analytics_checkpoint / "commits"
-    batches = []
-    for path in sorted(
-        offsets_dir.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1
-    ):
-        if not path.name.isdigit():
-            continue
-        lines = path.read_text().splitlines()
-        # v1 / metadata (watermark, conf) / one line per source (a single Kafka source).
-        metadata = json.loads(lines[1])
-        ends: dict[tuple[str, int], int] = {}
-        for line in lines[2:]:
-            for topic, partitions in json.loads(line).items():
-                for partition, offset in partitions.items():
-                    ends[(topic, int(partition))] = int(offset)
-        batches.append(
-            Batch(
-                int(path.name),
-                ends,
-                int(metadata.get("batchWatermarkMs", 0)),
-                (commits_dir / path.name).exists(),
-            )
-        )
-    return batches
-
-
-def phases(records: list[Record], batches: list[Batch]) -> list[list[tuple[str, bytes | None]]]:
-    """The records of each committed batch, in batch order, for the oracle.
-
-    Fails if a record lies beyond the last committed batch: call it once the job has
-    caught up (see :func:`caught_up`).
-    """
-    committed = [b for b in batches if b.committed]
-    result: list[list[tuple[str, bytes | None]]] = [[] for _ in committed]
-    for record in records:
-        if record.is_smoke_marker:
-            continue
-        where = (record.topic, record.partition)
-        for index, batch in enumerate(committed):
-            if record.offset < batch.end_offsets.get(where, 0):
-                result[index].append((record.topic, record.value))
-                break
-        else:
-            raise AssertionError(f"record {where}@{record.offset} is in no committed batch")
-    return result
-
-
-def caught_up(records: list[Record], batches: list[Batch]) -> bool:
-    """True when the committed batches have read every record."""
-    committed = [b for b in batches if b.committed]
-    if not committed:
-        return False
-    ends = committed[-1].end_offsets
-    latest: dict[tuple[str, int], int] = {}
-    for record in records:
-        key = (record.topic, record.partition)
-        latest[key] = max(latest.get(key, -1), record.offset)
-    return all(ends.get(key, 0) > offset for key, offset in latest.items())
-
-
-def duplicate_event_ids(records: list[Record]) -> list[str]:
-    """event_ids that appear in more than one record (the producers must never resend)."""
-    counts: Counter[str] = Counter()
-    for record in records:
-        if record.value is None or record.is_smoke_marker:
-            continue
-        try:
-            event_id = json.loads(record.value).get("event_id")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(event_id, str):
-            counts[event_id] += 1
-    return sorted(e for e, n in counts.items() if n > 1)

@@ -27,7 +27,18 @@ from tests.e2e.release import REGIONS, Release
 
 from airlines.config.loader import load_config
 from airlines.jobs.layout import KeyLayout
-from airlines.jobs.testing import LoggedBatch, differences, logged_batches, oracle, window_hashes
+from airlines.jobs.testing import (
+    CheckpointBatch,
+    LoggedBatch,
+    batch_phases,
+    caught_up,
+    checkpoint_batches,
+    differences,
+    duplicate_event_ids,
+    logged_batches,
+    oracle,
+    window_hashes,
+)
 
 #: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
 pytestmark = pytest.mark.timeout(1800)
@@ -115,13 +126,13 @@ def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
     records = analytics.dump_topics(release.kube, release.namespace, topics)
     checkpoint = _checkpoint_dir(release)
 
-    def caught_up() -> list[analytics.Batch] | None:
-        batches = analytics.checkpoint_batches(checkpoint)
-        return batches if analytics.caught_up(records, batches) else None
+    def is_caught_up() -> list[CheckpointBatch] | None:
+        batches = checkpoint_batches(checkpoint)
+        return batches if caught_up(records, batches) else None
 
-    batches = wait_until("the job has read every record", caught_up, 300, interval=5)
+    batches = wait_until("the job has read every record", is_caught_up, 300, interval=5)
     expected = oracle(
-        analytics.phases(records, batches),
+        batch_phases(records, batches),
         {t.name: t.route_name for t in config.topics},
         KeyLayout(config.redis.key_prefix),
         window=config.streaming.window,
@@ -129,9 +140,12 @@ def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
         watermark=config.streaming.watermark,
     )
     events = [r for r in records if not r.is_smoke_marker]
-    # Every event is aggregated, dead-lettered or late (tumbling windows: one row each).
+    # Every event is aggregated, dead-lettered, late or a duplicate.
     assert config.streaming.slide is None
-    assert expected.aggregated_events + expected.rejected + expected.late_rows == len(events)
+    assert (
+        expected.aggregated_events + expected.rejected + expected.late_events + expected.duplicates
+        == len(events)
+    )
     with release.redis_config(tmp_path) as (path, env), environment(env):
         # Every window hash in Redis, through the port-forwards ...
         actual = window_hashes(load_config(path))
@@ -176,7 +190,7 @@ def load_config_from(release: Release, tmp_path: Path) -> Any:
 
 def test_install_brings_everything_up(release: Release, toolbox: str) -> None:
     assert release.installed()
-    assert not release.not_ready(), release.not_ready()
+    driver = release.wait_everything_ready(EXECUTORS)
     # The hook jobs did their work: the topics exist with the configured shape ...
     described = _exec(release, "airlines", "topics", "describe", "--json")
     assert described.returncode == 0, described.stderr
@@ -203,7 +217,6 @@ def test_install_brings_everything_up(release: Release, toolbox: str) -> None:
     ):
         assert expected in info, info
     # The operator submitted the job: RUNNING, with its driver and executor pods.
-    driver = release.wait_running(EXECUTORS)
     assert driver["metadata"]["labels"]["spark-role"] == "driver"
 
 
@@ -227,7 +240,7 @@ def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     events = [r for r in result["records"] if not r.is_smoke_marker]
     # Nothing acknowledged is missing, nothing is there twice.
     assert len(events) == sum(release.delivered.values()), (len(events), release.delivered)
-    assert not analytics.duplicate_event_ids(events)
+    assert not duplicate_event_ids(events)
 
 
 # --- RBAC: what each service account may and may not do ------------------------------------
@@ -373,7 +386,7 @@ def test_pod_loss_loses_and_doubles_nothing(release: Release, tmp_path: Path) ->
     result = _check_analytics(release, tmp_path)
     events = [r for r in result["records"] if not r.is_smoke_marker]
     assert len(events) == sum(release.delivered.values()), (len(events), release.delivered)
-    assert not analytics.duplicate_event_ids(events)
+    assert not duplicate_event_ids(events)
 
 
 def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path) -> None:

@@ -2,20 +2,23 @@
 
 Three produce phases, each followed by its own available-now run, so the watermark
 each phase meets is known exactly (the highest event time of the earlier phases minus
-the allowed delay: every run ends with a no-data batch that advances it). The input
-holds out-of-order events, late events beyond the watermark (one per window group, so
-Spark's per-group late count equals the late events), an event exactly on the
-watermark boundary, and one bad record of every kind.
+the allowed delay: every run ends with a no-data batch that advances it); the oracle
+takes the batches as Spark's offset log records them. The input
+holds out-of-order events, late events (several per window group in one batch and
+across batches), events exactly on the watermark and a millisecond after it,
+duplicates (earlier phases' events sent again, and events sent twice in one batch),
+and one bad record of every kind.
 
 Every window hash in Redis is compared with an independent pure-Python computation
-(:func:`airlines.jobs.testing.oracle`), and the counts reconcile: events in =
-aggregated + dead-lettered + late. The same run checks the dead-letter topic and the
-query commands.
+(:func:`airlines.jobs.testing.oracle`), and the counts reconcile exactly: events in =
+aggregated + dead-lettered + late + duplicates. The same run checks the dead-letter
+topic and the query commands.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,11 +31,15 @@ from airlines.config import AppConfig
 from airlines.contract import FlightEvent
 from airlines.jobs import transform
 from airlines.jobs.layout import KeyLayout
+from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import (
     BadRecord,
     LoggedBatch,
     OracleResult,
     bad_records,
+    batch_phases,
+    caught_up,
+    checkpoint_batches,
     differences,
     logged_batches,
     oracle,
@@ -61,7 +68,7 @@ class Scenario:
     dead_letters: list[TopicMessage]
 
 
-def _at(seconds: int) -> datetime:
+def _at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
@@ -78,53 +85,61 @@ def _events(
     ]
 
 
-def _one_per_group(
-    events: list[tuple[str, FlightEvent]], window_s: int
-) -> list[tuple[str, FlightEvent]]:
-    """Late events, at most one per (topic, flight, window) (see the module docstring)."""
-    seen: set[tuple[str, str, int]] = set()
-    kept = []
-    for topic, event in events:
-        group = (topic, event.flight_id, int(event.timestamp.timestamp()) // window_s)
-        if group not in seen:
-            seen.add(group)
-            kept.append((topic, event))
-    return kept
-
-
 def _messages(events: list[tuple[str, FlightEvent]], rng: random.Random) -> list[Message]:
     messages: list[Message] = [(t, e.flight_id.encode(), e.to_json()) for t, e in events]
     rng.shuffle(messages)  # out of order in event time
     return messages
 
 
+def _on_the_line(
+    sims: dict[str, FleetSimulator], topic: str, watermark_s: int
+) -> list[tuple[str, FlightEvent]]:
+    """An event exactly on the watermark (late) and one a millisecond after it (kept)."""
+    return [
+        (topic, sims[topic].event_at(_at(watermark_s))),
+        (topic, sims[topic].event_at(_at(watermark_s + 0.001))),
+    ]
+
+
 def build_phases(config: AppConfig) -> tuple[list[list[Message]], list[tuple[str, BadRecord]]]:
     rng = random.Random(20240501)
     topics = [t.name for t in config.topics]
+    # Six flights per region: late events share groups (flight, window) several times.
     sims = {t.name: FleetSimulator(t.region, fleet_size=6, seed=42) for t in config.topics}
-    window_s = int(config.streaming.window.total_seconds())
-    first = topics[0]
+    first, second = topics[0], topics[1]
     # Phase 1: 0-12 min, the latest at 719 s -> watermark 659 s afterwards.
     phase1 = [*_events(rng, sims, 60, (0, 719)), (first, sims[first].event_at(_at(719)))]
     # Phase 2: on time (600-960 s, latest 959 s -> watermark 899 s afterwards), one
-    # out-of-order event before the latest but after the watermark (665 s), and late
-    # events in windows that ended at 300 s and 600 s (<= 659 s).
+    # out-of-order event before the latest but after the watermark (665 s), late events
+    # (several per group) in windows that ended at 300 s and 600 s and in the open one,
+    # the two on the watermark's line, and duplicates: phase-1 events sent again (late
+    # when at or before 659 s) and phase-2 events sent twice within the batch.
+    on_time2 = _events(rng, sims, 40, (600, 959))
     phase2 = [
-        *_events(rng, sims, 40, (600, 959)),
+        *on_time2,
         (first, sims[first].event_at(_at(959))),
-        (topics[1], sims[topics[1]].event_at(_at(665))),
-        *_one_per_group(_events(rng, sims, 6, (0, 600)), window_s),
+        (second, sims[second].event_at(_at(665))),
+        *_events(rng, sims, 12, (0, 659)),
+        *_on_the_line(sims, second, 659),
     ]
-    # Phase 3: on time, plus events in the window ending at 900 s (after the watermark,
-    # 899 s, by one second: kept) and late ones in the window that ended at 600 s.
-    phase3 = (
-        _events(rng, sims, 20, (900, 1200))
-        + _events(rng, sims, 2, (600, 900))
-        + _one_per_group(_events(rng, sims, 4, (300, 600)), window_s)
-    )
+    # Phase 3: on time (900-1200 s), late ones (at or before 899 s) in the window that
+    # ends at 900 s and in groups that already had late events in phase 2, the
+    # watermark's line again, and phase-2 events repeated.
+    on_time3 = _events(rng, sims, 20, (900, 1200))
+    phase3 = [
+        *on_time3,
+        *_events(rng, sims, 3, (600, 899)),
+        *_events(rng, sims, 6, (0, 600)),
+        *_on_the_line(sims, first, 899),
+    ]
     template = sims[first].event_at(_at(100))
     bad = [(topics[i % len(topics)], record) for i, record in enumerate(bad_records(template))]
     phases = [_messages(phase1, rng), _messages(phase2, rng), _messages(phase3, rng)]
+    # Sent again: earlier phases' events (late, or duplicates when after the watermark)
+    # and on-time events of the same batch (duplicates).
+    after_watermark = [(t, e) for t, e in on_time2 if e.timestamp > _at(659)]
+    phases[1] += rng.sample(phases[0], 30) + _messages(rng.sample(after_watermark, 15), rng)
+    phases[2] += rng.sample(phases[1], 10) + _messages(rng.sample(on_time3, 15), rng)
     # The bad records go in with the first phase, spread over the topics.
     phases[0] += [(topic, b"bad", record.value) for topic, record in bad]
     return phases, bad
@@ -146,8 +161,13 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
             log += run.stderr + run.stdout
             assert run.returncode == 0, run.stderr[-3000:]
         routes = {t.name: t.route_name for t in config.topics}
+        # The micro-batches as Spark's offset log says they read the topics (each run
+        # ends with a no-data batch that moves the watermark on).
+        records = [m.record() for t in config.topics for m in read_topic(config, t.name)]
+        batches = checkpoint_batches(Path(checkpoint_dir(config, "analytics")))
+        assert caught_up(records, batches)
         expected = oracle(
-            [[(topic, value) for topic, _, value in phase] for phase in phases],
+            batch_phases(records, batches),
             routes,
             KeyLayout(config.redis.key_prefix),
             window=config.streaming.window,
@@ -172,19 +192,49 @@ def test_redis_holds_exactly_what_the_oracle_computes(scenario: Scenario) -> Non
     actual = window_hashes(scenario.config)
     assert differences(scenario.expected.windows, actual) == []
     # The scenario exercised what it claims to.
-    assert scenario.expected.late_rows >= 10
+    assert scenario.expected.late_events >= 40
+    assert scenario.expected.duplicates >= 30  # 30 of the same batch, more from earlier
     assert len(actual) >= 50
 
 
-def test_counts_reconcile(scenario: Scenario) -> None:
+def _late_per_group(scenario: Scenario) -> list[Counter[tuple[str, str, int]]]:
+    """Per phase: how many late events each (topic, flight, window start) received."""
+    window_s = int(scenario.config.streaming.window.total_seconds())
+    delay_s = scenario.config.streaming.watermark.total_seconds()
+    latest: float | None = None
+    per_phase = []
+    for phase in scenario.phases:
+        counts: Counter[tuple[str, str, int]] = Counter()
+        events = [(t, FlightEvent.from_json(v)) for t, k, v in phase if k != b"bad" and v]
+        for topic, event in events:
+            moment = event.timestamp.timestamp()
+            if latest is not None and moment <= latest - delay_s:
+                counts[(topic, event.flight_id, int(moment) // window_s)] += 1
+        latest = max([latest or 0.0, *(e.timestamp.timestamp() for _, e in events)])
+        per_phase.append(counts)
+    return per_phase
+
+
+def test_counts_reconcile_exactly(scenario: Scenario) -> None:
+    expected = scenario.expected
     events_in = sum(len(phase) for phase in scenario.phases)
-    aggregated = sum(w.event_count for w in scenario.expected.windows.values())
-    logged_late = sum(b.late_rows for b in scenario.batches)
-    logged_dead = sum(b.dead_lettered for b in scenario.batches)
-    assert sum(b.input_rows for b in scenario.batches) == events_in
-    assert logged_late == scenario.expected.late_rows
-    assert logged_dead == len(scenario.dead_letters) == len(scenario.bad)
-    assert events_in == aggregated + len(scenario.dead_letters) + logged_late
+    logged = scenario.batches
+    assert sum(b.input_rows for b in logged) == events_in
+    # Every late event is counted, however many share a group in a batch or across
+    # batches (Spark's aggregation alone would count one per group and batch).
+    per_phase = _late_per_group(scenario)
+    assert max(per_phase[1].values()) >= 2
+    assert max(per_phase[2].values()) >= 2
+    assert set(per_phase[1]) & set(per_phase[2])
+    assert sum(b.late_events for b in logged) == expected.late_events
+    assert expected.late_events == sum(c.total() for c in per_phase)
+    assert sum(b.duplicates for b in logged) == expected.duplicates
+    assert sum(b.dead_lettered for b in logged) == len(scenario.dead_letters) == len(scenario.bad)
+    aggregated = sum(w.event_count for w in expected.windows.values())  # tumbling: one each
+    assert aggregated == expected.aggregated_events
+    assert events_in == (
+        aggregated + len(scenario.dead_letters) + expected.late_events + expected.duplicates
+    )
     actual_aggregated = sum(int(h["event_count"]) for h in window_hashes(scenario.config).values())
     assert actual_aggregated == aggregated
 

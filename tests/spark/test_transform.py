@@ -143,14 +143,17 @@ def test_enrich_maps_topics_to_routes_and_event_time(spark: SparkSession) -> Non
 def test_aggregation_matches_the_oracle(spark: SparkSession, slide: timedelta | None) -> None:
     messages = simulated(400, seed=11)
     messages += [("west", bad.value) for bad in bad_records(template())]
+    # The same event sent again (a replayed file, a producer resending): it counts once.
+    messages += messages[:40:3]
     window, watermark = timedelta(minutes=5), timedelta(minutes=1)
     validated = transform.validate_records(records(spark, messages))
     aggregated = transform.sink_rows(
         transform.aggregate_windows(
-            transform.enrich(transform.valid_events(validated), ROUTES),
+            transform.distinct_on_time_events(
+                transform.enrich(transform.valid_events(validated), ROUTES), watermark=watermark
+            ),
             window=window,
             slide=slide,
-            watermark=watermark,
         )
     )
     layout = KeyLayout("t")
@@ -165,8 +168,10 @@ def test_aggregation_matches_the_oracle(spark: SparkSession, slide: timedelta | 
         )
     # One batch: nothing is late.
     expected = oracle([messages], ROUTES, layout, window=window, slide=slide, watermark=watermark)
-    assert expected.late_rows == 0
+    assert expected.late_events == expected.closed_window_rows == 0
+    assert expected.duplicates == len(messages[:40:3]) == 14
     assert expected.rejected == len(bad_records(template()))
+    assert expected.aggregated_events == 400
     assert differences(expected.windows, actual) == []
     assert len(actual) > 20
 

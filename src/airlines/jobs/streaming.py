@@ -3,15 +3,16 @@
 Two queries read the configured topics (one Kafka source each, one checkpoint each,
 under ``streaming.checkpointLocation``):
 
-* ``flight-analytics``: validate -> valid events -> enrich -> watermark -> windows ->
-  Redis (``foreachBatch`` -> per-partition pipelined writes on the executors; the
-  driver only gets one count per partition back, never the rows);
+* ``flight-analytics``: validate -> valid events -> enrich -> watermark -> drop late
+  events and repeated event ids -> windows -> Redis (``foreachBatch`` -> per-partition
+  pipelined writes on the executors; the driver only gets one count per partition
+  back, never the rows);
 * ``flight-dead-letters``: validate -> rejected records -> the dead-letter topic.
 
 A micro-batch whose Redis writes fail (after bounded retries) fails its query; the
 job then stops both queries and exits non-zero, and a restart replays that batch from
 the checkpoint (writes are idempotent). Each analytics batch is logged with its input
-rows, rate, duration, rows written, records dead-lettered and rows dropped as late.
+rows, rate, duration, rows written, and records dead-lettered, late and duplicate.
 """
 
 from __future__ import annotations
@@ -237,11 +238,12 @@ def analytics_output(records: DataFrame, config: AppConfig) -> DataFrame:
         F.count(F.col("rejection")).alias("rejected"),
     )
     routes = {t.name: t.route_name for t in config.topics}
-    windows = transform.aggregate_windows(
+    events = transform.distinct_on_time_events(
         transform.enrich(transform.valid_events(validated), routes),
-        window=config.streaming.window,
-        slide=config.streaming.slide,
         watermark=config.streaming.watermark,
+    )
+    windows = transform.aggregate_windows(
+        events, window=config.streaming.window, slide=config.streaming.slide
     )
     return transform.sink_rows(windows)
 
@@ -292,7 +294,13 @@ def start_queries(
 
 @dataclass(frozen=True)
 class BatchReport:
-    """One analytics micro-batch, as logged."""
+    """One analytics micro-batch, as logged.
+
+    Every record read is exactly one of: aggregated, dead-lettered, late or a
+    duplicate (``input_rows = aggregated + dead_lettered + late_events +
+    duplicates``). ``closed_window_rows`` (sliding windows only) counts windows of
+    on-time events that had already closed; those events are aggregated elsewhere.
+    """
 
     batch_id: int
     input_rows: int
@@ -300,25 +308,44 @@ class BatchReport:
     duration_ms: int
     rows_written: int
     dead_lettered: int
-    late_rows: int
+    late_events: int
+    duplicates: int
+    closed_window_rows: int
     watermark: str | None
 
+    @property
+    def aggregated(self) -> int:
+        return self.input_rows - self.dead_lettered - self.late_events - self.duplicates
+
     def line(self) -> str:
-        return (
+        text = (
             f"batch {self.batch_id}: {self.input_rows} records in "
             f"({self.rows_per_second:,.0f} rows/s), {self.duration_ms} ms, "
             f"{self.rows_written} rows written to Redis, {self.dead_lettered} dead-lettered, "
-            f"{self.late_rows} late (dropped by watermark"
+            f"{self.late_events} late (dropped by watermark"
             + (f" {self.watermark}" if self.watermark else "")
-            + ")"
+            + f"), {self.duplicates} duplicates dropped"
         )
+        if self.closed_window_rows:
+            text += f", {self.closed_window_rows} closed-window rows"
+        return text
+
+
+#: Spark's name of the de-duplication operator in a query's progress.
+DEDUPLICATION_OPERATOR = "dedupeWithinWatermark"
 
 
 def batch_report(progress: Any, rows_written: int) -> BatchReport:
     """Read a ``StreamingQueryProgress`` of the analytics query."""
     observed = progress.observedMetrics.get(VALIDATION_METRICS)
     rejected = int(observed["rejected"]) if observed is not None else 0
-    late = sum(int(op.numRowsDroppedByWatermark) for op in progress.stateOperators)
+    late = duplicates = closed = 0
+    for operator in progress.stateOperators:
+        if operator.operatorName == DEDUPLICATION_OPERATOR:
+            late += int(operator.numRowsDroppedByWatermark)
+            duplicates += int(operator.customMetrics.get("numDroppedDuplicateRows", 0))
+        else:  # the window aggregation (after de-duplication: late only for sliding windows)
+            closed += int(operator.numRowsDroppedByWatermark)
     return BatchReport(
         batch_id=int(progress.batchId),
         input_rows=int(progress.numInputRows),
@@ -326,7 +353,9 @@ def batch_report(progress: Any, rows_written: int) -> BatchReport:
         duration_ms=int(progress.batchDuration),
         rows_written=rows_written,
         dead_lettered=rejected,
-        late_rows=late,
+        late_events=late,
+        duplicates=duplicates,
+        closed_window_rows=closed,
         watermark=(progress.eventTime or {}).get("watermark"),
     )
 

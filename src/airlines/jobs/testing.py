@@ -3,17 +3,19 @@
 The oracle recomputes, in plain Python from the events a test produced, what the job
 must have written to Redis. It shares nothing with the job's Spark code: validity is
 pydantic's strict validation of :class:`FlightEvent`, windows and lateness follow
-Spark's documented semantics (windows aligned to the epoch; a row is dropped as late
-when its window ended at or before the watermark, which is the highest event time of
-the earlier micro-batches minus the allowed delay).
+Spark's documented semantics (windows aligned to the epoch; an event is late when its
+time is at or before the watermark, which is the highest event time of the earlier
+micro-batches minus the allowed delay; a repeated ``event_id`` counts once).
 """
 
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -132,10 +134,14 @@ def parse_valid(value: bytes | None) -> FlightEvent | None:
 # -- the oracle ------------------------------------------------------------------------------
 
 
-def _ms(moment: datetime) -> int:
-    # Exact integer arithmetic: microseconds since the epoch, floored to milliseconds.
+def _us(moment: datetime) -> int:
+    # Exact integer arithmetic: microseconds since the epoch.
     delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
-    return (delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds) // 1000
+    return delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+
+
+def _ms(moment: datetime) -> int:
+    return _us(moment) // 1000
 
 
 def window_starts(event_ms: int, window_ms: int, slide_ms: int) -> list[int]:
@@ -178,11 +184,32 @@ class ExpectedWindow:
 
 
 @dataclass
+class PhaseFigures:
+    """Where one phase's (micro-batch's) records went: what the job logs per batch."""
+
+    records: int = 0
+    aggregated: int = 0
+    late: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+@dataclass
 class OracleResult:
+    """What the job must have written, and where every other event went.
+
+    ``aggregated_events + late_events + duplicates + rejected`` is every record.
+    """
+
     windows: dict[str, ExpectedWindow]
     aggregated_events: int
-    late_rows: int
+    late_events: int
+    duplicates: int
     rejected: int
+    #: Sliding windows only: windows of on-time events that had already closed.
+    closed_window_rows: int = 0
+    #: The same figures per phase, in phase order.
+    phases: list[PhaseFigures] = field(default_factory=list)
 
 
 def oracle(
@@ -194,34 +221,61 @@ def oracle(
     slide: timedelta | None,
     watermark: timedelta,
 ) -> OracleResult:
-    """Expected Redis window hashes after each phase was processed as one micro-batch.
+    """Expected Redis window hashes after the job processed ``phases``.
 
-    ``phases`` are lists of (topic, message value); each phase must have been fully
-    processed (and the watermark advanced past it) before the next was produced.
+    ``phases`` are Spark's micro-batches in order, no-data batches included (empty),
+    each a list of (topic, message value): :func:`batch_phases` reads them from the
+    query's offset log.
+
+    The watermark of batch ``n`` is the highest event time of the batches before it
+    minus ``watermark``. Spark (3.4+) drops late rows against the watermark of the
+    *previous* batch (the current one only evicts state), so a record of batch ``n``
+    is late when its event time is at or before the highest event time of batches
+    ``0..n-2`` minus ``watermark``.
+
+    Per record, in this order: not a valid event -> rejected; late -> late; an
+    ``event_id`` seen before -> duplicate; else aggregated in each of its windows that
+    has not closed (ended at or before that same watermark).
     """
     window_ms = _ms_of(window)
     slide_ms = _ms_of(slide) if slide is not None else window_ms
     delay_ms = _ms_of(watermark)
     windows: dict[str, ExpectedWindow] = {}
+    seen: set[uuid.UUID] = set()
+    # Highest event time of the batches before the previous one, and of the previous one.
+    max_before_previous: int | None = None
     max_event_ms: int | None = None
-    aggregated = late = rejected = 0
+    closed = 0
+    figures: list[PhaseFigures] = []
     for phase in phases:
-        watermark_ms = max_event_ms - delay_ms if max_event_ms is not None else None
+        late_from = max_before_previous
+        watermark_ms = late_from - delay_ms if late_from is not None else None
+        max_before_previous = max_event_ms
         phase_max = max_event_ms
+        counts = PhaseFigures(records=len(phase))
+        figures.append(counts)
         for topic, value in phase:
             event = parse_valid(value)
             if event is None:
-                rejected += 1
+                counts.rejected += 1
                 continue
             event_ms = _ms(event.timestamp)
+            # The watermark tracks every valid event, the late and repeated ones too.
             phase_max = event_ms if phase_max is None else max(phase_max, event_ms)
-            counted = False
+            # Spark compares microseconds with the watermark's milliseconds.
+            if watermark_ms is not None and _us(event.timestamp) <= watermark_ms * 1000:
+                counts.late += 1
+                continue
+            if event.event_id in seen:
+                counts.duplicates += 1
+                continue
+            seen.add(event.event_id)
+            counts.aggregated += 1
             for start in window_starts(event_ms, window_ms, slide_ms):
                 end = start + window_ms
                 if watermark_ms is not None and end <= watermark_ms:
-                    late += 1
+                    closed += 1
                     continue
-                counted = True
                 route = routes[topic]
                 key = layout.window(route, event.flight_id, start)
                 expected = windows.setdefault(
@@ -232,9 +286,16 @@ def oracle(
                 expected.delayed_count += event.flight_status is FlightStatus.DELAYED
                 expected.ticket_prices.append(event.ticket_price)
                 expected.delays.append(event.delay_minutes)
-            aggregated += counted
         max_event_ms = phase_max
-    return OracleResult(windows, aggregated, late, rejected)
+    return OracleResult(
+        windows,
+        aggregated_events=sum(f.aggregated for f in figures),
+        late_events=sum(f.late for f in figures),
+        duplicates=sum(f.duplicates for f in figures),
+        rejected=sum(f.rejected for f in figures),
+        closed_window_rows=closed,
+        phases=figures,
+    )
 
 
 def _ms_of(duration: timedelta) -> int:
@@ -327,7 +388,8 @@ class LoggedBatch:
     input_rows: int
     rows_written: int
     dead_lettered: int
-    late_rows: int
+    late_events: int
+    duplicates: int
 
 
 def logged_batches(log_text: str) -> list[LoggedBatch]:
@@ -336,6 +398,128 @@ def logged_batches(log_text: str) -> list[LoggedBatch]:
 
     pattern = re.compile(
         r"batch (\d+): (\d+) records in .*?, (\d+) rows written to Redis, "
-        r"(\d+) dead-lettered, (\d+) late"
+        r"(\d+) dead-lettered, (\d+) late .*?, (\d+) duplicates dropped"
     )
     return [LoggedBatch(*(int(g) for g in match.groups())) for match in pattern.finditer(log_text)]
+
+
+# -- which records each micro-batch read: Spark's offset log ----------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One record of an input topic, where it is (topic, partition, offset) and its bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def is_smoke_marker(self) -> bool:
+        from airlines.smoke import SMOKE_KEY
+
+        return self.key == SMOKE_KEY
+
+
+@dataclass(frozen=True)
+class CheckpointBatch:
+    """One micro-batch of Spark's offset log: the end offset it read to per partition."""
+
+    batch_id: int
+    end_offsets: dict[tuple[str, int], int]
+    watermark_ms: int
+    committed: bool
+
+
+def checkpoint_batches(query_checkpoint: Path) -> list[CheckpointBatch]:
+    """A query's offset log (``<checkpoint>/offsets/<batch>``; committed when
+    ``commits/<batch>`` exists): which offsets each batch read up to."""
+    import json
+
+    offsets_dir = query_checkpoint / "offsets"
+    commits_dir = query_checkpoint / "commits"
+    if not offsets_dir.is_dir():
+        return []
+    batches = []
+    for path in sorted(
+        offsets_dir.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1
+    ):
+        if not path.name.isdigit():
+            continue
+        lines = path.read_text().splitlines()
+        if len(lines) < 3:  # being written
+            continue
+        # v1 / metadata (watermark, conf) / one line per source (a single Kafka source).
+        metadata = json.loads(lines[1])
+        ends: dict[tuple[str, int], int] = {}
+        for line in lines[2:]:
+            for topic, partitions in json.loads(line).items():
+                for partition, offset in partitions.items():
+                    ends[(topic, int(partition))] = int(offset)
+        batches.append(
+            CheckpointBatch(
+                int(path.name),
+                ends,
+                int(metadata.get("batchWatermarkMs", 0)),
+                (commits_dir / path.name).exists(),
+            )
+        )
+    return batches
+
+
+def batch_phases(
+    records: Sequence[SourceRecord], batches: Sequence[CheckpointBatch]
+) -> list[list[tuple[str, bytes | None]]]:
+    """The records of each committed batch, in batch order (index = batch id), for
+    :func:`oracle`; smoke markers left out (the job skips them).
+
+    Fails if a record lies beyond the last committed batch: call it once the job has
+    caught up (see :func:`caught_up`).
+    """
+    committed = [b for b in batches if b.committed]
+    if [b.batch_id for b in committed] != list(range(len(committed))):
+        raise AssertionError(f"committed batches are not 0..n: {[b.batch_id for b in committed]}")
+    result: list[list[tuple[str, bytes | None]]] = [[] for _ in committed]
+    for record in records:
+        if record.is_smoke_marker:
+            continue
+        where = (record.topic, record.partition)
+        for index, batch in enumerate(committed):
+            if record.offset < batch.end_offsets.get(where, 0):
+                result[index].append((record.topic, record.value))
+                break
+        else:
+            raise AssertionError(f"record {where}@{record.offset} is in no committed batch")
+    return result
+
+
+def caught_up(records: Sequence[SourceRecord], batches: Sequence[CheckpointBatch]) -> bool:
+    """True when the committed batches have read every record."""
+    committed = [b for b in batches if b.committed]
+    if not committed:
+        return False
+    ends = committed[-1].end_offsets
+    latest: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        latest[key] = max(latest.get(key, -1), record.offset)
+    return all(ends.get(key, 0) > offset for key, offset in latest.items())
+
+
+def duplicate_event_ids(records: Sequence[SourceRecord]) -> list[str]:
+    """event_ids in more than one record (a producer must never resend on its own)."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for record in records:
+        if record.value is None or record.is_smoke_marker:
+            continue
+        try:
+            event_id = orjson.loads(record.value).get("event_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(event_id, str):
+            counts[event_id] += 1
+    return sorted(e for e, n in counts.items() if n > 1)

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config, load_config
@@ -27,6 +27,9 @@ from airlines.stack import procs
 from airlines.stack.local import LocalStack, StackError
 from airlines.stack.ports import PortsBusyError, find_free_plan
 from airlines.stack.status import StackStatus
+
+if TYPE_CHECKING:
+    from airlines.jobs.testing import SourceRecord
 
 #: Marks a stack directory with the process that owns it (see reap_orphaned_stacks).
 OWNER_FILE = "owner.pid"
@@ -281,6 +284,15 @@ class TopicMessage:
     key: bytes | None
     value: bytes | None
     headers: dict[str, str]
+    topic: str
+    partition: int
+    offset: int
+
+    def record(self) -> SourceRecord:
+        """As the oracle's helpers take it (:mod:`airlines.jobs.testing`)."""
+        from airlines.jobs.testing import SourceRecord
+
+        return SourceRecord(self.topic, self.partition, self.offset, self.key, self.value)
 
 
 def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[TopicMessage]:
@@ -315,10 +327,11 @@ def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[Topic
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
-            positions[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
+            partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
+            positions[partition] = offset + 1
             pairs: Any = msg.headers() or []
             headers = {str(name): bytes(raw or b"").decode() for name, raw in pairs}
-            messages.append(TopicMessage(msg.key(), msg.value(), headers))
+            messages.append(TopicMessage(msg.key(), msg.value(), headers, topic, partition, offset))
         return messages
     finally:
         consumer.close()
