@@ -220,8 +220,7 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
         "NO_COLOR": "1",
         # Keep every batch's offset log entry (Spark keeps the last 100): the oracle
         # reads which records each batch took.
-        "PYSPARK_SUBMIT_ARGS": "--conf spark.sql.streaming.minBatchesToRetain=100000 "
-        "pyspark-shell",
+        "PYSPARK_SUBMIT_ARGS": "--conf spark.sql.streaming.minBatchesToRetain=100000 pyspark-shell",
     }
     job = JobSupervisor(
         [*airlines_command(), "stream", "--config", str(path)], env, tmp_path / "job.log"

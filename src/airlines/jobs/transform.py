@@ -44,6 +44,14 @@ HEADER_SOURCE_TOPIC = "dlq.source.topic"
 HEADER_SOURCE_PARTITION = "dlq.source.partition"
 HEADER_SOURCE_OFFSET = "dlq.source.offset"
 HEADER_REASON = "dlq.reason"
+#: Set (to the original value's size in bytes) when the value was cut to fit.
+HEADER_TRUNCATED = "dlq.truncated"
+
+#: Largest value and key a dead letter carries whole. With the headers, a dead letter
+#: stays below the producer's and broker's default limit (1 MiB), so a record as large
+#: as the broker accepted (or larger, if a producer compressed it) cannot stop the job.
+DEAD_LETTER_MAX_VALUE = 1_000_000
+DEAD_LETTER_MAX_KEY = 16_384
 
 #: Longest excerpt of an offending value quoted in a reason.
 _QUOTE_CHARS = 60
@@ -129,6 +137,23 @@ def _absent_problem(spec: FieldSpec, diagnosis: Column) -> Column:
 _TEXT = "_text"
 _WIRE = "_wire"
 _DIAGNOSIS = "_diagnosis"
+_STRICT = "_strict"
+NOT_STRICT_JSON = "not valid JSON: a key given twice, single quotes, NaN, or text after the object"
+NOT_STRICT_JSON = "not valid JSON: a key given twice, single quotes, NaN, or text after the object"
+#: Spark reads any JSON value into a text field as its JSON text: a value that may
+#: have been an object, array, boolean or number makes the record worth a diagnosis.
+_MAYBE_NOT_A_STRING = r"^(?:[\[{]|true$|false$|-?[0-9][0-9.eE+-]*$)"
+
+
+def _type_problem(spec: FieldSpec, diagnosis: Column) -> Column:
+    """A text field that held another JSON type (known only for diagnosed records)."""
+    if spec.json_type != "string":
+        return F.lit(None).cast("string")
+    got = F.lower(F.expr(f"schema_of_variant(`{_DIAGNOSIS}`.`{spec.name}`)"))
+    return F.when(
+        diagnosis.isNotNull() & (got != "string"),
+        F.concat(F.lit(f"{spec.name}: expected a JSON string, got "), got),
+    )
 
 
 def validate_records(records: DataFrame) -> DataFrame:
@@ -149,11 +174,14 @@ def validate_records(records: DataFrame) -> DataFrame:
     parsed = records.withColumn(_TEXT, F.col("value").cast("string")).withColumn(
         _WIRE, F.from_json(text, wire_schema(), _PARSE_OPTIONS)
     )
-    # The variant parse only runs for records that already failed (CASE evaluates
-    # lazily), so valid traffic pays for one JSON parse, not two.
+    # The variant parse only runs for records that already failed, or whose text field
+    # holds what may have been another JSON type (CASE evaluates lazily), so valid
+    # traffic pays for no diagnosis.
     suspicious = wire[CORRUPT_RECORD].isNotNull()
     for spec in specs:
         suspicious = suspicious | wire[spec.name].isNull()
+        if spec.json_type == "string":
+            suspicious = suspicious | wire[spec.name].rlike(_MAYBE_NOT_A_STRING)
     parsed = parsed.withColumn(
         _DIAGNOSIS, F.when(suspicious, F.from_json(text, diagnostic_schema(), _PARSE_OPTIONS))
     )
@@ -164,7 +192,13 @@ def validate_records(records: DataFrame) -> DataFrame:
         (wire[s.name].try_cast("timestamp") if s.is_date_time else wire[s.name]).alias(s.name)
         for s in specs
     ]
-    parsed = parsed.select(*RECORD_COLUMNS, _TEXT, _WIRE, _DIAGNOSIS, *typed)
+    # Spark's reader is lenient where JSON is not: it takes a key given twice (the first
+    # copy, where pydantic takes the last), single quotes, NaN, and ignores what follows
+    # the object. Spark's variant parser is strict; wrapped in [ ], a second element
+    # means text after the object.
+    strict = F.expr(f"try_parse_json(concat('[', `{_TEXT}`, ']'))").alias(_STRICT)
+    parsed = parsed.select(*RECORD_COLUMNS, _TEXT, _WIRE, _DIAGNOSIS, strict, *typed)
+    strictly = F.col(_STRICT)
 
     trimmed = F.trim(text, F.lit(_JSON_WHITESPACE))
     structure = (
@@ -175,10 +209,18 @@ def validate_records(records: DataFrame) -> DataFrame:
             ~trimmed.endswith("}") | diagnosis[CORRUPT_RECORD].isNotNull(),
             F.lit("not valid JSON"),
         )
+        .when(
+            strictly.isNull(),
+            F.lit(NOT_STRICT_JSON),
+        )
+        .when(
+            F.expr(f"variant_get(`{_STRICT}`, '$[1]')").isNotNull(),
+            F.lit("not valid JSON: more than one value"),
+        )
     )
     field_problems = [
         F.when(wire[s.name].isNull(), _absent_problem(s, diagnosis)).otherwise(
-            _value_problem(s, wire[s.name])
+            F.coalesce(_type_problem(s, diagnosis), _value_problem(s, wire[s.name]))
         )
         for s in specs
     ]
@@ -212,7 +254,10 @@ def dead_letter_messages(rejected: DataFrame) -> DataFrame:
     """Kafka messages for the dead-letter topic.
 
     The value is the original bytes, unchanged (null stays null), and so is the key;
-    headers say where the record came from and why it was rejected.
+    headers say where the record came from and why it was rejected. A value longer than
+    :data:`DEAD_LETTER_MAX_VALUE` (a key longer than :data:`DEAD_LETTER_MAX_KEY`) is cut
+    to it, and the ``dlq.truncated`` header gives the original value's size: a dead
+    letter the broker refused would stop the job on that record for good.
     """
 
     def header(name: str, value: Column) -> Column:
@@ -220,13 +265,25 @@ def dead_letter_messages(rejected: DataFrame) -> DataFrame:
             F.lit(name).alias("key"), F.encode(value.cast("string"), "UTF-8").alias("value")
         )
 
-    headers = F.array(
+    def cut(column: str, limit: int) -> Column:
+        data = F.col(column)
+        return F.when(F.length(data) > limit, F.substring(data, 1, limit)).otherwise(data)
+
+    common = [
         header(HEADER_SOURCE_TOPIC, F.col("topic")),
         header(HEADER_SOURCE_PARTITION, F.col("partition")),
         header(HEADER_SOURCE_OFFSET, F.col("offset")),
         header(HEADER_REASON, F.col("rejection")),
+    ]
+    too_long = F.coalesce(F.length("value") > DEAD_LETTER_MAX_VALUE, F.lit(False))
+    headers = F.when(
+        too_long, F.array(*common, header(HEADER_TRUNCATED, F.length("value")))
+    ).otherwise(F.array(*common))
+    return rejected.select(
+        cut("key", DEAD_LETTER_MAX_KEY).alias("key"),
+        cut("value", DEAD_LETTER_MAX_VALUE).alias("value"),
+        headers.alias("headers"),
     )
-    return rejected.select("key", "value", headers.alias("headers"))
 
 
 def enrich(events: DataFrame, routes: Mapping[str, str]) -> DataFrame:
