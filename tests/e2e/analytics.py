@@ -55,6 +55,10 @@ _DUMP = textwrap.dedent(
                 parts.append((topic, p, low, high))
     consumer.assign([TopicPartition(t, p, low) for t, p, low, _ in parts])
     remaining = {(t, p): high for t, p, _, high in parts}
+    # A fetch retried after a leader change may hand back records already read:
+    # write each offset once, in order.
+    following = {(t, p): low for t, p, low, _ in parts}
+    again = 0
     out = sys.stdout
     while remaining:
         msg = consumer.poll(10)
@@ -67,6 +71,10 @@ _DUMP = textwrap.dedent(
         key = (msg.topic(), msg.partition())
         if key not in remaining or msg.offset() >= remaining[key]:
             continue
+        if msg.offset() < following[key]:
+            again += 1
+            continue
+        following[key] = msg.offset() + 1
         value = msg.value()
         out.write(json.dumps({
             "topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
@@ -76,6 +84,8 @@ _DUMP = textwrap.dedent(
         if msg.offset() + 1 >= remaining[key]:
             del remaining[key]
     consumer.close()
+    if again:
+        print(f"{again} records handed back twice by the consumer, written once", file=sys.stderr)
     """
 )
 
@@ -185,7 +195,7 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[SourceRec
         stdin=_DUMP,
         timeout=600,
     )
-    records = []
+    records: list[SourceRecord] = []
     for line in out.splitlines():
         data = json.loads(line)
         value = data["value"]
@@ -198,4 +208,32 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[SourceRec
                 None if value is None else base64.b64decode(value),
             )
         )
+    where = [(r.topic, r.partition, r.offset) for r in records]
+    assert len(set(where)) == len(where), "the dump read a record twice"
     return records
+
+
+def delivered_problems(records: list[SourceRecord], delivered: dict[str, int]) -> list[str]:
+    """How the events in the topics differ from what the producers say the brokers
+    acknowledged (``delivered``: per region): missing or extra events per topic, and
+    event ids written more than once, with where each copy is."""
+    import orjson
+
+    from airlines.jobs.testing import duplicate_event_ids
+
+    events = [r for r in records if not r.is_smoke_marker]
+    problems = []
+    per_region: dict[str, int] = {}
+    for record in events:
+        region = orjson.loads(record.value or b"{}").get("route_type", "?")
+        per_region[region] = per_region.get(region, 0) + 1
+    if per_region != delivered:
+        problems.append(f"events per region in the topics {per_region} != delivered {delivered}")
+    for event_id in duplicate_event_ids(events)[:5]:
+        copies = [
+            f"{r.topic}/{r.partition}@{r.offset}"
+            for r in events
+            if r.value and event_id.encode() in r.value
+        ]
+        problems.append(f"event {event_id} written {len(copies)} times: {copies}")
+    return problems
