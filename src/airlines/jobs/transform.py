@@ -162,8 +162,8 @@ def validate_records(records: DataFrame) -> DataFrame:
     ``rejection`` is null for a valid event, else every problem found, ``"; "``-joined:
     an empty (null) value, bytes that are not UTF-8, text that is not one JSON object,
     missing/null fields, wrong JSON types, values outside the contract's bounds,
-    patterns, enums and formats, and broken cross-field rules. ``event`` is only
-    meaningful when ``rejection`` is null.
+    patterns, enums and formats, and broken cross-field rules. ``event`` is null
+    when ``rejection`` is not.
 
     Unknown extra keys are ignored (a tolerant reader: producers may add a field
     before the job knows it).
@@ -236,8 +236,12 @@ def validate_records(records: DataFrame) -> DataFrame:
         F.nullif(F.concat_ws("; ", *field_problems), F.lit("")),
         F.nullif(F.concat_ws("; ", *rule_problems), F.lit("")),
     )
-    event = F.struct(*[F.col(s.name) for s in specs])
-    return parsed.select(*RECORD_COLUMNS, event.alias("event"), rejection.alias("rejection"))
+    judged = parsed.select(*RECORD_COLUMNS, *[s.name for s in specs], rejection.alias("rejection"))
+    # A rejected record carries no event: what Spark made of it can be outside what any
+    # reader handles (a number read as a timestamp in the year -2435 breaks Python's
+    # datetime). Two projections, so the rejection is computed once.
+    event = F.when(F.col("rejection").isNull(), F.struct(*[F.col(s.name) for s in specs]))
+    return judged.select(*RECORD_COLUMNS, event.alias("event"), "rejection")
 
 
 def valid_events(validated: DataFrame) -> DataFrame:
