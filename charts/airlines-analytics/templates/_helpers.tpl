@@ -45,6 +45,15 @@ that both `airlines values validate` and `helm template` must reject.
 {{- if and $redis.enabled (gt (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
 {{- $problems = append $problems (printf "global.config.redis.ackReplicas: %d exceeds redis-cluster.replicasPerPrimary (%d): no write could ever be confirmed" (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
 {{- end -}}
+{{- if .Values.streaming.enabled -}}
+{{- /* DRIVER_MIN_MEMORY_MIB: the driver generates the job's code for every micro-batch */ -}}
+{{- $memory := toString .Values.streaming.driver.memory -}}
+{{- $mib := int (trimSuffix (trunc -1 $memory) $memory) -}}
+{{- if eq (lower (trunc -1 $memory)) "g" -}}{{- $mib = mul $mib 1024 -}}{{- end -}}
+{{- if lt (int $mib) 1024 -}}
+{{- $problems = append $problems (printf "streaming.driver.memory: %s is below 1g: the driver generates the job's code for every micro-batch and runs out of heap" $memory) -}}
+{{- end -}}
+{{- end -}}
 {{- if $kafka.enabled -}}
 {{- range $i, $topic := $config.topics -}}
 {{- if gt (int (default 3 $topic.replicationFactor)) (int $kafka.replicaCount) -}}
