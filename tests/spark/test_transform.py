@@ -194,3 +194,16 @@ def test_dead_letters_keep_the_original_bytes_and_say_why(spark: SparkSession) -
         value = message["value"]
         assert (bytes(value) if value is not None else None) == bad.value
         assert bad.reason in headers[transform.HEADER_REASON]
+
+
+def test_the_job_session_plans_without_constraint_inference(spark: SparkSession) -> None:
+    """Each micro-batch is optimized afresh; inferring constraints over the validation's
+    expressions cost the driver 10-14 s per analytics batch (issue 7's profile)."""
+    from airlines.jobs.streaming import CONSTRAINT_PROPAGATION
+
+    assert spark.conf.get(CONSTRAINT_PROPAGATION) == "false"
+    valid = transform.valid_events(
+        transform.validate_records(records(spark, [("east", b"{}")] * 2))
+    )
+    # Nothing is inferred anywhere in the plan the job runs.
+    assert valid._jdf.queryExecution().optimizedPlan().constraints().isEmpty()
