@@ -43,7 +43,7 @@ e2e-up: setup ## start the e2e cluster and leave it running (KUBECONFIG=.e2e/kub
 	$(BIN)/python -m localkube up
 
 e2e-test: ## run tests/e2e against the running e2e cluster (make e2e-up first)
-	$(BIN)/pytest -m e2e tests/e2e
+	$(BIN)/python -m localkube test
 
 e2e-down: ## stop the e2e cluster; fails if anything is left behind
 	$(BIN)/python -m localkube down

@@ -3,6 +3,7 @@
 up       start the cluster (building and importing the images first)
 down     stop it, clean up, and fail if anything is left
 status   what runs
+test     run tests/e2e against the running cluster (two lanes side by side)
 e2e      the whole e2e tier: tools, images, cluster, tests, teardown, phase timings
 """
 
@@ -68,6 +69,15 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable.
     console.print(f"  node Ready: {info['nodeReady']}   KUBECONFIG={info['kubeconfig']}")
     for line in left:
         console.print(f"  [yellow]left behind:[/] {line}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run tests/e2e against the running cluster (make e2e-up), in two lanes side by side.
+    Extra arguments go to pytest (e.g. -k upgrade)."""
+    from localkube import lanes
+
+    raise typer.Exit(lanes.run(Spec().kubeconfig, ctx.args))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -10,10 +10,8 @@ anything was left behind).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from localkube import chartdeps, cluster, paths
+from localkube import chartdeps, cluster, lanes, paths
 from localkube.spec import Spec
 
 console = Console(stderr=True, highlight=False)
@@ -106,22 +104,9 @@ def main(pytest_args: Sequence[str] = ()) -> int:
 
         def tests() -> None:
             nonlocal tests_status
-            env = {**os.environ, "KUBECONFIG": str(spec.kubeconfig)}
-            # --durations: where the time goes, test by test, under the phase table.
-            argv = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-m",
-                "e2e",
-                "--durations=0",
-                "--durations-min=5",
-                "tests/e2e",
-                *pytest_args,
-            ]
-            tests_status = subprocess.run(argv, cwd=paths.REPO, env=env, check=False).returncode
+            tests_status = lanes.run(spec.kubeconfig, pytest_args)
             if tests_status != 0:
-                raise RuntimeError(f"pytest exited {tests_status}")
+                raise RuntimeError(f"e2e tests exited {tests_status}")
 
         run.timed("e2e tests", tests)
     except KeyboardInterrupt:

@@ -3,6 +3,10 @@
 Every test here is marked ``e2e`` (``make test`` deselects them; ``make e2e`` and
 ``make e2e-test`` run only them). They need the cluster running (``make e2e-up``) with
 the project's images imported; without it they fail and say so.
+
+``make e2e`` runs them in two lanes side by side (:mod:`localkube.lanes`): the
+lifecycle of the minikube release (test_release.py, in order) in one, everything else in
+the other.
 """
 
 from __future__ import annotations

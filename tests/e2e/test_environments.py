@@ -1,10 +1,15 @@
 """values/dev.yaml and values/production.yaml install on the real cluster too.
 
 Each with an override file (tests/e2e/values/<env>-fit.yaml) that only shrinks what the
-pods ask for, so the whole topology fits this one 2-core node; production's override
-also drops the required one-pod-per-node anti-affinity a single node cannot meet (the
-file says so). Each install must come up with ``--wait``, run the streaming job with all
-its executors, and pass ``helm test``; then it is removed.
+pods ask for, so the whole topology fits this one 2-core node beside the lifecycle
+tests' release, which runs at the same time (``make e2e`` runs this file beside
+test_release.py: localkube/lanes.py); production's override also drops the
+required one-pod-per-node anti-affinity a single node cannot meet and moves it out of
+the lifecycle release's namespace (the file says so). Each environment is its own
+release, named after its namespace, so that cluster-scoped objects (the operator's
+webhook configurations and cluster roles) never collide. Each install must come up
+with ``--wait``, run the streaming job with all its executors, and pass ``helm test``;
+then it is removed.
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ FIT = Path(__file__).resolve().parent / "values"
 @dataclass(frozen=True)
 class Environment:
     name: str
-    namespace: str  # the namespace its values name as the Spark job namespace
+    namespace: str  # the Spark job namespace of its values (with the fit file); the release name
     executors: int
     zookeepers: int
 
 
 ENVIRONMENTS = [
     Environment("dev", "airlines-dev", executors=2, zookeepers=3),
-    Environment("production", "airlines", executors=4, zookeepers=3),
+    Environment("production", "airlines-production", executors=4, zookeepers=3),
 ]
 
 
@@ -70,7 +75,10 @@ def installed(request: pytest.FixtureRequest, kube: Kube) -> Iterator[tuple[Envi
         "delete", "namespace", env.namespace, "--ignore-not-found", "--timeout=300s", timeout=330
     )
     release = Release(
-        kube, "airlines", env.namespace, [VALUES / f"{env.name}.yaml", FIT / f"{env.name}-fit.yaml"]
+        kube,
+        env.namespace,
+        env.namespace,
+        [VALUES / f"{env.name}.yaml", FIT / f"{env.name}-fit.yaml"],
     )
     try:
         release.install()

@@ -1,0 +1,110 @@
+"""The job over a backlog, beside bare Spark over the same backlog, in the same run.
+
+A backlog of flight events (600,000 by default, a third per region) is produced into
+fresh topics of the local stack; then bare Spark (one query, ``from_json``, the same
+window aggregates, a no-op sink) and the job (``airlines stream --available-now``, with
+everything on) each read all of it from the start, in a process of their own
+(:mod:`benchmarks.job_runner`). Reported: records/s of each and their ratio, and the
+CPU seconds per million records of every process of the job (driver, JVM, Python
+workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from airlines.config import AppConfig
+from airlines.contract import Region
+from airlines.stack import testing
+from benchmarks.figures import Figure
+
+DEFAULT_RECORDS = 600_000
+#: Event times of the backlog: one hour of a region's traffic, spread evenly.
+BACKLOG_SPAN = timedelta(hours=1)
+
+
+def produce_backlog(config: AppConfig, records: int, fleet_size: int | None = None) -> int:
+    """``records`` events, a third per region's topic, in event-time order; returns sent."""
+    from airlines.producers.publisher import EventPublisher
+    from airlines.producers.simulator import FleetSimulator
+
+    fleet = fleet_size if fleet_size is not None else config.producers.fleet_size
+    publisher = EventPublisher(config.kafka)
+    per_topic = records // len(config.topics)
+    start = datetime.now(UTC).replace(microsecond=0) - BACKLOG_SPAN - timedelta(minutes=10)
+    step = BACKLOG_SPAN / per_topic
+    for topic in config.topics:
+        simulator = FleetSimulator(Region(topic.region), fleet_size=fleet, seed=7)
+        for i in range(per_topic):
+            publisher.send(topic.name, simulator.event_at(start + i * step))
+    if publisher.flush(120):
+        raise RuntimeError("backlog: not every event was acknowledged within 120 s")
+    if publisher.stats.failed:
+        raise RuntimeError(f"backlog: {publisher.stats.failed} events failed")
+    return publisher.stats.delivered
+
+
+def _run(mode: str, config_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.job_runner", mode, str(config_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{mode} run failed ({done.returncode}): {done.stderr[-3000:]}")
+    result: dict[str, Any] = orjson.loads(lines[-1])
+    return result
+
+
+def run(stack: testing.RunningStack, records: int = DEFAULT_RECORDS) -> list[Figure]:
+    """Produce the backlog into fresh topics, time bare Spark and the job over it."""
+    import os
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-job-") as tmp,
+        contextlib.contextmanager(testing.fresh_config)(stack, Path(tmp)) as fresh,
+    ):
+        sent = produce_backlog(fresh.config, records)
+        env = {**os.environ, **fresh.env}
+        bare = _run("bare", fresh.path, env)
+        job = _run("job", fresh.path, env)
+    for result in (bare, job):
+        if result["records"] != sent:
+            raise RuntimeError(f"{result['mode']} read {result['records']} of {sent} records")
+    job_rate = sent / job["seconds"]
+    bare_rate = sent / bare["seconds"]
+    per_million = 1e6 / sent
+    return [
+        Figure(
+            "job",
+            f"records/s over a {sent:,}-record backlog (airlines stream --available-now)",
+            job_rate,
+            "records/s",
+            baseline_name="bare Spark: from_json + the same windows, no-op sink",
+            baseline_value=bare_rate,
+            target_ratio=0.8,
+            note="local[2]; everything on: validation with reasons, dead letters, "
+            "de-duplication, exact counts, Redis sink",
+        ),
+        Figure(
+            "cpu",
+            "CPU seconds per million records (driver, JVM, Python workers)",
+            job["cpu_seconds"] * per_million,
+            "CPU s / 1M records",
+            better="lower",
+            baseline_name="bare Spark",
+            baseline_value=bare["cpu_seconds"] * per_million,
+        ),
+    ]
