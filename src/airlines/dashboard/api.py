@@ -219,8 +219,14 @@ KEEPALIVE_SECONDS = 15.0
 
 
 def _heartbeat(reader: AnalyticsReader) -> dict[str, Any]:
+    """What changes when the job finishes a batch: its heartbeat (written with the
+    analytics), then its batch report (written once Spark reports the batch)."""
     state = reader.health(1)
-    return {"last_batch_id": state.last_batch_id, "last_batch_at_ms": state.last_batch_at_ms}
+    return {
+        "last_batch_id": state.last_batch_id,
+        "last_batch_at_ms": state.last_batch_at_ms,
+        "last_report": state.batches[0].batch_id if state.batches else None,
+    }
 
 
 async def _event_stream(
