@@ -9,6 +9,7 @@ load from a CDN).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,8 +38,11 @@ ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 
 
 def plotly_bundle() -> Path:
-    """plotly.js as the ``plotly`` Python package ships it."""
-    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+    """plotly.js as the ``plotly`` Python package ships it (found, not imported)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the plotly package is not installed (it ships plotly.js)")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
 
 
 def create_app(settings: DashboardSettings) -> FastAPI:
