@@ -48,6 +48,17 @@ else
   step "redis-server present: $(redis-server --version | awk '{print $3}')"
 fi
 
+# --- Chromium (Debian), for the dashboard's browser test (Playwright drives this one; it
+# never downloads a browser of its own) ------------------------------------------------------
+if ! command -v chromium >/dev/null; then
+  step "installing chromium from Debian"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core'; then
+    need "chromium is required for the dashboard's browser test and could not be installed automatically: run 'sudo apt-get install chromium' (Debian/Ubuntu)"
+  fi
+else
+  step "chromium present: $(chromium --version 2>/dev/null | awk '{print $2}')"
+fi
+
 # --- JVM jars ----------------------------------------------------------------------------
 for bundle in kafka spark-kafka; do
   out="$CACHE/jars/$bundle"

@@ -40,6 +40,10 @@ class FlightStatus(enum.StrEnum):
     DELAYED = "delayed"
 
 
+#: A flight id: airline designator + 1-4 digits (the readers validate ids with it too).
+FLIGHT_ID_PATTERN = r"^[A-Z0-9]{2}[0-9]{1,4}$"
+
+
 class FlightEvent(BaseModel):
     """One observation of a scheduled flight, as sent to Kafka (JSON, one object per message).
 
@@ -50,7 +54,7 @@ class FlightEvent(BaseModel):
 
     event_id: uuid.UUID = Field(description="Unique id of this event; replays keep it.")
     flight_id: str = Field(
-        pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$",
+        pattern=FLIGHT_ID_PATTERN,
         description="Recurring flight number: airline designator + 1-4 digits, e.g. DL402.",
     )
     airline: str = Field(min_length=1, max_length=64, description="Operating airline name.")

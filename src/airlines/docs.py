@@ -143,7 +143,22 @@ def cli_reference() -> str:
     return "\n\n".join(out)
 
 
-SECTIONS = {"contract": contract_table, "config": config_table, "cli": cli_reference}
+def metrics_table() -> str:
+    from airlines.metrics import METRICS
+
+    rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for spec in METRICS:
+        labels = ", ".join(f"`{label}`" for label in spec.labels)
+        rows.append(f"| `{spec.name}` | {spec.kind} | {labels} | {spec.help} |")
+    return "\n".join(rows)
+
+
+SECTIONS = {
+    "contract": contract_table,
+    "config": config_table,
+    "cli": cli_reference,
+    "metrics": metrics_table,
+}
 
 
 def render(text: str) -> str:

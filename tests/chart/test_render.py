@@ -200,7 +200,11 @@ def test_spark_application_matches_the_operator_api(docs: list[dict[str, Any]]) 
     spec = parsed.spec
     assert (spec.type, spec.mode) == ("Python", "cluster")
     assert spec.main_application_file == "local:///opt/airlines/jobs/flight_analytics.py"
-    assert spec.arguments == ["--config", "/etc/airlines/config.yaml"]
+    assert spec.arguments[:2] == ["--config", "/etc/airlines/config.yaml"]
+    # /metrics of the job on the driver, where its NetworkPolicy and Service expect it.
+    port = str(spec.driver.ports[0].container_port)
+    assert spec.arguments[2:] == ["--metrics-port", port, "--metrics-host", "0.0.0.0"]
+    assert spec.driver.annotations["prometheus.io/port"] == port
     assert spec.restart_policy is not None
     assert spec.restart_policy.type in {"Always", "OnFailure"}
 
@@ -478,5 +482,9 @@ def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
         if secret["metadata"]["name"].endswith("-webhook-certs"):
             # The Spark Operator's webhook writes its own certificate into it at run time.
             assert not secret.get("data"), secret["metadata"]["name"]
+            continue
+        if secret["metadata"]["name"].endswith("-redis-dashboard-auth"):
+            # The dashboard's read-only Redis user.
+            assert set(secret["data"]) == {"password"}
             continue
         assert set(secret["data"]) == {"redis-password"}

@@ -26,10 +26,15 @@ Mark tests that use them ``@pytest.mark.integration``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Helpers of these tests (tests/integration/*.py) are imported as tests.integration.x, as
+# mypy names them; the repository root is not otherwise on sys.path under plain `pytest`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from airlines.stack import testing
 from airlines.stack.testing import FreshConfig, RunningStack

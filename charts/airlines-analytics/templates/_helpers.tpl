@@ -108,6 +108,14 @@ that both `airlines values validate` and `helm template` must reject.
 {{- $problems = append $problems (printf "global.config.streaming.checkpointLocation: %q is not on the checkpoint volume (streaming.checkpoint.mountPath %q) nor a URI" $location $mount) -}}
 {{- end -}}
 {{- end -}}
+{{- /* the dashboard's read-only Redis user needs a password, and one from somewhere */ -}}
+{{- $user := .Values.global.redis.dashboardUser -}}
+{{- if and .Values.dashboard.enabled $user.enabled (not .Values.global.redis.auth.enabled) -}}
+{{- $problems = append $problems "global.redis.dashboardUser.enabled: needs global.redis.auth.enabled (without a password every client is the all-powerful default user)" -}}
+{{- end -}}
+{{- if and .Values.dashboard.enabled $user.enabled (not $redis.enabled) (not $user.existingSecret) -}}
+{{- $problems = append $problems (printf "global.redis.dashboardUser.existingSecret: required when redis-cluster.enabled is false (name the Secret with the password of the external cluster's user '%s')" $user.name) -}}
+{{- end -}}
 {{- /* the Redis password Secret must come from somewhere */ -}}
 {{- if and .Values.global.redis.auth.enabled (not $redis.enabled) (not .Values.global.redis.auth.existingSecret) -}}
 {{- $problems = append $problems "global.redis.auth.existingSecret: required when redis-cluster.enabled is false and auth is enabled (name the Secret holding the external cluster's password)" -}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from airlines.cli import admin as admin_cli
+from airlines.cli import dashboard as dashboard_cli
 from airlines.cli import demo as demo_cli
 from airlines.cli import k8s as k8s_cli
 from airlines.cli import produce, values
@@ -32,6 +33,7 @@ app.command("smoke")(admin_cli.smoke)
 stream_cli.register(app)
 app.add_typer(query_cli.app, name="query")
 demo_cli.register(app)
+dashboard_cli.register(app)
 app.add_typer(k8s_cli.app, name="k8s")
 
 

@@ -49,6 +49,35 @@ ConfigOption = Annotated[
 ]
 
 
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (default: not served).",
+    ),
+]
+MetricsHostOption = Annotated[
+    str,
+    typer.Option(
+        "--metrics-host",
+        help="Address /metrics listens on: 127.0.0.1 (this machine only) or 0.0.0.0 (a pod's "
+        "every interface).",
+    ),
+]
+
+
+def check_listen_address(option: str, host: str) -> str:
+    """An IP address to listen on, else a clear error naming the option."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        fail(f"{option}: expected an IP address to listen on (e.g. 127.0.0.1), got {host!r}")
+
+
 def say_error(text: str) -> None:
     """One plain line on stderr: no markup, no wrapping (logs and pipes read it whole)."""
     err_console.print(text, highlight=False, markup=False, soft_wrap=True)

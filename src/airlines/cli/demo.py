@@ -1,14 +1,17 @@
 """``airlines demo``: the whole system on this machine, with a live view of the analytics.
 
-Starts the local stack (unless it is already up), the three regional producers and the
-streaming job (10 s trigger), then shows the top delays per route, refreshed as windows
-update. Ctrl-C stops the job, the producers and the stack it started.
+Starts the local stack (unless it is already up), the three regional producers, the
+streaming job (10 s trigger) and the web dashboard, prints the dashboard's URL and each
+component's /metrics, then shows the top delays per route in the terminal too, refreshed
+as windows update. Everything listens on 127.0.0.1. Ctrl-C stops the dashboard, the job,
+the producers and the stack it started.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from airlines.cli.common import airlines_command, console, fail, stack_config_path, stack_dir
+from airlines.cli.dashboard import DEFAULT_PORT
 from airlines.config import dump_config, load_config
 from airlines.contract import Region
 
@@ -67,6 +71,22 @@ def _stop(processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None
             process.wait(10)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def demo(
     rate: Annotated[float, typer.Option(help="Events per second per producer.", min=0.1)] = 50,
     trigger: Annotated[str, typer.Option(help="Micro-batch trigger of the job.")] = "10s",
@@ -74,12 +94,18 @@ def demo(
     keep_stack: Annotated[
         bool, typer.Option("--keep-stack", help="Leave the stack running afterwards.")
     ] = False,
+    dashboard_port: Annotated[
+        int,
+        typer.Option(min=1, max=65535, help="Port of the web dashboard (on 127.0.0.1)."),
+    ] = DEFAULT_PORT,
 ) -> None:
-    """Run stack + producers + streaming job and watch the top delays per route live."""
+    """Run stack + producers + streaming job + web dashboard; watch the analytics live."""
     from airlines.cli.query import delays_table
     from airlines.query import AnalyticsReader
     from airlines.redis_conn import cluster_client
 
+    if not _port_is_free(dashboard_port):
+        fail(f"--dashboard-port: 127.0.0.1:{dashboard_port} is in use; choose another port")
     env = {**os.environ}
     started_stack = False
     if not _stack_is_up(env):
@@ -111,16 +137,37 @@ def demo(
     interrupted = False
     try:
         job_log = workdir / "stream.log"
-        processes.append(_start(["stream", "--config", str(config_path)], job_log, env))
-        for region in Region:
-            processes.append(
-                _start(
-                    ["produce", "--region", region.value, "--config", str(config_path)],
-                    workdir / f"produce-{region.value}.log",
-                    env,
-                )
+        metrics = {"job": _free_port(), **{region.value: _free_port() for region in Region}}
+        processes.append(
+            _start(
+                ["stream", "--config", str(config_path), "--metrics-port", str(metrics["job"])],
+                job_log,
+                env,
             )
-        console.print(f"job log: {job_log}  ·  producer logs: {workdir}/produce-*.log")
+        )
+        for region in Region:
+            args = ["produce", "--region", region.value, "--config", str(config_path)]
+            args += ["--metrics-port", str(metrics[region.value])]
+            processes.append(_start(args, workdir / f"produce-{region.value}.log", env))
+        processes.append(
+            _start(
+                ["dashboard", "--config", str(config_path), "--port", str(dashboard_port)],
+                workdir / "dashboard.log",
+                env,
+            )
+        )
+        console.print(
+            f"[bold]dashboard: http://127.0.0.1:{dashboard_port}/[/]  (live charts; the first "
+            "figures appear within two triggers)",
+            highlight=False,
+        )
+        console.print(
+            "metrics: "
+            + "  ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items())
+            + f"  dashboard http://127.0.0.1:{dashboard_port}/metrics",
+            highlight=False,
+        )
+        console.print(f"logs: {workdir}/ (stream.log, produce-*.log, dashboard.log)")
         client = cluster_client(config.redis)
         reader = AnalyticsReader(client, config.redis.key_prefix)
         routes = [t.route_name for t in config.topics]
@@ -129,6 +176,8 @@ def demo(
             while True:
                 if processes[0].poll() is not None:
                     raise RuntimeError(f"the streaming job stopped; see {job_log}")
+                if processes[-1].poll() is not None:
+                    raise RuntimeError(f"the dashboard stopped; see {workdir / 'dashboard.log'}")
                 beat = {
                     _text(k): _text(v) for k, v in client.hgetall(reader.layout.heartbeat()).items()
                 }

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from airlines.cli.common import ConfigOption, console, fail, resolve_config, say_error
+from airlines.cli.common import (
+    ConfigOption,
+    MetricsHostOption,
+    MetricsPortOption,
+    check_listen_address,
+    console,
+    fail,
+    resolve_config,
+    say_error,
+)
 from airlines.config.types import parse_duration
 from airlines.contract import Region
 from airlines.producers.publisher import DeliveryStats
@@ -79,12 +88,23 @@ def produce(
         ),
     ] = "0s",
     config: ConfigOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
+    metrics_linger: Annotated[
+        str,
+        typer.Option(
+            help="After the last delivery report, keep serving /metrics this long (or until "
+            "SIGTERM/Ctrl-C), so a final scrape sees the final counts of a --count run.",
+        ),
+    ] = "0s",
 ) -> None:
     """Simulate a region's fleet and write its flight events to the region's topic.
 
     Idempotent, acks=all; key = flight id. SIGTERM/Ctrl-C flushes and prints a summary.
     Exits 1 if any event was not acknowledged.
     """
+    from airlines.metrics import MetricsListenError, serve
+    from airlines.producers.metrics import ProducerMetrics
     from airlines.producers.run import MissingTopicError
     from airlines.producers.run import produce as run
     from airlines.signals import stop_on_signals
@@ -93,8 +113,20 @@ def produce(
         topic_wait = parse_duration(wait_for_topic).total_seconds()
     except ValueError as exc:
         fail(f"--wait-for-topic: {exc}")
+    try:
+        linger = parse_duration(metrics_linger).total_seconds()
+    except ValueError as exc:
+        fail(f"--metrics-linger: {exc}")
+    metrics_host = check_listen_address("--metrics-host", metrics_host)
     cfg = resolve_config(config)
     topic = cfg.topic_for_region(region).name
+    metrics = ProducerMetrics(region.value, topic)
+    try:
+        server = serve(metrics.registry(), metrics_host, metrics_port)
+    except MetricsListenError as exc:
+        fail(f"--metrics-port: {exc}")
+    if server is not None:
+        say_error(f"metrics on {server.url}")
     progress = _ProgressLine(f"{region.value} -> {topic}")
     try:
         with stop_on_signals() as stop:
@@ -108,12 +140,18 @@ def produce(
                 on_progress=progress,
                 heartbeat_file=heartbeat_file,
                 topic_wait=topic_wait,
+                metrics=metrics,
             )
     except MissingTopicError as exc:
         progress.stop()
         fail(str(exc))
     progress.stop()
     _summary(f"{region.value} -> {topic}", stats, time.monotonic() - progress.start)
+    if server is not None:
+        if linger > 0 and not stop.is_set():
+            with stop_on_signals() as stop_lingering:
+                stop_lingering.wait(linger)
+        server.close()
     if stats.failed or stats.pending:
         raise typer.Exit(1)
 

@@ -91,10 +91,63 @@ def routes(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     if not summaries:
         console.print("no analytics yet (is `airlines stream` running?)")
         return
-    table = Table("route", "latest window", "flights in it", "windows kept")
+    table = Table("route", "latest window", "flights", "events", "windows kept")
+    for name in ("avg delay (min)", "delayed", "avg price ($)"):
+        table.add_column(name, justify="right")
     for s in summaries:
         latest = _time(s.latest_window_start_ms) if s.latest_window_start_ms is not None else "-"
-        table.add_row(s.route, latest, str(s.flights_in_latest), str(s.windows))
+        table.add_row(
+            s.route,
+            latest,
+            str(s.flights_in_latest),
+            str(s.events_in_latest),
+            str(s.windows),
+            f"{s.avg_delay_minutes:.1f}" if s.avg_delay_minutes is not None else "-",
+            f"{s.delayed_share:.0%}" if s.delayed_share is not None else "-",
+            f"{s.avg_ticket_price:,.2f}" if s.avg_ticket_price is not None else "-",
+        )
+    console.print(table)
+
+
+@app.command("health")
+def health(
+    batches: Annotated[
+        int, typer.Option("--batches", "-n", min=1, max=120, help="Batch reports shown.")
+    ] = 10,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The streaming job's last batch, how long ago it was, and its latest batch reports."""
+    import time
+
+    with _reader(resolve_config(config)) as reader:
+        state = reader.health(batches)
+    now_ms = int(time.time() * 1000)
+    if as_json:
+        _print_json(state.to_json(now_ms))
+        return
+    if not state.has_run:
+        console.print("the job has not finished a batch yet (is `airlines stream` running?)")
+        return
+    console.print(
+        f"last batch {state.last_batch_id} ({state.last_batch_rows} rows written) "
+        f"{state.age_seconds(now_ms):.0f}s ago",
+        highlight=False,
+    )
+    table = Table("batch", "finished", "records in", "rows written", "dead-lettered", "late")
+    table.add_column("duplicates")
+    table.add_column("duration")
+    for b in state.batches:
+        table.add_row(
+            str(b.batch_id),
+            _time(b.finished_at_ms),
+            str(b.input_rows),
+            str(b.rows_written),
+            str(b.dead_lettered),
+            str(b.late_events),
+            str(b.duplicates),
+            f"{b.duration_ms / 1000:.1f}s",
+        )
     console.print(table)
 
 

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from airlines.cli.common import ConfigOption, fail, resolve_config
+from airlines.cli.common import (
+    ConfigOption,
+    MetricsHostOption,
+    MetricsPortOption,
+    check_listen_address,
+    fail,
+    resolve_config,
+)
 
 
 def stream(
@@ -29,6 +36,8 @@ def stream(
         str, typer.Option(help="Driver memory when Spark runs locally.")
     ] = "1g",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Spark INFO logs too.")] = False,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
     """Aggregate flight events from Kafka into Redis: windows per route, airline and flight.
 
@@ -36,6 +45,7 @@ def stream(
     (rejects go to the dead-letter topic with a reason), aggregates per event-time
     window and writes the analytics to the Redis Cluster. Resumes from its checkpoint.
     """
+    metrics_host = check_listen_address("--metrics-host", metrics_host)
     app_config = resolve_config(config)
     logging.basicConfig(
         level=logging.INFO,
@@ -46,6 +56,7 @@ def stream(
     logging.getLogger("py4j").setLevel(logging.WARNING)
     from airlines.jobs.redis_sink import SinkSettings
     from airlines.jobs.streaming import JobError, JobOptions, run_job
+    from airlines.metrics import MetricsListenError
     from airlines.redis_conn import RedisPasswordError, redis_password
 
     try:
@@ -57,11 +68,15 @@ def stream(
         available_now=available_now,
         driver_memory=driver_memory,
         log_level="INFO" if verbose else "WARN",
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     try:
         reports = run_job(app_config, SinkSettings.from_config(app_config.redis, password), options)
     except JobError as exc:
         fail(str(exc), code=1)
+    except MetricsListenError as exc:
+        fail(f"--metrics-port: {exc}", 1)
     if available_now:
         total = sum(r.input_rows for r in reports)
         logging.getLogger("airlines.stream").info(

@@ -19,27 +19,46 @@ that key too.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from airlines.config.chart_blocks import (
+    ChartSection,
+    Cidr,
+    Disruption,
+    DnsName,
+    HookJob,
+    ImageValues,
+    JvmMemory,
+    Persistence,
+    Port,
+    Quantity,
+    Resources,
+    Scheduling,
+    SubchartValues,
+    resources,
+)
+from airlines.config.chart_dashboard import (
+    DashboardRedisUser,
+    DashboardValues,
+    MetricsEndpoint,
+    MonitoringValues,
+    job_metrics,
+    producer_metrics,
+)
 from airlines.config.models import (
     AppConfig,
     KafkaConfig,
     RedisConfig,
-    Section,
     StreamingConfig,
 )
 from airlines.config.types import Duration, Endpoint
@@ -57,161 +76,6 @@ ZOOKEEPER_PORT = 2181
 #: Longest release-wide name prefix: leaves room for ``-redis-cluster-headless`` and
 #: StatefulSet pod suffixes within Kubernetes' 63-character names.
 PREFIX_MAX = 30
-
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
-_JVM_MEMORY = r"^[0-9]+[mMgG]$"
-
-
-def _quantity_to_str(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return format(value, "g")
-    return value
-
-
-Quantity = Annotated[
-    str,
-    BeforeValidator(_quantity_to_str),
-    Field(pattern=_QUANTITY),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": _QUANTITY},
-                {"type": "number", "minimum": 0},
-            ],
-            "examples": ["500m", "1Gi", 2],
-        }
-    ),
-]
-"""A Kubernetes resource quantity: ``500m``, ``2``, ``1Gi``."""
-
-JvmMemory = Annotated[
-    str,
-    Field(pattern=_JVM_MEMORY, examples=["512m", "1g"]),
-]
-"""A JVM / Spark memory size: ``512m``, ``2g``."""
-
-DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
-
-
-class ChartSection(Section):
-    """Base of every values object: camelCase keys, unknown keys rejected (as config)."""
-
-
-# --- building blocks ------------------------------------------------------------------------
-
-
-class ImageValues(ChartSection):
-    """A container image: pinned tag (never ``latest``), optional digest."""
-
-    registry: str = Field(
-        "",
-        pattern=r"^$|^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$",
-        description="Registry host; empty for global.imageRegistry, else Docker Hub.",
-    )
-    repository: str = Field(
-        pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="Image repository."
-    )
-    tag: str = Field(
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
-        description="Image tag; pinned, never 'latest'.",
-        json_schema_extra={"not": {"const": "latest"}},
-    )
-    digest: str = Field(
-        "",
-        pattern=r"^$|^sha256:[a-f0-9]{64}$",
-        description="Optional sha256 digest; pins the image even if the tag moves.",
-    )
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
-        "IfNotPresent", description="Image pull policy."
-    )
-
-    @field_validator("tag")
-    @classmethod
-    def _not_latest(cls, value: str) -> str:
-        if value == "latest":
-            raise ValueError("'latest' is not allowed: pin a version")
-        return value
-
-
-class ResourceQuantities(ChartSection):
-    """CPU and memory amounts."""
-
-    cpu: Quantity | None = Field(None, description="CPU (cores or millicores, e.g. 500m).")
-    memory: Quantity | None = Field(None, description="Memory (e.g. 512Mi, 2Gi).")
-
-
-class Resources(ChartSection):
-    """Container resource requests and limits."""
-
-    requests: ResourceQuantities = Field(
-        default_factory=ResourceQuantities, description="Guaranteed resources."
-    )
-    limits: ResourceQuantities = Field(
-        default_factory=ResourceQuantities, description="Upper bounds."
-    )
-
-
-def resources(cpu: str, memory: str, cpu_limit: str) -> Resources:
-    """Requests and limits (the memory limit equals the request)."""
-    return Resources(
-        requests=ResourceQuantities(cpu=cpu, memory=memory),
-        limits=ResourceQuantities(cpu=cpu_limit, memory=memory),
-    )
-
-
-class Persistence(ChartSection):
-    """A PersistentVolumeClaim per pod (StatefulSets) or for the job."""
-
-    enabled: bool = Field(True, description="Use a PersistentVolumeClaim; else an emptyDir.")
-    size: Quantity = Field("1Gi", description="Requested storage.")
-    storage_class: str | None = Field(
-        None, description="StorageClass; null for the cluster default, '-' for none."
-    )
-
-
-class Disruption(ChartSection):
-    """PodDisruptionBudget."""
-
-    enabled: bool = Field(True, description="Create a PodDisruptionBudget.")
-    max_unavailable: int = Field(1, ge=0, description="Pods that may be down voluntarily.")
-
-
-class Scheduling(ChartSection):
-    """Pod placement (free-form Kubernetes objects)."""
-
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector.")
-    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="Tolerations.")
-    affinity: dict[str, Any] = Field(default_factory=dict, description="Affinity rules.")
-
-
-class HookJob(ChartSection):
-    """A Helm hook Job running one idempotent ``airlines`` command."""
-
-    enabled: bool = Field(True, description="Run the job on install and upgrade.")
-    backoff_limit: int = Field(
-        6, ge=0, le=100, description="Retries (the command waits for the service itself)."
-    )
-    active_deadline_seconds: int = Field(
-        600, ge=30, description="Give up after this long (seconds)."
-    )
-    resources: Resources = Field(
-        default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
-    )
-
-
-class SubchartValues(ChartSection):
-    """Common to every subchart key: ``enabled`` is the dependency's condition."""
-
-    enabled: bool = Field(True, description="Deploy this part of the system.")
-    global_: dict[str, Any] | None = Field(
-        None,
-        alias="global",
-        description="Copied from the top-level `global` by Helm; set values there instead.",
-    )
-
 
 # --- global -----------------------------------------------------------------------------
 
@@ -252,24 +116,10 @@ class GlobalRedis(ChartSection):
     """Redis facts every subchart that talks to Redis needs."""
 
     auth: RedisAuth = Field(default_factory=RedisAuth, description="Password Secret.")
-
-
-def _cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a CIDR such as 10.96.0.1/32: {exc}") from None
-    return value
-
-
-Cidr = Annotated[
-    str,
-    Field(pattern=r"^[0-9a-fA-F.:]+/[0-9]{1,3}$", examples=["192.168.49.2/32"]),
-    AfterValidator(_cidr),
-]
-"""An IPv4 or IPv6 network: ``10.96.0.1/32``."""
-
-Port = Annotated[int, Field(ge=1, le=65535)]
+    dashboard_user: DashboardRedisUser = Field(
+        default_factory=DashboardRedisUser,
+        description="The dashboard's read-only ACL user (the Redis nodes create it).",
+    )
 
 
 class ApiServerEndpoints(ChartSection):
@@ -373,6 +223,10 @@ class GlobalValues(ChartSection):
     redis: GlobalRedis = Field(default_factory=GlobalRedis, description="Redis facts.")
     network_policy: NetworkPolicyValues = Field(
         default_factory=NetworkPolicyValues, description="NetworkPolicies."
+    )
+    monitoring: MonitoringValues = Field(
+        default_factory=MonitoringValues,
+        description="Prometheus scraping (annotations, ServiceMonitors) and Grafana.",
     )
     config: ChartAppConfig = Field(
         default_factory=ChartAppConfig,
@@ -514,6 +368,9 @@ class ProducersValues(SubchartValues):
         timedelta(minutes=30),
         description="How long a starting producer waits for its topic (created by the "
         "post-install hook once every pod is up) before it exits and is restarted.",
+    )
+    metrics: MetricsEndpoint = Field(
+        default_factory=producer_metrics, description="Each producer's /metrics."
     )
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
 
@@ -674,6 +531,9 @@ class StreamingValues(SubchartValues):
     spark_conf: dict[str, str] = Field(
         default_factory=dict, description="Extra Spark properties (sparkConf)."
     )
+    metrics: MetricsEndpoint = Field(
+        default_factory=job_metrics, description="The job's /metrics (on the driver)."
+    )
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
     apply_job: SparkApplyJob = Field(
         default_factory=SparkApplyJob,
@@ -765,6 +625,9 @@ class ChartValues(ChartSection):
     streaming: StreamingValues = Field(
         default_factory=StreamingValues, description="Streaming job."
     )
+    dashboard: DashboardValues = Field(
+        default_factory=DashboardValues, description="Web dashboard."
+    )
     tests: TestsValues = Field(default_factory=TestsValues, description="helm test pods.")
     spark_operator: SparkOperatorValues = Field(
         default_factory=SparkOperatorValues,
@@ -835,6 +698,23 @@ class ChartValues(ChartSection):
                 "global.redis.auth.existingSecret: required when redis-cluster.enabled is "
                 "false and auth is enabled (name the Secret holding the external cluster's "
                 "password)"
+            )
+        user = self.global_.redis.dashboard_user
+        if self.dashboard.enabled and user.enabled and not auth.enabled:
+            out.append(
+                "global.redis.dashboardUser.enabled: needs global.redis.auth.enabled (without "
+                "a password every client is the all-powerful default user)"
+            )
+        if (
+            self.dashboard.enabled
+            and user.enabled
+            and not self.redis_cluster.enabled
+            and not user.existing_secret
+        ):
+            out.append(
+                "global.redis.dashboardUser.existingSecret: required when redis-cluster.enabled "
+                "is false (name the Secret with the password of the external cluster's "
+                f"user {user.name!r})"
             )
         if self.streaming.enabled and self.streaming.checkpoint.enabled:
             location = cfg.streaming.checkpoint_location

@@ -26,6 +26,11 @@ milliseconds, UTC; every key gets ``redis.ttl`` re-applied on every write)::
     P:job:heartbeat                                  HASH  written after every batch
         batch_id, updated_at_ms (wall clock, epoch ms), rows (rows written)
 
+    P:job:batches                                    ZSET  the job's latest batch reports
+        member a JSON object (batch_id, finished_at_ms, input_rows, rows_written,
+        dead_lettered, late_events, duplicates, duration_ms, watermark_ms),
+        score batch_id; the newest BATCH_LOG_KEEP kept
+
 Reads never need SCAN: routes -> a route's windows -> the window's delay ranking ->
 the flights' hashes; or a flight's windows -> their hashes.
 
@@ -52,11 +57,16 @@ aggregation also groups by airline.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+
+import orjson
 
 #: One Redis command: name and arguments.
 Command = tuple[str | bytes | int | float, ...]
+
+#: Batch reports kept in ``P:job:batches`` (the dashboard's pipeline-health history).
+BATCH_LOG_KEEP = 120
 
 
 def iso_utc(epoch_ms: int) -> str:
@@ -97,6 +107,9 @@ class KeyLayout:
 
     def heartbeat(self) -> str:
         return f"{self.prefix}:job:heartbeat"
+
+    def batches(self) -> str:
+        return f"{self.prefix}:job:batches"
 
 
 @dataclass(frozen=True)
@@ -215,5 +228,46 @@ def heartbeat_commands(
     key = layout.heartbeat()
     return (
         ("HSET", key, "batch_id", batch_id, "updated_at_ms", now_ms, "rows", rows),
+        ("EXPIRE", key, ttl_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One analytics micro-batch as the job reports it to Redis (``P:job:batches``).
+
+    ``input_rows = aggregated + dead_lettered + late_events + duplicates``; the figures
+    are those of the job's batch log line. ``watermark_ms`` is the event-time watermark
+    the batch ran with (None before any event).
+    """
+
+    batch_id: int
+    finished_at_ms: int
+    input_rows: int
+    rows_written: int
+    dead_lettered: int
+    late_events: int
+    duplicates: int
+    duration_ms: int
+    watermark_ms: int | None
+
+    def to_json_bytes(self) -> bytes:
+        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BatchSummary:
+        data = orjson.loads(text)
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+def batch_log_commands(
+    layout: KeyLayout, summary: BatchSummary, *, ttl_seconds: int, keep: int = BATCH_LOG_KEEP
+) -> Sequence[Command]:
+    """Record a batch report, idempotently: a replayed batch replaces its earlier report."""
+    key = layout.batches()
+    return (
+        ("ZREMRANGEBYSCORE", key, summary.batch_id, summary.batch_id),
+        ("ZADD", key, summary.batch_id, summary.to_json_bytes()),
+        ("ZREMRANGEBYRANK", key, 0, -(keep + 1)),
         ("EXPIRE", key, ttl_seconds),
     )

@@ -22,8 +22,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,9 @@ class JobOptions:
     driver_memory: str = "1g"
     log_level: str = "WARN"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
+    #: Serve Prometheus metrics on this port (None: not at all) and address.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 # -- session and source ---------------------------------------------------------------
@@ -165,11 +168,13 @@ def _aggregate_from_row(row: Row, batch_id: int) -> WindowAggregate:
 
 def partition_writer(
     settings: SinkSettings, batch_id: int
-) -> Callable[[Iterable[Row]], Iterator[int]]:
-    """The function each executor task runs over its partition: write, yield the count."""
+) -> Callable[[Iterable[Row]], Iterator[tuple[int, int]]]:
+    """The function each executor task runs over its partition: write, yield the count
+    of rows written and of Redis write retries it took (the job's metrics)."""
 
-    def write_partition(rows: Iterable[Row]) -> Iterator[int]:
+    def write_partition(rows: Iterable[Row]) -> Iterator[tuple[int, int]]:
         writer = writer_for(settings)
+        retries_before = writer.stats.retries
         layout = KeyLayout(settings.key_prefix)
         written = 0
         buffer: list[WindowAggregate] = []
@@ -188,19 +193,27 @@ def partition_writer(
                 flush()
         if buffer:
             flush()
-        yield written
+        yield written, writer.stats.retries - retries_before
 
     return write_partition
 
 
-def write_batch_to_redis(batch: DataFrame, settings: SinkSettings, batch_id: int) -> int:
-    """Write one micro-batch from the executors; returns the rows written.
+def _add_counts(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
 
-    Only one integer per partition reaches the driver. An exception in any task
+
+def write_batch_to_redis(
+    batch: DataFrame, settings: SinkSettings, batch_id: int
+) -> tuple[int, int]:
+    """Write one micro-batch from the executors; returns the rows written and the Redis
+    write retries they took.
+
+    Only two integers per partition reach the driver. An exception in any task
     (after the writer's retries) fails the batch, and with it the query.
     """
     counts = batch.rdd.mapPartitions(partition_writer(settings, batch_id))
-    return int(counts.sum())
+    rows, retries = counts.fold((0, 0), _add_counts)
+    return int(rows), int(retries)
 
 
 class RedisBatchSink:
@@ -210,13 +223,17 @@ class RedisBatchSink:
         self.settings = settings
         self.layout = KeyLayout(settings.key_prefix)
         self.rows_written: dict[int, int] = {}
+        #: Redis write retries of each batch (executors' and the heartbeat's).
+        self.redis_retries: dict[int, int] = {}
         self._driver_writer = ClusterWriter(settings)
         self._lock = threading.Lock()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        rows = write_batch_to_redis(batch, self.settings, batch_id)
+        rows, retries = write_batch_to_redis(batch, self.settings, batch_id)
         self.rows_written[batch_id] = rows
+        before = self._driver_writer.stats.retries
         self.heartbeat(batch_id, rows)
+        self.redis_retries[batch_id] = retries + self._driver_writer.stats.retries - before
 
     def heartbeat(self, batch_id: int, rows: int) -> None:
         with self._lock:
@@ -319,6 +336,8 @@ class BatchReport:
     duplicates: int
     closed_window_rows: int
     watermark: str | None
+    #: Redis write retries the batch took (not logged; a metric).
+    redis_retries: int = 0
 
     @property
     def aggregated(self) -> int:
@@ -367,11 +386,17 @@ def batch_report(progress: Any, rows_written: int) -> BatchReport:
     )
 
 
+#: Told of every analytics batch after it is logged: its report and Spark's progress
+#: (the job's metrics, its batch log in Redis).
+BatchObserver = Callable[[BatchReport, Any], None]
+
+
 class ProgressLogger(StreamingQueryListener):
     """Logs every analytics batch; keeps the heartbeat fresh while the input is idle."""
 
-    def __init__(self, sink: RedisBatchSink) -> None:
+    def __init__(self, sink: RedisBatchSink, observers: Sequence[BatchObserver] = ()) -> None:
         self.sink = sink
+        self.observers = list(observers)
         self.reports: list[BatchReport] = []
         self.last_batch_id = -1
 
@@ -382,9 +407,15 @@ class ProgressLogger(StreamingQueryListener):
         progress = event.progress
         if progress.name == ANALYTICS_QUERY:
             report = batch_report(progress, self.sink.rows_written.pop(progress.batchId, 0))
+            report = replace(report, redis_retries=self.sink.redis_retries.pop(report.batch_id, 0))
             self.reports.append(report)
             self.last_batch_id = report.batch_id
             log.info("%s", report.line())
+            for observe in self.observers:
+                try:
+                    observe(report, progress)
+                except Exception as exc:  # reporting must never stop the job
+                    log.warning("batch %s not reported: %s", report.batch_id, exc)
         elif progress.name == DEAD_LETTER_QUERY and progress.numInputRows:
             log.info(
                 "dead-letter batch %s: %s records checked", progress.batchId, progress.numInputRows
@@ -434,10 +465,13 @@ def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> l
 
     Raises :class:`JobError` if a query fails. SIGTERM/SIGINT stop the queries cleanly.
     """
+    from airlines.jobs.metrics import JobReporting
+
     preflight(config, settings)
+    reporting = JobReporting.start(settings, options.metrics_host, options.metrics_port)
     spark = build_session(options)
     sink = RedisBatchSink(settings)
-    listener = ProgressLogger(sink)
+    listener = ProgressLogger(sink, reporting.observers)
     spark.streams.addListener(listener)
     queries: list[StreamingQuery] = []
     with stop_on_signals() as stopping:
@@ -466,6 +500,7 @@ def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> l
                     query.stop()
             spark.streams.removeListener(listener)
             sink.close()
+            reporting.close()
             spark.stop()
 
 

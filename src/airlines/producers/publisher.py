@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,11 +53,19 @@ class DeliveryStats:
 class EventPublisher:
     """A confluent-kafka producer that counts deliveries from delivery reports."""
 
-    def __init__(self, kafka: KafkaConfig, *, track_offsets: bool = False) -> None:
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        *,
+        track_offsets: bool = False,
+        on_latency: Callable[[float], None] | None = None,
+    ) -> None:
         from confluent_kafka import Producer
 
         self.stats = DeliveryStats()
         self._track = track_offsets
+        #: Told each acknowledged message's latency (s, produce() to acknowledgement).
+        self._on_latency = on_latency
         self._producer = Producer(producer_settings(kafka))
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
@@ -65,6 +74,10 @@ class EventPublisher:
             self.stats.errors[str(err.str())] += 1
         else:
             self.stats.delivered += 1
+            if self._on_latency is not None:
+                latency = msg.latency()
+                if latency is not None:
+                    self._on_latency(float(latency))
             if self._track:
                 self.stats.acknowledged.append((msg.topic(), msg.partition(), msg.offset()))
 

@@ -7,11 +7,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airlines.config import AppConfig
 from airlines.contract import Region
 from airlines.producers.publisher import DeliveryStats, EventPublisher, Pacer
 from airlines.producers.simulator import FleetSimulator
+
+if TYPE_CHECKING:
+    from airlines.producers.metrics import ProducerMetrics
 
 #: How long a stopping producer waits for outstanding deliveries.
 FLUSH_TIMEOUT_S = 30.0
@@ -83,16 +87,23 @@ def produce(
     heartbeat_file: Path | None = None,
     track_offsets: bool = False,
     topic_wait: float = 0.0,
+    metrics: ProducerMetrics | None = None,
 ) -> DeliveryStats:
     """Send ``count`` events (or until ``stop``) at ``rate`` per second; then flush.
 
     Event times are the wall-clock time of sending, so the stream is live. The topic
     must exist; ``topic_wait`` seconds are given for it to appear (and for the brokers
-    to answer) first.
+    to answer) first. ``metrics``, when given, reports the deliveries as they happen.
     """
     topic = config.topic_for_region(region).name
     simulator = FleetSimulator(region, fleet_size=config.producers.fleet_size, seed=seed)
-    publisher = EventPublisher(config.kafka, track_offsets=track_offsets)
+    publisher = EventPublisher(
+        config.kafka,
+        track_offsets=track_offsets,
+        on_latency=metrics.observe_latency if metrics is not None else None,
+    )
+    if metrics is not None:
+        metrics.attach(publisher.stats)
     wait_for_topic(
         publisher,
         topic,

@@ -45,6 +45,12 @@ spec:
   arguments:
     - --config
     - /etc/airlines/config.yaml
+    {{- if .Values.metrics.enabled }}
+    - --metrics-port
+    - {{ .Values.metrics.port | quote }}
+    - --metrics-host
+    - 0.0.0.0
+    {{- end }}
   sparkConf:
     spark.kubernetes.executor.deleteOnTermination: "true"
     spark.jars.ivy: /tmp/.ivy2
@@ -89,6 +95,16 @@ spec:
       airlines-analytics/spark-role: driver
     annotations:
       checksum/config: {{ include "airlines.configChecksum" . }}
+      {{- if .Values.metrics.enabled }}
+      {{- include "airlines.scrapeAnnotations" .Values.metrics.port | nindent 6 }}
+      {{- end }}
+    {{- if .Values.metrics.enabled }}
+    # /metrics of the job (airlines stream --metrics-port) in the driver's Python process.
+    ports:
+      - name: metrics
+        containerPort: {{ .Values.metrics.port }}
+        protocol: TCP
+    {{- end }}
     {{- with $env }}
     env:
       {{- toYaml . | nindent 6 }}

@@ -1,0 +1,184 @@
+"""Building blocks of the chart's values models (:mod:`airlines.config.chart`): images,
+resources, disruption budgets, placement, hook jobs, the base of every subchart's values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
+
+from airlines.config.models import Section
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
+_JVM_MEMORY = r"^[0-9]+[mMgG]$"
+
+
+def _quantity_to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return format(value, "g")
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_to_str),
+    Field(pattern=_QUANTITY),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _QUANTITY},
+                {"type": "number", "minimum": 0},
+            ],
+            "examples": ["500m", "1Gi", 2],
+        }
+    ),
+]
+"""A Kubernetes resource quantity: ``500m``, ``2``, ``1Gi``."""
+
+JvmMemory = Annotated[
+    str,
+    Field(pattern=_JVM_MEMORY, examples=["512m", "1g"]),
+]
+"""A JVM / Spark memory size: ``512m``, ``2g``."""
+
+DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
+
+
+class ChartSection(Section):
+    """Base of every values object: camelCase keys, unknown keys rejected (as config)."""
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+class ImageValues(ChartSection):
+    """A container image: pinned tag (never ``latest``), optional digest."""
+
+    registry: str = Field(
+        "",
+        pattern=r"^$|^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$",
+        description="Registry host; empty for global.imageRegistry, else Docker Hub.",
+    )
+    repository: str = Field(
+        pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="Image repository."
+    )
+    tag: str = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="Image tag; pinned, never 'latest'.",
+        json_schema_extra={"not": {"const": "latest"}},
+    )
+    digest: str = Field(
+        "",
+        pattern=r"^$|^sha256:[a-f0-9]{64}$",
+        description="Optional sha256 digest; pins the image even if the tag moves.",
+    )
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
+        "IfNotPresent", description="Image pull policy."
+    )
+
+    @field_validator("tag")
+    @classmethod
+    def _not_latest(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("'latest' is not allowed: pin a version")
+        return value
+
+
+class ResourceQuantities(ChartSection):
+    """CPU and memory amounts."""
+
+    cpu: Quantity | None = Field(None, description="CPU (cores or millicores, e.g. 500m).")
+    memory: Quantity | None = Field(None, description="Memory (e.g. 512Mi, 2Gi).")
+
+
+class Resources(ChartSection):
+    """Container resource requests and limits."""
+
+    requests: ResourceQuantities = Field(
+        default_factory=ResourceQuantities, description="Guaranteed resources."
+    )
+    limits: ResourceQuantities = Field(
+        default_factory=ResourceQuantities, description="Upper bounds."
+    )
+
+
+def resources(cpu: str, memory: str, cpu_limit: str) -> Resources:
+    """Requests and limits (the memory limit equals the request)."""
+    return Resources(
+        requests=ResourceQuantities(cpu=cpu, memory=memory),
+        limits=ResourceQuantities(cpu=cpu_limit, memory=memory),
+    )
+
+
+class Persistence(ChartSection):
+    """A PersistentVolumeClaim per pod (StatefulSets) or for the job."""
+
+    enabled: bool = Field(True, description="Use a PersistentVolumeClaim; else an emptyDir.")
+    size: Quantity = Field("1Gi", description="Requested storage.")
+    storage_class: str | None = Field(
+        None, description="StorageClass; null for the cluster default, '-' for none."
+    )
+
+
+class Disruption(ChartSection):
+    """PodDisruptionBudget."""
+
+    enabled: bool = Field(True, description="Create a PodDisruptionBudget.")
+    max_unavailable: int = Field(1, ge=0, description="Pods that may be down voluntarily.")
+
+
+class Scheduling(ChartSection):
+    """Pod placement (free-form Kubernetes objects)."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node selector.")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="Tolerations.")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="Affinity rules.")
+
+
+class HookJob(ChartSection):
+    """A Helm hook Job running one idempotent ``airlines`` command."""
+
+    enabled: bool = Field(True, description="Run the job on install and upgrade.")
+    backoff_limit: int = Field(
+        6, ge=0, le=100, description="Retries (the command waits for the service itself)."
+    )
+    active_deadline_seconds: int = Field(
+        600, ge=30, description="Give up after this long (seconds)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
+    )
+
+
+class SubchartValues(ChartSection):
+    """Common to every subchart key: ``enabled`` is the dependency's condition."""
+
+    enabled: bool = Field(True, description="Deploy this part of the system.")
+    global_: dict[str, Any] | None = Field(
+        None,
+        alias="global",
+        description="Copied from the top-level `global` by Helm; set values there instead.",
+    )
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR such as 10.96.0.1/32: {exc}") from None
+    return value
+
+
+Cidr = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-fA-F.:]+/[0-9]{1,3}$", examples=["192.168.49.2/32"]),
+    AfterValidator(_cidr),
+]
+"""An IPv4 or IPv6 network: ``10.96.0.1/32``."""
+
+Port = Annotated[int, Field(ge=1, le=65535)]

@@ -1,0 +1,170 @@
+"""Values of the dashboard subchart and of monitoring (metrics, scraping, Grafana).
+
+Part of :class:`airlines.config.chart.ChartValues`: ``dashboard`` (the web dashboard's
+Deployment, Service, optional Ingress), ``global.monitoring`` (ServiceMonitors, the
+Grafana dashboard, who may scrape), ``global.redis.dashboardUser`` (the dashboard's
+read-only Redis ACL user, which the Redis nodes and the dashboard both need) and the
+``metrics`` of the producers and the streaming job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from airlines.config.chart_blocks import (
+    ChartSection,
+    Disruption,
+    Port,
+    Resources,
+    Scheduling,
+    SubchartValues,
+    resources,
+)
+from airlines.config.types import Duration
+from airlines.metrics import JOB_METRICS_PORT, PRODUCER_METRICS_PORT
+
+#: The dashboard's container port (``airlines dashboard --port``).
+DASHBOARD_PORT = 8050
+
+
+class MetricsEndpoint(ChartSection):
+    """A component's /metrics (Prometheus text format)."""
+
+    enabled: bool = Field(True, description="Serve /metrics and announce it for scraping.")
+    port: Port = Field(description="Container port of /metrics.")
+
+
+class ServiceMonitorValues(ChartSection):
+    """prometheus-operator ServiceMonitors (rendered only where its API exists)."""
+
+    enabled: bool = Field(
+        True,
+        description="Render a ServiceMonitor per component when the cluster serves "
+        "monitoring.coreos.com/v1 (kube-prometheus-stack); nothing otherwise.",
+    )
+    interval: Duration = Field(timedelta(seconds=30), description="Scrape interval.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels, e.g. the `release` label your Prometheus selects.",
+    )
+
+
+class GrafanaDashboardValues(ChartSection):
+    """The Grafana dashboard, as a ConfigMap Grafana's sidecar loads."""
+
+    enabled: bool = Field(True, description="Ship the Grafana dashboard ConfigMap.")
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {"grafana_dashboard": "1"},
+        description="Labels the Grafana sidecar looks for (kube-prometheus-stack: "
+        'grafana_dashboard: "1").',
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations, e.g. grafana_folder for the sidecar's folder support.",
+    )
+
+
+class MonitoringValues(ChartSection):
+    """How Prometheus finds and reaches every component's /metrics, and Grafana."""
+
+    service_monitor: ServiceMonitorValues = Field(
+        default_factory=ServiceMonitorValues, description="ServiceMonitors."
+    )
+    grafana_dashboard: GrafanaDashboardValues = Field(
+        default_factory=GrafanaDashboardValues, description="Grafana dashboard."
+    )
+    scrape_from: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="NetworkPolicy peers (podSelector/namespaceSelector/ipBlock objects) "
+        "that may reach the /metrics ports; empty: any pod of any namespace.",
+    )
+
+
+class DashboardRedisUser(ChartSection):
+    """The dashboard's Redis ACL user: read commands only, on the analytics keys only."""
+
+    enabled: bool = Field(
+        True,
+        description="Give the dashboard a Redis ACL user of its own (needs "
+        "global.redis.auth.enabled); false: it logs in as the default user and only its "
+        "code keeps it to reads.",
+    )
+    name: str = Field(
+        "airlines-dashboard",
+        pattern=r"^[a-z][a-z0-9-]{0,62}$",
+        description="ACL user name.",
+    )
+    existing_secret: str = Field(
+        "",
+        pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="Secret holding the user's password; empty: the chart creates one "
+        "with a random password, kept across upgrades.",
+    )
+    existing_secret_password_key: str = Field(
+        "password", min_length=1, pattern=r"^[-._a-zA-Z0-9]+$", description="Key in it."
+    )
+
+
+class DashboardService(ChartSection):
+    """The dashboard's Service."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        "ClusterIP", description="Service type."
+    )
+    port: Port = Field(80, description="Service port.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations.")
+
+
+class DashboardIngress(ChartSection):
+    """An optional Ingress in front of the dashboard."""
+
+    enabled: bool = Field(False, description="Create an Ingress.")
+    class_name: str = Field("", description="IngressClass; empty for the cluster default.")
+    host: str = Field(
+        "",
+        pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Host name; empty: any host.",
+    )
+    path: str = Field("/", pattern=r"^/", description="Path prefix.")
+    tls_secret: str = Field(
+        "", description="Secret with the TLS certificate for host; empty: plain HTTP."
+    )
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations.")
+
+
+class DashboardValues(SubchartValues):
+    """The web dashboard (`airlines dashboard`): read-only, from Redis."""
+
+    replica_count: int = Field(1, ge=1, le=10, description="Pods (they share nothing).")
+    stale_after: Duration | None = Field(
+        None,
+        description="Call the pipeline stale when its last batch is older than this; "
+        "null: 3 triggers, at least 1m.",
+    )
+    service: DashboardService = Field(default_factory=DashboardService, description="Service.")
+    ingress: DashboardIngress = Field(default_factory=DashboardIngress, description="Ingress.")
+    allowed_from: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="NetworkPolicy peers that may open the dashboard (e.g. the ingress "
+        "controller's namespace); empty: anyone.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "192Mi", "500m"), description="Resources."
+    )
+    pdb: Disruption = Field(
+        default_factory=Disruption,
+        description="Disruption budget (rendered with more than one replica).",
+    )
+    scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+
+
+def producer_metrics() -> MetricsEndpoint:
+    return MetricsEndpoint(port=PRODUCER_METRICS_PORT)
+
+
+def job_metrics() -> MetricsEndpoint:
+    return MetricsEndpoint(port=JOB_METRICS_PORT)

@@ -1,0 +1,250 @@
+"""The dashboard's JSON API (``/api``): what the page shows, as ``airlines query --json``.
+
+Every answer is read from Redis alone, with the read-only client. Failures have a
+status and one sentence (``{"detail": ...}``), never a stack trace:
+
+* 503: Redis cannot be read (unreachable, cluster down, no password configured);
+* 404: an unknown route or flight (no analytics for it: never seen, or expired);
+* 400/422: a bad parameter, named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import redis
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+
+from airlines.config import RedisConfig
+from airlines.contract import FLIGHT_ID_PATTERN
+from airlines.dashboard.metrics import DashboardMetrics
+from airlines.dashboard.models import (
+    ErrorOut,
+    HealthOut,
+    RouteOut,
+    RouteWindowsOut,
+    TopDelaysOut,
+    WindowOut,
+)
+from airlines.dashboard.readonly import read_only_client
+from airlines.jobs.layout import iso_utc, parse_iso_ms
+from airlines.query import AnalyticsReader, aggregate_json
+from airlines.redis_conn import RedisPasswordError
+
+T = TypeVar("T")
+
+#: A route name as the config allows it.
+ROUTE_PATTERN = r"^[a-z0-9-]{1,64}$"
+
+
+class RedisUnavailableError(RuntimeError):
+    """Redis could not be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """What the API needs: where the analytics are and when they count as stale."""
+
+    redis: RedisConfig
+    stale_after_seconds: float
+    #: How often the event stream looks for a new batch (seconds).
+    poll_seconds: float = 1.0
+
+
+class AnalyticsSource:
+    """The read-only reader, connected on first use and again after a failure."""
+
+    def __init__(self, config: RedisConfig, metrics: DashboardMetrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+
+    def read(self, query: Callable[[AnalyticsReader], T]) -> T:
+        """Run ``query``; :class:`RedisUnavailableError` if Redis cannot answer it."""
+        try:
+            with self._lock:
+                if self._client is None:
+                    self._client = read_only_client(self.config)
+                client = self._client
+            return query(AnalyticsReader(client, self.config.key_prefix))
+        except RedisPasswordError as exc:
+            self.metrics.redis_errors.inc()
+            raise RedisUnavailableError(str(exc)) from exc
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
+            self.metrics.redis_errors.inc()
+            self.reset()
+            nodes = ", ".join(self.config.nodes)
+            problem = _first_line(exc)
+            raise RedisUnavailableError(f"Redis is unreachable ({nodes}): {problem}") from exc
+
+    def reset(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # a broken client may fail to close
+                client.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "Redis cannot be read."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No analytics for it."},
+    **ERRORS,
+}
+
+RouteParam = Annotated[str, Path(pattern=ROUTE_PATTERN, description="Route name.")]
+LimitParam = Annotated[int, Query(ge=1, le=100, description="How many.")]
+
+
+def build_router(settings: DashboardSettings, source: AnalyticsSource) -> APIRouter:
+    router = APIRouter(prefix="/api")
+
+    def read(query: Callable[[AnalyticsReader], T]) -> T:
+        try:
+            return source.read(query)
+        except RedisUnavailableError as exc:
+            raise HTTPException(503, str(exc)) from exc
+
+    def known_route(reader: AnalyticsReader, route: str) -> AnalyticsReader:
+        if not reader.has_route(route):
+            raise HTTPException(404, f"no analytics for route {route!r}")
+        return reader
+
+    @router.get("/routes", response_model=list[RouteOut], responses=ERRORS)
+    def routes() -> list[dict[str, Any]]:
+        """Routes with analytics, and each route's latest window with its figures."""
+        return [s.to_json() for s in read(lambda r: r.routes())]
+
+    @router.get("/routes/{route}/windows", response_model=RouteWindowsOut, responses=NOT_FOUND)
+    def windows(route: RouteParam, limit: LimitParam = 20) -> dict[str, Any]:
+        """Start times of the route's latest windows, newest first."""
+        starts = read(lambda r: known_route(r, route).windows(route, limit))
+        return {
+            "route": route,
+            "windows": [{"window_start_ms": s, "window_start": iso_utc(s)} for s in starts],
+        }
+
+    @router.get("/routes/{route}/top-delays", response_model=TopDelaysOut, responses=NOT_FOUND)
+    def top_delays(
+        route: RouteParam,
+        window: Annotated[
+            str, Query(description="'latest', or the window's start as ISO 8601 or epoch ms.")
+        ] = "latest",
+        limit: LimitParam = 10,
+    ) -> dict[str, Any]:
+        """The route's most delayed flights in a window (average delay, highest first)."""
+        start = window_start(window)
+        top = read(lambda r: known_route(r, route).top_delays(route, start, limit))
+        return top.to_json()
+
+    @router.get("/flights/{flight_id}", response_model=list[WindowOut], responses=NOT_FOUND)
+    def flight(
+        flight_id: Annotated[
+            str, Path(pattern=FLIGHT_ID_PATTERN, description="Flight id, e.g. DL402.")
+        ],
+        limit: LimitParam = 12,
+    ) -> list[dict[str, Any]]:
+        """A flight's most recent windows, newest first."""
+        found = read(lambda r: r.flight(flight_id, limit))
+        if not found:
+            raise HTTPException(
+                404, f"no analytics for flight {flight_id!r} (unknown, or its windows expired)"
+            )
+        return [aggregate_json(w) for w in found]
+
+    @router.get("/health", response_model=HealthOut, responses=ERRORS)
+    def health(
+        batches: Annotated[int, Query(ge=1, le=120, description="Batch reports.")] = 30,
+    ) -> dict[str, Any]:
+        """The job's last batch, how long ago it was, and its latest batch reports."""
+        state = read(lambda r: r.health(batches))
+        now_ms = int(time.time() * 1000)
+        data = state.to_json(now_ms)
+        age = state.age_seconds(now_ms)
+        status = "no-batches" if age is None else "ok"
+        if age is not None and age > settings.stale_after_seconds:
+            status = "stale"
+        return {"status": status, "stale_after_seconds": settings.stale_after_seconds, **data}
+
+    @router.get(
+        "/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(request: Request) -> StreamingResponse:
+        """Server-sent events: ``update`` whenever the job finishes a batch (or says it is
+        alive), ``unavailable`` while Redis cannot be read. The page refreshes on each."""
+        return StreamingResponse(
+            _event_stream(request, source, settings.poll_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return router
+
+
+def window_start(window: str) -> int | None:
+    """``latest`` -> None; an ISO 8601 time or epoch ms -> epoch ms; else 400."""
+    if window == "latest":
+        return None
+    if window.isdigit():
+        return int(window)
+    try:
+        return parse_iso_ms(window)
+    except ValueError:
+        raise HTTPException(
+            400, f"window: expected 'latest', an ISO 8601 time or epoch ms, got {window!r}"
+        ) from None
+
+
+#: Seconds between comment lines that keep an idle event stream open through proxies.
+KEEPALIVE_SECONDS = 15.0
+
+
+def _heartbeat(reader: AnalyticsReader) -> dict[str, Any]:
+    """What changes when the job finishes a batch: its heartbeat (written with the
+    analytics), then its batch report (written once Spark reports the batch)."""
+    state = reader.health(1)
+    return {
+        "last_batch_id": state.last_batch_id,
+        "last_batch_at_ms": state.last_batch_at_ms,
+        "last_report": state.batches[0].batch_id if state.batches else None,
+    }
+
+
+async def _event_stream(
+    request: Request, source: AnalyticsSource, poll_seconds: float
+) -> AsyncIterator[bytes]:
+    yield b"retry: 3000\n\n"
+    last: tuple[str, Any] | None = None
+    quiet_since = time.monotonic()
+    while not await request.is_disconnected():
+        try:
+            event: tuple[str, Any] = ("update", await asyncio.to_thread(source.read, _heartbeat))
+        except RedisUnavailableError as exc:
+            event = ("unavailable", {"detail": str(exc)})
+        if event != last:
+            last = event
+            quiet_since = time.monotonic()
+            yield b"event: %s\ndata: %s\n\n" % (event[0].encode(), orjson.dumps(event[1]))
+        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield b": keepalive\n\n"
+        await asyncio.sleep(poll_seconds)
