@@ -240,6 +240,75 @@ def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     assert not analytics.delivered_problems(result["records"], release.delivered)
 
 
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _metric(text: str, name: str) -> float:
+    """The value of an unlabelled sample in Prometheus' text format."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exposed:\n{text[:2000]}")
+
+
+def test_dashboard_and_job_metrics_show_the_same_analytics(
+    release: Release, tmp_path: Path
+) -> None:
+    """Through port-forwards, as a user opens them: the dashboard's page and API agree
+    with ``airlines query --json``, and the job's /metrics with its own batch log."""
+    driver = release.wait_running(EXECUTORS)
+    with release.redis_config(tmp_path) as (path, env), environment(env):
+        done = subprocess.run(
+            [AIRLINES, "query", "routes", "--json", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        expected = orjson.loads(done.stdout)
+    assert expected, "no analytics to show"
+    service = f"svc/{release.resource('dashboard')}"
+    with release.kube.port_forward(release.namespace, service, 80) as port:
+        status, page = _get(port, "/")
+        assert status == 200
+        assert b"<html" in page.lower()
+        # Everything the page loads comes from the dashboard itself (no CDN).
+        assert b"https://" not in page
+        assert b"http://" not in page
+        status, body = _get(port, "/api/routes")
+        assert status == 200, body
+        assert orjson.loads(body) == expected
+        status, body = _get(port, "/api/flights/NO-SUCH-FLIGHT")
+        assert status == 404, body
+        status, body = _get(port, "/metrics")
+        assert status == 200
+        assert b"airlines_dashboard_requests_total" in body
+    logged = _batches(release, driver)
+    service = f"svc/{release.resource('streaming-metrics')}"
+    with release.kube.port_forward(release.namespace, service, 9108) as port:
+
+        def agrees() -> bool:
+            status, body = _get(port, "/metrics")
+            assert status == 200, body
+            text = body.decode()
+            batches = _batches(release, driver)
+            return _metric(text, "airlines_job_input_records_total") == sum(
+                b.input_rows for b in batches
+            )
+
+        wait_until("the job's metrics equal its batch log", agrees, 120, interval=5)
+    assert logged, "the driver logged no batch"
+
+
 # --- RBAC: what each service account may and may not do ------------------------------------
 
 #: (service account component, verb, resource) that must be allowed in the namespace.
