@@ -5,8 +5,8 @@ Every test here is marked ``e2e`` (``make test`` deselects them; ``make e2e`` an
 the project's images imported; without it they fail and say so.
 
 ``make e2e`` runs them in two lanes side by side (:mod:`localkube.lanes`): the
-lifecycle of the minikube release (test_release.py, in order) in one, everything else in
-the other.
+lifecycle of the minikube release (test_release.py, in order) and the images in one,
+the cluster's promises and the other environments in the other.
 """
 
 from __future__ import annotations
