@@ -196,12 +196,16 @@ def test_dead_letters_keep_the_original_bytes_and_say_why(spark: SparkSession) -
         assert bad.reason in headers[transform.HEADER_REASON]
 
 
-def test_the_job_session_plans_without_constraint_inference(spark: SparkSession) -> None:
+def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
+    spark: SparkSession,
+) -> None:
     """Each micro-batch is optimized afresh; inferring constraints over the validation's
-    expressions cost the driver 10-14 s per analytics batch (issue 7's profile)."""
-    from airlines.jobs.streaming import CONSTRAINT_PROPAGATION
+    expressions cost the driver 10-14 s per analytics batch, and whole-stage code with
+    methods past HotSpot's JIT limit ran interpreted, 3x slower (issue 7's profile)."""
+    from airlines.jobs.streaming import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
 
     assert spark.conf.get(CONSTRAINT_PROPAGATION) == "false"
+    assert int(spark.conf.get(HUGE_METHOD_LIMIT)) <= 8000
     valid = transform.valid_events(
         transform.validate_records(records(spark, [("east", b"{}")] * 2))
     )
