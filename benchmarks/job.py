@@ -31,16 +31,24 @@ DEFAULT_RECORDS = 600_000
 BACKLOG_SPAN = timedelta(hours=1)
 
 
-def produce_backlog(config: AppConfig, records: int, fleet_size: int | None = None) -> int:
-    """``records`` events, a third per region's topic, in event-time order; returns sent."""
+def produce_backlog(
+    config: AppConfig,
+    records: int,
+    fleet_size: int | None = None,
+    span: timedelta = BACKLOG_SPAN,
+    end: datetime | None = None,
+) -> int:
+    """``records`` events, a third per region's topic, in event-time order over ``span``
+    up to ``end`` (default: ten minutes ago); returns how many were acknowledged."""
     from airlines.producers.publisher import EventPublisher
     from airlines.producers.simulator import FleetSimulator
 
     fleet = fleet_size if fleet_size is not None else config.producers.fleet_size
     publisher = EventPublisher(config.kafka)
     per_topic = records // len(config.topics)
-    start = datetime.now(UTC).replace(microsecond=0) - BACKLOG_SPAN - timedelta(minutes=10)
-    step = BACKLOG_SPAN / per_topic
+    last = end if end is not None else datetime.now(UTC) - timedelta(minutes=10)
+    start = last.replace(microsecond=0) - span
+    step = span / per_topic
     for topic in config.topics:
         simulator = FleetSimulator(Region(topic.region), fleet_size=fleet, seed=7)
         for i in range(per_topic):
@@ -52,9 +60,10 @@ def produce_backlog(config: AppConfig, records: int, fleet_size: int | None = No
     return publisher.stats.delivered
 
 
-def _run(mode: str, config_path: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_mode(mode: str, config_path: Path, env: dict[str, str], *options: str) -> dict[str, Any]:
+    """One :mod:`benchmarks.job_runner` run in a process of its own; its JSON result."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.job_runner", mode, str(config_path)],
+        [sys.executable, "-m", "benchmarks.job_runner", mode, str(config_path), *options],
         env=env,
         capture_output=True,
         text=True,
@@ -78,8 +87,8 @@ def run(stack: testing.RunningStack, records: int = DEFAULT_RECORDS) -> list[Fig
     ):
         sent = produce_backlog(fresh.config, records)
         env = {**os.environ, **fresh.env}
-        bare = _run("bare", fresh.path, env)
-        job = _run("job", fresh.path, env)
+        bare = run_mode("bare", fresh.path, env)
+        job = run_mode("job", fresh.path, env)
     for result in (bare, job):
         if result["records"] != sent:
             raise RuntimeError(f"{result['mode']} read {result['records']} of {sent} records")

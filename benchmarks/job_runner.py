@@ -55,6 +55,8 @@ class Timer:
         self.start = self.end = 0.0
         self.cpu_start = self.cpu_end = 0.0
         self.peak_rss_mib = 0.0
+        self.peak_driver_mib = self.peak_executor_mib = 0.0
+        self.state_rows = 0
         self.input_rows: dict[str, int] = {}
 
     def started(self, event: Any) -> None:
@@ -68,7 +70,13 @@ class Timer:
         with self.lock:
             name = str(progress.name)
             self.input_rows[name] = self.input_rows.get(name, 0) + int(progress.numInputRows)
-            self.peak_rss_mib = max(self.peak_rss_mib, proctree.rss().total_mib)
+            memory = proctree.rss()
+            self.peak_rss_mib = max(self.peak_rss_mib, memory.total_mib)
+            self.peak_driver_mib = max(self.peak_driver_mib, memory.driver_mib)
+            self.peak_executor_mib = max(self.peak_executor_mib, memory.executor_mib)
+            for operator in progress.stateOperators:
+                if operator.operatorName == "stateStoreSave":  # the window aggregation
+                    self.state_rows = max(self.state_rows, int(operator.numRowsTotal))
 
     def terminated(self, event: Any) -> None:
         with self.lock:
@@ -83,6 +91,9 @@ class Timer:
             "seconds": self.end - self.start,
             "cpu_seconds": self.cpu_end - self.cpu_start,
             "peak_rss_mib": self.peak_rss_mib,
+            "peak_driver_mib": self.peak_driver_mib,
+            "peak_executor_mib": self.peak_executor_mib,
+            "window_groups_in_state": self.state_rows,
         }
 
 
@@ -139,6 +150,7 @@ def main(
     config_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     master: Annotated[str, typer.Option(help="Spark master.")] = "local[2]",
     driver_memory: Annotated[str, typer.Option()] = "1g",
+    executor_memory: Annotated[str, typer.Option()] = "1g",
 ) -> None:
     from airlines.config import load_config
     from airlines.jobs.redis_sink import SinkSettings
@@ -147,7 +159,11 @@ def main(
 
     config = load_config(config_path)
     options = JobOptions(
-        master=master, available_now=True, driver_memory=driver_memory, log_level="ERROR"
+        master=master,
+        available_now=True,
+        driver_memory=driver_memory,
+        log_level="ERROR",
+        extra_spark_conf={"spark.executor.memory": executor_memory},
     )
     timer = Timer()
     if mode == "job":

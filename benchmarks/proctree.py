@@ -52,31 +52,41 @@ def cpu_seconds(root: int | None = None) -> float:
     return total / _TICKS
 
 
+#: What marks a Spark executor's JVM on its command line (standalone/local-cluster).
+EXECUTOR_MAIN = "CoarseGrainedExecutorBackend"
+
+
 @dataclass(frozen=True)
 class Rss:
-    """Resident memory of a process tree, by kind of process."""
+    """Resident memory of a process tree (MiB): the driver's side (this Python process,
+    the driver JVM, its Python workers) and the executors' (their JVMs and workers)."""
 
-    jvm_mib: float
-    python_mib: float
+    driver_mib: float
+    executor_mib: float
 
     @property
     def total_mib(self) -> float:
-        return self.jvm_mib + self.python_mib
+        return self.driver_mib + self.executor_mib
 
 
 def rss(root: int | None = None) -> Rss:
-    jvm = python = 0
-    for pid in descendants(root if root is not None else os.getpid()):
+    top = root if root is not None else os.getpid()
+    executors: set[int] = set()
+    for pid in descendants(top):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if EXECUTOR_MAIN.encode() in cmdline:
+            executors.update(descendants(pid))
+    driver = executor = 0
+    for pid in descendants(top):
         fields = _stat(pid)
         if fields is None:
             continue
         pages = int(fields[21])  # rss: field 24 of stat
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:
-            continue
-        if "java" in Path(exe).name:
-            jvm += pages
-        elif "python" in Path(exe).name:
-            python += pages
-    return Rss(jvm * _PAGE / 2**20, python * _PAGE / 2**20)
+        if pid in executors:
+            executor += pages
+        else:
+            driver += pages
+    return Rss(driver * _PAGE / 2**20, executor * _PAGE / 2**20)

@@ -1,0 +1,208 @@
+"""Freshness: from an event's production to its window being visible in Redis.
+
+The real job (``airlines stream``) runs on fresh topics of the local stack while the
+three producers (``airlines produce``) send a steady rate between them (5,000 events/s
+by default). Afterwards, for every event:
+
+* produced at: the Kafka record's timestamp (the producer's clock, CreateTime);
+* visible at: when the micro-batch that read it was committed. Spark writes
+  ``commits/<batch>`` only after the batch's sink returned, i.e. after every window row
+  was written to Redis and confirmed by a replica (``WAIT``), so the commit file's time
+  is when the event's window can be read.
+
+Events produced before the job's first commit are left out (the JVM's start is not
+steady state). Reported: p50, p95 and p99 of ``visible - produced``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from bisect import bisect_right
+from datetime import timedelta
+from pathlib import Path
+
+from airlines.config import AppConfig
+from airlines.config.loader import dump_config, load_config
+from airlines.config.types import spark_interval
+from airlines.jobs.streaming import checkpoint_dir
+from airlines.jobs.testing import CheckpointBatch, checkpoint_batches
+from airlines.stack import testing
+from benchmarks.figures import Figure
+
+DEFAULT_RATE = 5000.0
+DEFAULT_SECONDS = 180.0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of ``values`` (sorted or not)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = max(1, round(fraction * len(ordered) + 0.5))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _with_trigger(config: AppConfig, trigger: timedelta) -> AppConfig:
+    return config.model_copy(
+        update={"streaming": config.streaming.model_copy(update={"trigger": trigger})}
+    )
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _commit_times(checkpoint: Path) -> dict[int, float]:
+    commits = checkpoint / "commits"
+    return (
+        {int(p.name): p.stat().st_mtime for p in commits.iterdir() if p.name.isdigit()}
+        if commits.is_dir()
+        else {}
+    )
+
+
+def _record_times(config: AppConfig) -> dict[tuple[str, int], list[tuple[int, float]]]:
+    """(topic, partition) -> [(offset, produced at, s)] for every record of the topics."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from airlines.kafka_admin import client_config, cluster_metadata
+
+    consumer = Consumer(
+        client_config(
+            config.kafka,
+            **{"group.id": f"bench-{os.getpid()}", "enable.auto.commit": False},
+        )
+    )
+    metadata = cluster_metadata(config.kafka, timeout=30)
+    found: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    try:
+        for topic in config.topic_names:
+            for partition in metadata.topics[topic].partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=30
+                )
+                if high <= low:
+                    continue
+                consumer.assign([TopicPartition(topic, partition, low)])
+                got: list[tuple[int, float]] = []
+                while not got or got[-1][0] < high - 1:
+                    for message in consumer.consume(10_000, timeout=5):
+                        offset = message.offset()
+                        if message.error() is None and offset is not None:
+                            got.append((offset, message.timestamp()[1] / 1000))
+                found[(topic, partition)] = got
+    finally:
+        consumer.close()
+    return found
+
+
+def _wait_caught_up(checkpoint: Path, ends: dict[tuple[str, int], int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        committed = [b for b in checkpoint_batches(checkpoint) if b.committed]
+        if committed and all(committed[-1].end_offsets.get(k, 0) >= v for k, v in ends.items()):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the job did not read everything within {timeout:.0f}s")
+
+
+def freshness(
+    batches: list[CheckpointBatch],
+    commits: dict[int, float],
+    records: dict[tuple[str, int], list[tuple[int, float]]],
+) -> list[float]:
+    """``visible - produced`` of every record produced after the first commit."""
+    committed = [b for b in batches if b.committed and b.batch_id in commits]
+    if not committed:
+        return []
+    first_commit = commits[committed[0].batch_id]
+    delays = []
+    for key, rows in records.items():
+        ends = [b.end_offsets.get(key, 0) for b in committed]
+        for offset, produced in rows:
+            index = bisect_right(ends, offset)  # first batch whose end offset passes it
+            if index < len(committed) and produced >= first_commit:
+                delays.append(commits[committed[index].batch_id] - produced)
+    return delays
+
+
+def run(
+    stack: testing.RunningStack,
+    trigger: timedelta,
+    rate: float = DEFAULT_RATE,
+    seconds: float = DEFAULT_SECONDS,
+) -> list[Figure]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp,
+        contextlib.contextmanager(testing.fresh_config)(stack, Path(tmp)) as fresh,
+    ):
+        config = _with_trigger(fresh.config, trigger)
+        path = Path(tmp) / "freshness.yaml"
+        path.write_text(dump_config(config))
+        config = load_config(path)
+        env = {**os.environ, **fresh.env, "AIRLINES_CONFIG": str(path)}
+        cli = str(Path(sys.executable).parent / "airlines")
+        job = _start([cli, "stream", "--config", str(path)], env, Path(tmp) / "job.log")
+        producers = [
+            _start(
+                [
+                    cli,
+                    "produce",
+                    "--region",
+                    t.region,
+                    "--rate",
+                    f"{rate / len(config.topics):g}",
+                    "--config",
+                    str(path),
+                ],
+                env,
+                Path(tmp) / f"produce-{t.region}.log",
+            )
+            for t in config.topics
+        ]
+        try:
+            time.sleep(seconds)  # the measured span: producers and job run steadily
+        finally:
+            for producer in producers:
+                _stop(producer)
+        checkpoint = Path(checkpoint_dir(config, "analytics"))
+        try:
+            records = _record_times(config)
+            ends = {key: rows[-1][0] + 1 for key, rows in records.items() if rows}
+            _wait_caught_up(checkpoint, ends, timeout=300)
+        finally:
+            _stop(job)
+        delays = freshness(checkpoint_batches(checkpoint), _commit_times(checkpoint), records)
+    if not delays:
+        raise RuntimeError("no event was produced after the job's first commit")
+    label = f"trigger {spark_interval(trigger)}"
+    target = trigger.total_seconds() + 5
+    return [
+        Figure(
+            "freshness",
+            f"p{int(q * 100)} production -> visible in Redis ({label}, {rate:,.0f} events/s)",
+            percentile(delays, q),
+            "s",
+            better="lower",
+            target=target if q == 0.99 else None,
+            note=f"{len(delays):,} events" if q == 0.5 else "",
+        )
+        for q in (0.5, 0.95, 0.99)
+    ]
