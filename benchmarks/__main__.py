@@ -1,6 +1,6 @@
 """Print the throughput of the Redis sink and of the job's transformations.
 
-* sink: window rows per second into a Redis Cluster (per-node pipelines, 3 primaries);
+* sink: window rows per second into a Redis Cluster (:mod:`benchmarks.sink`);
 * job: Kafka-shaped records per second through parse -> validate -> window aggregate
   (local[2], 2 shuffle partitions, a no-op sink).
 
@@ -20,52 +20,13 @@ from pathlib import Path
 
 from airlines.config import AppConfig
 from airlines.contract import Region
-from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_conn import redis_password
+from benchmarks.report import as_json, table
+from benchmarks.sink import bench_sink
 
-SINK_ROWS = 100_000
 JOB_RECORDS = 300_000
-
-
-def bench_sink(config: AppConfig, password: str | None) -> None:
-    settings = SinkSettings.from_config(config.redis, password)
-    settings = SinkSettings(**{**settings.__dict__, "key_prefix": "bench"})
-    layout = KeyLayout(settings.key_prefix)
-    start_ms = 1_714_564_800_000
-    rows = [
-        WindowAggregate(
-            route=("east-coast", "west-coast", "cross-country")[i % 3],
-            airline="Delta",
-            flight_id=f"DL{i % 1000}",
-            window_start_ms=start_ms + 300_000 * (i // 1000),
-            window_end_ms=start_ms + 300_000 * (i // 1000 + 1),
-            event_count=5,
-            total_passengers=700,
-            avg_ticket_price=321.5,
-            avg_delay_minutes=float(i % 45),
-            delayed_count=2,
-            delayed_share=0.4,
-            updated_at_ms=start_ms,
-        )
-        for i in range(SINK_ROWS)
-    ]
-    writer = ClusterWriter(settings)
-    try:
-        started = time.perf_counter()
-        for offset in range(0, len(rows), 2000):
-            writer.write(
-                write_commands(rows[offset : offset + 2000], layout, ttl_seconds=600, top_n=20)
-            )
-        elapsed = time.perf_counter() - started
-    finally:
-        writer.close()
-    print(
-        f"sink: {SINK_ROWS:,} window rows ({writer.stats.commands:,} commands) in "
-        f"{elapsed:.2f}s = {SINK_ROWS / elapsed:,.0f} rows/s, "
-        f"{writer.stats.round_trips:,} pipelined writes"
-    )
 
 
 def bench_job() -> None:
@@ -172,7 +133,8 @@ def main() -> None:
             print("starting a throwaway local stack …", file=sys.stderr)
             stack = resources.enter_context(managed_stack(root))
             found = stack.config, stack.redis_password
-        bench_sink(*found)
+        figures = bench_sink(*found)
+    print(as_json(figures) if "--json" in sys.argv[1:] else table(figures), flush=True)
     bench_job()
 
 
