@@ -42,9 +42,9 @@ recorded in the checkpoint's offset log and reused when the batch is replayed), 
 members are stable names (window start, flight id, hash key) whose scores come from the
 data, and trimming keeps the newest ``topN`` by score, which does not depend on write
 order (nor on how often it runs: the newest ``topN`` of the newest ``topN`` of A, plus
-B, are the newest ``topN`` of A plus B). Writing a batch twice leaves exactly the state of writing it once (TTLs aside,
-which restart on every write). Only the heartbeat carries wall-clock time: it says
-when the job last finished a batch.
+B, are the newest ``topN`` of A plus B). Writing a batch twice leaves exactly the state
+of writing it once (TTLs aside, which restart on every write). Only the heartbeat
+carries wall-clock time: it says when the job last finished a batch.
 
 A flight id names one flight (its first two characters are the airline's
 designator), so ``(route, flight_id, window)`` identifies a hash although the
