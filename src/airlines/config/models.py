@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from airlines.config.types import Duration, Endpoint, format_duration
 from airlines.contract import Region
+from airlines.producers.fleet import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE
 
 
 class Section(BaseModel):
@@ -215,7 +216,11 @@ class ProducerConfig(Section):
 
     rate: float = Field(50.0, gt=0, le=1_000_000, description="Events per second per producer.")
     fleet_size: int = Field(
-        12, ge=1, le=500, description="Recurring flights each region's simulator operates."
+        DEFAULT_FLEET_SIZE,
+        ge=12,
+        le=MAX_FLEET_SIZE,
+        description="Recurring flights each region's simulator operates, 12 to 10,000 "
+        "(every day: same number, route and departure time).",
     )
     seed: int | None = Field(None, description="Random seed; null for a random run.")
 
