@@ -1,6 +1,7 @@
 """Print the throughput of the Redis sink and of the job's transformations.
 
 * sink: window rows per second into a Redis Cluster (:mod:`benchmarks.sink`);
+* producer: events per second one process gets acknowledged (:mod:`benchmarks.producer`);
 * job: Kafka-shaped records per second through parse -> validate -> window aggregate
   (local[2], 2 shuffle partitions, a no-op sink).
 
@@ -23,6 +24,7 @@ from airlines.contract import Region
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_conn import redis_password
+from benchmarks.producer import bench_producer
 from benchmarks.report import as_json, table
 from benchmarks.sink import bench_sink
 
@@ -133,7 +135,7 @@ def main() -> None:
             print("starting a throwaway local stack …", file=sys.stderr)
             stack = resources.enter_context(managed_stack(root))
             found = stack.config, stack.redis_password
-        figures = bench_sink(*found)
+        figures = [*bench_sink(*found), *bench_producer(*found)]
     print(as_json(figures) if "--json" in sys.argv[1:] else table(figures), flush=True)
     bench_job()
 
