@@ -19,6 +19,7 @@ from __future__ import annotations
 from binascii import crc_hqx
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from airlines.jobs.layout import KeyLayout, iso_utc
@@ -73,6 +74,10 @@ def key_slot(key: bytes) -> int:
 def bulk(value: str) -> str:
     """One RESP bulk string (its length counted in UTF-8 bytes)."""
     return f"${len(value.encode())}\r\n{value}\r\n"
+
+
+#: The order of a delay ranking's members, as write_commands sorts (score, flight).
+_delay_and_flight = itemgetter(0, 1)
 
 
 def _start_and_key(member: str) -> tuple[int, str]:
@@ -296,7 +301,7 @@ class WindowEncoder:
         starts: dict[str, list[int]] = {}
         for route, rankings in sorted(delays.items()):
             for start_ms, members in sorted(rankings.items()):
-                members.sort(key=lambda m: (m[0], m[1]))
+                members.sort(key=_delay_and_flight)
                 name = layout.route_delays(route, start_ms)
                 key = bulk(name)
                 parts = [f"*{2 + 2 * len(members)}\r\n$4\r\nZADD\r\n{key}"]
