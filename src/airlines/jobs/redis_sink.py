@@ -42,7 +42,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airlines.config import RedisConfig
 from airlines.config.types import split_endpoint
 from airlines.jobs.layout import Command, KeyLayout
 from airlines.jobs.redis_node import (
@@ -55,7 +54,10 @@ from airlines.jobs.redis_node import (
     reply_error,
     split_commands,
 )
+from airlines.jobs.sink_settings import RedisWriteError, SinkSettings, WriteStats
 from airlines.jobs.window_encoding import SLOTS, Outbox, WindowEncoder
+
+__all__ = ["ClusterWriter", "RedisWriteError", "SinkSettings", "WriteStats", "writer_for"]
 
 log = logging.getLogger(__name__)
 
@@ -68,57 +70,6 @@ ROWS_PER_CONFIRMATION = 20_000
 Address = tuple[str, int]
 _TRANSIENT = ("TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "READONLY")
 _ASKING = "*1\r\n$6\r\nASKING\r\n"
-
-
-class RedisWriteError(RuntimeError):
-    """A batch could not be written to Redis within the retry budget."""
-
-
-@dataclass(frozen=True)
-class SinkSettings:
-    """What an executor needs to write to Redis (picklable; shipped with each task)."""
-
-    nodes: tuple[str, ...]
-    username: str | None
-    password: str | None
-    key_prefix: str
-    ttl_seconds: int
-    top_n: int
-    retry_seconds: float = 60.0
-    socket_timeout: float = 10.0
-    #: Replicas that must confirm each node's writes (WAIT); 0: do not wait.
-    ack_replicas: int = 0
-    ack_timeout_ms: int = 2000
-
-    @classmethod
-    def from_config(
-        cls, config: RedisConfig, password: str | None, retry_seconds: float = 60.0
-    ) -> SinkSettings:
-        return cls(
-            nodes=tuple(config.nodes),
-            username=config.username,
-            password=password,
-            key_prefix=config.key_prefix,
-            ttl_seconds=max(1, round(config.ttl.total_seconds())),
-            top_n=config.top_n,
-            retry_seconds=retry_seconds,
-            ack_replicas=config.ack_replicas,
-        )
-
-    def __repr__(self) -> str:  # never print the password
-        return f"SinkSettings(nodes={self.nodes}, key_prefix={self.key_prefix!r}, ...)"
-
-
-@dataclass
-class WriteStats:
-    commands: int = 0
-    round_trips: int = 0
-    retries: int = 0
-    redirects: int = 0
-    #: Rounds of writes that fewer replicas than required confirmed (WAIT).
-    unconfirmed: int = 0
-    slot_map_refreshes: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
