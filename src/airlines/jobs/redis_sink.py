@@ -209,16 +209,17 @@ class ClusterWriter:
         """Encode, send and confirm up to ``rows_per_confirmation`` rows; how many."""
         encoder = self._encoder
         outbox = Outbox()
+        if not encoder.encode(itertools.islice(rows, self.chunk_rows), batch_id, outbox):
+            return 0  # nothing to write: no need for Redis either
         deadline = self._start()
         retry = _Retry()
         sent: dict[Address, _Sent] = {}
+        self._send(outbox, range(len(outbox)), sent, retry)
         while outbox.rows < self.rows_per_confirmation:
             start = len(outbox)
             if not encoder.encode(itertools.islice(rows, self.chunk_rows), batch_id, outbox):
                 break
             self._send(outbox, range(start, len(outbox)), sent, retry)
-        if not outbox.rows:
-            return 0
         start = len(outbox)
         encoder.indexes(outbox)
         self._send(outbox, range(start, len(outbox)), sent, retry)
