@@ -2,7 +2,8 @@
 
 Deterministic: the same seed and the same event times give the same events, byte for
 byte (event ids included), so a test can regenerate exactly what a producer sent. An
-event id also depends on its event time, so a producer started again with the same
+event id also depends on its event time (128 random bits XOR the time in µs times an
+odd constant: distinct times, distinct ids), so a producer started again with the same
 seed (a restarted pod) does not repeat the ids it sent before: the job would drop those
 as duplicates.
 
@@ -19,7 +20,6 @@ built, and each event's own values are drawn inside the contract's bounds.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import uuid
 from collections.abc import Iterator
@@ -169,14 +169,7 @@ class FleetSimulator:
             if fraction
             else f"{self._second_text}+00:00"
         )
-        digest = bytearray(
-            hashlib.blake2b(
-                id_bits.to_bytes(16, "big") + timestamp.encode(), digest_size=16
-            ).digest()
-        )
-        digest[6] = digest[6] & 0x0F | 0x40  # version 4
-        digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
-        h = digest.hex()
+        h = f"{_id_bits(id_bits, micros):032x}"
         since, key, flight = self._schedules[index]
         if not since < micros <= since + _DAY_US:
             since, key, flight = self._schedule(index, micros)
@@ -238,11 +231,23 @@ def _flight_text(flight: ScheduledFlight, region: Region) -> _FlightText:
     )
 
 
+#: Odd, so that multiplying by it is a bijection of 128-bit numbers (times never collide).
+_TIME_MIX = 0x9E3779B97F4A7C15F39CC0605CEDC835
+_BITS_128 = (1 << 128) - 1
+#: The version (4) and variant (RFC 4122) bits of a UUID, and where they go.
+_UUID_FIXED = (0xF << 76) | (0x3 << 62)
+_UUID_V4 = (0x4 << 76) | (0x2 << 62)
+
+
+def _id_bits(draw: int, micros: int) -> int:
+    """The 128 bits of an event id: the draw, mixed with the event time, as version 4."""
+    mixed = draw ^ ((micros * _TIME_MIX) & _BITS_128)
+    return (mixed & ~_UUID_FIXED) | _UUID_V4
+
+
 def _event_id(draw: int, timestamp: datetime) -> uuid.UUID:
     """A version-4 id from the simulator's draw and the event time (see the module)."""
-    moment = timestamp.astimezone(UTC).isoformat().encode()
-    digest = hashlib.blake2b(draw.to_bytes(16, "big") + moment, digest_size=16).digest()
-    return uuid.UUID(bytes=digest, version=4)
+    return uuid.UUID(int=_id_bits(draw, at_micros(timestamp)))
 
 
 def _nearest_departure(flight: ScheduledFlight, at: datetime) -> datetime:
