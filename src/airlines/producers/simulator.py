@@ -3,9 +3,9 @@
 Deterministic: the same seed and the same event times give the same events, byte for
 byte (event ids included), so a test can regenerate exactly what a producer sent. An
 event id also depends on its event time (128 random bits XOR the time in µs times an
-odd constant: distinct times, distinct ids), so a producer started again with the same
-seed (a restarted pod) does not repeat the ids it sent before: the job would drop those
-as duplicates.
+odd constant, so no two times mix in the same bits), so a producer started again with
+the same seed (a restarted pod) does not repeat the ids it sent before: the job would
+drop those as duplicates.
 
 Two ways to the same event: :meth:`FleetSimulator.event_at` builds the contract's
 pydantic model (for tests and tools), :meth:`FleetSimulator.record_at` writes the
