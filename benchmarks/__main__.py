@@ -1,180 +1,112 @@
-"""Print the throughput of the Redis sink and of the job's transformations.
+"""``make bench``: every figure of issue 7, each beside a baseline measured in the same run.
 
-* sink: window rows per second into a Redis Cluster (per-node pipelines, 3 primaries);
-* job: Kafka-shaped records per second through parse -> validate -> window aggregate
-  (local[2], 2 shuffle partitions, a no-op sink).
+* sink: window rows/s into the 3-primary Redis Cluster (:mod:`benchmarks.sink`);
+* producer: events/s one process gets acknowledged (:mod:`benchmarks.producer`);
+* job: records/s over a backlog beside bare Spark, the cost of de-duplication, and CPU
+  seconds per million records (:mod:`benchmarks.job`);
+* freshness: p50/p95/p99 from production to visible in Redis at a steady rate, with the
+  default 30 s trigger and with 5 s (:mod:`benchmarks.freshness`);
+* memory: driver and executor RSS holding ~50k window groups (:mod:`benchmarks.memory`).
 
-Uses the running local stack when ``airlines stack status`` says it is up, else starts
-a throwaway one in a temporary directory. Figures are printed, never asserted.
+Uses the running local stack when it is up (``airlines stack up``), else starts a
+throwaway one. Prints one table (``--json``: the same figures as JSON); never asserts.
+``--only sink,producer`` runs some parts. Takes about 15 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
-import random
 import sys
 import tempfile
-import time
-from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from airlines.config import AppConfig
-from airlines.contract import Region
-from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
-from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
-from airlines.producers.simulator import FleetSimulator
-from airlines.redis_conn import redis_password
+import typer
 
-SINK_ROWS = 100_000
-JOB_RECORDS = 300_000
+from airlines.stack.testing import RunningStack
+from benchmarks import freshness, job, memory
+from benchmarks.figures import Figure
+from benchmarks.producer import bench_producer
+from benchmarks.report import as_json, table
+from benchmarks.sink import bench_sink
 
-
-def bench_sink(config: AppConfig, password: str | None) -> None:
-    settings = SinkSettings.from_config(config.redis, password)
-    settings = SinkSettings(**{**settings.__dict__, "key_prefix": "bench"})
-    layout = KeyLayout(settings.key_prefix)
-    start_ms = 1_714_564_800_000
-    rows = [
-        WindowAggregate(
-            route=("east-coast", "west-coast", "cross-country")[i % 3],
-            airline="Delta",
-            flight_id=f"DL{i % 1000}",
-            window_start_ms=start_ms + 300_000 * (i // 1000),
-            window_end_ms=start_ms + 300_000 * (i // 1000 + 1),
-            event_count=5,
-            total_passengers=700,
-            avg_ticket_price=321.5,
-            avg_delay_minutes=float(i % 45),
-            delayed_count=2,
-            delayed_share=0.4,
-            updated_at_ms=start_ms,
-        )
-        for i in range(SINK_ROWS)
-    ]
-    writer = ClusterWriter(settings)
-    try:
-        started = time.perf_counter()
-        for offset in range(0, len(rows), 2000):
-            writer.write(
-                write_commands(rows[offset : offset + 2000], layout, ttl_seconds=600, top_n=20)
-            )
-        elapsed = time.perf_counter() - started
-    finally:
-        writer.close()
-    print(
-        f"sink: {SINK_ROWS:,} window rows ({writer.stats.commands:,} commands) in "
-        f"{elapsed:.2f}s = {SINK_ROWS / elapsed:,.0f} rows/s, "
-        f"{writer.stats.round_trips:,} pipelined writes"
-    )
+PARTS: dict[str, Callable[[RunningStack, int, float], list[Figure]]] = {
+    "sink": lambda stack, _r, _s: bench_sink(stack.config, stack.redis_password),
+    "producer": lambda stack, _r, _s: bench_producer(stack.config, stack.redis_password),
+    "job": lambda stack, records, _s: job.run(stack, records),
+    "freshness": lambda stack, _r, seconds: [
+        *freshness.run(stack, timedelta(seconds=30), seconds=seconds),
+        *freshness.run(stack, timedelta(seconds=5), seconds=seconds),
+    ],
+    "memory": lambda stack, _r, _s: memory.run(stack),
+}
 
 
-def bench_job() -> None:
-    from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
-
-    from airlines.jobs import transform
-    from airlines.jobs.streaming import JobOptions, build_session
-
-    spark = build_session(
-        JobOptions(
-            master="local[2]",
-            log_level="ERROR",
-            extra_spark_conf={"spark.sql.shuffle.partitions": "2"},
-        ),
-        app_name="airlines-bench",
-    )
-    try:
-        rng = random.Random(1)
-        t0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-        sims = {r: FleetSimulator(r, seed=1) for r in Region}
-        # A few thousand distinct events, repeated: generation in Python is not measured.
-        distinct = [
-            (f"{r.value}-flights", sims[r].event_at(t0 + timedelta(seconds=i)).to_json())
-            for i in range(3000)
-            for r in (rng.choice(list(Region)),)
-        ]
-        base = spark.createDataFrame(
-            [(b"k", v, t, 0, i) for i, (t, v) in enumerate(distinct)],
-            "key binary, value binary, topic string, partition int, offset long",
-        )
-        # Each copy gets an id of its own (orjson writes event_id first: characters
-        # 14-49), so de-duplication has as many distinct events as records.
-        fresh_id = F.overlay(F.col("value").cast("string"), F.expr("uuid()"), 14, 36)
-        records = (
-            base.crossJoin(spark.range(JOB_RECORDS // len(distinct)).withColumnRenamed("id", "n"))
-            .drop("n")
-            .withColumn("value", fresh_id.cast("binary"))
-            .repartition(2)
-            .cache()
-        )
-        count = records.count()
-        routes = {f"{r.value}-flights": r.value for r in Region}
-        events = transform.enrich(
-            transform.valid_events(transform.validate_records(records)), routes
-        )
-        plans = {
-            "without de-duplication": events,
-            "as the job runs it": transform.distinct_on_time_events(
-                events, watermark=timedelta(minutes=1)
-            ),
-        }
-        seconds = {}
-        for name, distinct_events in plans.items():
-            plan = transform.sink_rows(
-                transform.aggregate_windows(
-                    distinct_events, window=timedelta(minutes=5), slide=None
-                )
-            )
-            plan.write.format("noop").mode("overwrite").save()  # warm-up (code generation)
-            started = time.perf_counter()
-            plan.write.format("noop").mode("overwrite").save()
-            seconds[name] = time.perf_counter() - started
-        for name, elapsed in seconds.items():
-            print(
-                f"job ({name}): {count:,} records parsed, validated and aggregated in "
-                f"{elapsed:.2f}s = {count / elapsed:,.0f} rows/s (local[2], 2 shuffle partitions)"
-            )
-        without, full = seconds.values()
-        print(
-            f"job: de-duplication on event_id costs {(full - without) / without:+.0%} time "
-            f"({(full - without) / count * 1e6:.1f} µs per record; its batch form, without "
-            "the state store)"
-        )
-    finally:
-        spark.stop()
-
-
-def running_stack_config() -> tuple[AppConfig, str | None] | None:
-    """The local stack's config and password, if that stack is up."""
+def running_stack() -> RunningStack | None:
+    """The local stack of ``airlines stack up``, if it is up and answers."""
     from airlines.cli.common import stack_config_path
-    from airlines.config import load_config
+    from airlines.stack.local import LocalStack
 
     path = stack_config_path()
     if not path.exists():
         return None
+    local = LocalStack(path.parent)
     try:
-        config = load_config(path)
-        password = redis_password(config.redis)
-        probe = ClusterWriter(SinkSettings.from_config(config.redis, password))
-        probe.refresh_slots()
-        probe.close()
+        status = local.status()
+        if not status.up:
+            return None
+        config = local.config()
+        password = local.password()
     except Exception:
         return None
-    return config, password
+    env = {
+        "AIRLINES_CONFIG": str(path),
+        "AIRLINES_STACK_DIR": str(path.parent),
+        "REDIS_PASSWORD": password,
+    }
+    return RunningStack(local, status, config, path, env)
 
 
-def main() -> None:
+@contextmanager
+def stack_for_bench() -> Iterator[RunningStack]:
     from airlines.stack.testing import managed_stack
 
+    found = running_stack()
+    if found is not None:
+        yield found
+        return
     with ExitStack() as resources:
-        found = running_stack_config()
-        if found is None:
-            root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-            print("starting a throwaway local stack …", file=sys.stderr)
-            stack = resources.enter_context(managed_stack(root))
-            found = stack.config, stack.redis_password
-        bench_sink(*found)
-    bench_job()
+        root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        print("starting a throwaway local stack …", file=sys.stderr, flush=True)
+        yield resources.enter_context(managed_stack(root))
+
+
+def main(
+    as_json_output: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
+    only: Annotated[
+        str, typer.Option(help=f"Comma-separated parts to run, of: {', '.join(PARTS)}.")
+    ] = ",".join(PARTS),
+    records: Annotated[
+        int, typer.Option(min=30_000, help="Backlog of the job figures (records).")
+    ] = job.DEFAULT_RECORDS,
+    seconds: Annotated[
+        float, typer.Option(min=30, help="Measured span of each freshness run (s).")
+    ] = freshness.DEFAULT_SECONDS,
+) -> None:
+    """Print the throughput, freshness, memory and CPU figures (never asserted)."""
+    parts = [p.strip() for p in only.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise typer.BadParameter(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
+    figures: list[Figure] = []
+    with stack_for_bench() as stack:
+        for part in parts:
+            print(f"==> {part}", file=sys.stderr, flush=True)
+            figures += PARTS[part](stack, records, seconds)
+    print(as_json(figures) if as_json_output else table(figures), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

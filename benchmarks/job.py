@@ -88,8 +88,9 @@ def run(stack: testing.RunningStack, records: int = DEFAULT_RECORDS) -> list[Fig
         sent = produce_backlog(fresh.config, records)
         env = {**os.environ, **fresh.env}
         bare = run_mode("bare", fresh.path, env)
+        dedupe = run_mode("bare-dedupe", fresh.path, env)
         job = run_mode("job", fresh.path, env)
-    for result in (bare, job):
+    for result in (bare, dedupe, job):
         if result["records"] != sent:
             raise RuntimeError(f"{result['mode']} read {result['records']} of {sent} records")
     job_rate = sent / job["seconds"]
@@ -106,6 +107,14 @@ def run(stack: testing.RunningStack, records: int = DEFAULT_RECORDS) -> list[Fig
             target_ratio=0.8,
             note="local[2]; everything on: validation with reasons, dead letters, "
             "de-duplication, exact counts, Redis sink",
+        ),
+        Figure(
+            "job",
+            "records/s of bare Spark with the job's de-duplication on event_id (its cost)",
+            sent / dedupe["seconds"],
+            "records/s",
+            baseline_name="bare Spark without it",
+            baseline_value=bare_rate,
         ),
         Figure(
             "cpu",

@@ -11,6 +11,7 @@ Python workers) over the same span, and the peak RSS seen.
 * ``bare``: what a Spark user would write for the same analytics: one query, the topics
   read once, ``from_json`` with the contract's schema, the same watermark and window
   aggregates, into Spark's ``noop`` sink. Same session settings, same shuffle partitions.
+* ``bare-dedupe``: ``bare`` plus the job's de-duplication on ``event_id`` (its cost).
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ class Timer:
 BARE_QUERY = "bare-spark"
 
 
-def run_bare(config: Any, options: Any, checkpoint: Path, timer: Timer) -> None:
+def run_bare(
+    config: Any, options: Any, checkpoint: Path, timer: Timer, *, dedupe: bool = False
+) -> None:
     from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
     from airlines.config.types import spark_interval
@@ -116,22 +119,22 @@ def run_bare(config: Any, options: Any, checkpoint: Path, timer: Timer) -> None:
     events = kafka_stream(spark, config).select(
         "topic", F.from_json(F.col("value").cast("string"), event_schema()).alias("e")
     )
-    windows = (
-        events.select("topic", "e.*")
-        .withWatermark("timestamp", spark_interval(streaming.watermark))
-        .groupBy(
-            F.window("timestamp", spark_interval(streaming.window)),
-            "topic",
-            "airline",
-            "flight_id",
-        )
-        .agg(
-            F.count(F.lit(1)).alias("event_count"),
-            F.sum("passenger_count").alias("total_passengers"),
-            F.avg("ticket_price").alias("avg_ticket_price"),
-            F.avg("delay_minutes").alias("avg_delay_minutes"),
-            F.sum(delayed.cast("long")).alias("delayed_count"),
-        )
+    watermarked = events.select("topic", "e.*").withWatermark(
+        "timestamp", spark_interval(streaming.watermark)
+    )
+    if dedupe:
+        watermarked = watermarked.dropDuplicatesWithinWatermark(["event_id"])
+    windows = watermarked.groupBy(
+        F.window("timestamp", spark_interval(streaming.window)),
+        "topic",
+        "airline",
+        "flight_id",
+    ).agg(
+        F.count(F.lit(1)).alias("event_count"),
+        F.sum("passenger_count").alias("total_passengers"),
+        F.avg("ticket_price").alias("avg_ticket_price"),
+        F.avg("delay_minutes").alias("avg_delay_minutes"),
+        F.sum(delayed.cast("long")).alias("delayed_count"),
     )
     query = (
         windows.writeStream.queryName(BARE_QUERY)
@@ -146,7 +149,7 @@ def run_bare(config: Any, options: Any, checkpoint: Path, timer: Timer) -> None:
 
 
 def main(
-    mode: Annotated[str, typer.Argument(help="job or bare")],
+    mode: Annotated[str, typer.Argument(help="job, bare or bare-dedupe")],
     config_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     master: Annotated[str, typer.Option(help="Spark master.")] = "local[2]",
     driver_memory: Annotated[str, typer.Option()] = "1g",
@@ -172,12 +175,12 @@ def main(
         settings = SinkSettings.from_config(config.redis, redis_password(config.redis))
         run_job(config, settings, options)
         result = timer.result(ANALYTICS_QUERY)
-    elif mode == "bare":
-        checkpoint = Path(config.streaming.checkpoint_location) / "bare"
-        run_bare(config, options, checkpoint, timer)
+    elif mode in ("bare", "bare-dedupe"):
+        checkpoint = Path(config.streaming.checkpoint_location) / mode
+        run_bare(config, options, checkpoint, timer, dedupe=mode == "bare-dedupe")
         result = timer.result(BARE_QUERY)
     else:
-        raise typer.BadParameter(f"mode must be job or bare, not {mode!r}")
+        raise typer.BadParameter(f"mode must be job, bare or bare-dedupe, not {mode!r}")
     sys.stdout.write(orjson.dumps({"mode": mode, **result}).decode() + "\n")
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
+from airlines.cli.common import airlines_command
+from airlines.config import AppConfig
 from airlines.contract import FlightEvent, Region
 from airlines.producers.run import produce
 from airlines.producers.simulator import FleetSimulator
@@ -253,3 +258,73 @@ def test_waiting_for_a_topic_gives_up_with_a_clear_error(
     )
     assert bad.returncode == 2
     assert "--wait-for-topic" in bad.stderr
+
+
+def _message_count(config: AppConfig, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": ",".join(config.kafka.bootstrap_servers), "group.id": "count"}
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        )
+    finally:
+        consumer.close()
+
+
+def test_at_full_speed_event_times_stay_on_the_wall_clock_and_every_event_counts(
+    stack: RunningStack, fresh_config: FreshConfig
+) -> None:
+    """No rate limit: events are made in bursts, yet each carries the wall-clock time it
+    was made at, is valid, and is counted from its own delivery report."""
+    config = fresh_config.config
+    region = Region.WEST_COAST
+    topic = config.topic_for_region(region).name
+    before = datetime.now(UTC)
+    stats = produce(config, region, rate=None, count=20_000, seed=9, stop=threading.Event())
+    after = datetime.now(UTC)
+    assert (stats.queued, stats.delivered, stats.failed, stats.pending) == (20_000, 20_000, 0, 0)
+    events = [FlightEvent.from_json(m.value or b"") for m in read_topic(config, topic)]
+    assert len({e.event_id for e in events}) == len(events) == 20_000
+    assert all(before <= e.timestamp <= after for e in events)
+    # The simulator's own events, as the model path makes them for the same times.
+    events.sort(key=lambda e: e.timestamp)
+    simulator = FleetSimulator(region, fleet_size=config.producers.fleet_size, seed=9)
+    assert [simulator.event_at(e.timestamp) for e in events] == events
+
+
+def test_sigterm_flushes_and_every_event_sent_is_counted(
+    stack: RunningStack, fresh_config: FreshConfig
+) -> None:
+    import signal
+    import subprocess
+
+    config = fresh_config.config
+    topic = config.topic_for_region(Region.EAST_COAST).name
+    producer = subprocess.Popen(
+        [*airlines_command(), "produce", "--region", "east-coast", "--rate", "20000"],
+        env={**os.environ, "COLUMNS": "250", "TERM": "dumb", **fresh_config.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _message_count(config, topic) < 3000:
+            assert producer.poll() is None, producer.communicate()
+            assert time.monotonic() < deadline, "the producer sent nothing"
+            time.sleep(0.2)
+        producer.send_signal(signal.SIGTERM)
+        out, err = producer.communicate(timeout=120)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+    assert producer.returncode == 0, err
+    found = re.search(r"(\d+) delivered, 0 failed, 0 unacknowledged", out)
+    assert found, out
+    events = [FlightEvent.from_json(m.value or b"") for m in read_topic(config, topic)]
+    assert len({e.event_id for e in events}) == len(events) == int(found.group(1)) >= 3000

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airlines.contract import DELAYED_FROM_MINUTES, FlightStatus, Region
-from airlines.producers.fleet import EAST, PROFILES, WEST, build_fleet
+from airlines.contract import DELAYED_FROM_MINUTES, FlightEvent, FlightStatus, Region
+from airlines.producers.fleet import (
+    DEFAULT_FLEET_SIZE,
+    EAST,
+    MAX_FLEET_SIZE,
+    PROFILES,
+    WEST,
+    build_fleet,
+)
 from airlines.producers.simulator import FleetSimulator
 
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -83,9 +91,26 @@ def test_flights_recur_on_fixed_routes(region: Region) -> None:
     assert len(times) == 12  # same time of day every day
 
 
-def test_flight_numbers_are_unique_across_regions() -> None:
-    ids = [f.flight_id[2:] for region in Region for f in build_fleet(region, 200, 3)]
-    assert len(ids) == len(set(ids))
+@pytest.mark.parametrize("size", [12, DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE])
+def test_flight_ids_are_unique_within_and_across_regions(size: int) -> None:
+    ids = [f.flight_id for region in Region for f in build_fleet(region, size, 3)]
+    assert len(ids) == len(set(ids)) == 3 * size
+    pattern = re.compile(FlightEvent.model_fields["flight_id"].metadata[0].pattern)
+    assert all(pattern.match(i) for i in ids)
+
+
+def test_fleet_sizes_outside_the_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="fleet size: must be 1 to 10000, got 10001"):
+        build_fleet(Region.EAST_COAST, MAX_FLEET_SIZE + 1, 1)
+
+
+def test_the_default_fleet_looks_like_a_region() -> None:
+    fleet = build_fleet(Region.EAST_COAST, DEFAULT_FLEET_SIZE, 5)
+    assert len(fleet) == DEFAULT_FLEET_SIZE
+    # Every airline and route of the region flies, departures all day long.
+    assert {f.airline for f in fleet} == set(PROFILES[Region.EAST_COAST].airlines)
+    assert len({(f.departure, f.arrival) for f in fleet}) == 12
+    assert len({f.departure_time for f in fleet}) > 60
 
 
 def test_delays_are_mixed() -> None:

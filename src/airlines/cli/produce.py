@@ -66,7 +66,12 @@ def produce(
     region: Annotated[Region, typer.Option("--region", "-r", help="Which regional feed.")],
     rate: Annotated[
         float | None,
-        typer.Option(help="Events per second (default: producers.rate from config).", min=0.001),
+        typer.Option(
+            help="Events per second (default: producers.rate from config). Event times are "
+            "the wall clock whatever the rate: far above real time, each flight is observed "
+            "more often (rate / fleet size per second), the clock does not run faster.",
+            min=0.001,
+        ),
     ] = None,
     count: Annotated[
         int | None,

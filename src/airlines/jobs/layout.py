@@ -37,17 +37,19 @@ the flights' hashes; or a flight's windows -> their hashes.
 Keys carry no hash tags, so the window hashes (the bulk of the data) spread over all
 slots by route, flight and window; every hash is one window of one flight (a few
 hundred bytes), and the ZSETs are bounded (``topN`` windows; a delay ranking holds one
-member per flight of a route). The few per-route keys are written once per route and
-partition per batch, not once per row.
+member per flight of a route). Index keys are written once per key and write group
+(up to 20,000 rows of a partition, see :mod:`airlines.jobs.redis_sink`), not once per
+row: one ZADD of all the group's members, one trim, one TTL.
 
 Replays are idempotent: a window's fields are all derived from the batch's data and
 the batch's own timestamp (``updated_at`` is Spark's micro-batch time, which is
 recorded in the checkpoint's offset log and reused when the batch is replayed), ZSET
 members are stable names (window start, flight id, hash key) whose scores come from the
 data, and trimming keeps the newest ``topN`` by score, which does not depend on write
-order. Writing a batch twice leaves exactly the state of writing it once (TTLs aside,
-which restart on every write). Only the heartbeat carries wall-clock time: it says
-when the job last finished a batch.
+order (nor on how often it runs: the newest ``topN`` of the newest ``topN`` of A, plus
+B, are the newest ``topN`` of A plus B). Writing a batch twice leaves exactly the state
+of writing it once (TTLs aside, which restart on every write). Only the heartbeat
+carries wall-clock time: it says when the job last finished a batch.
 
 A flight id names one flight (its first two characters are the airline's
 designator), so ``(route, flight_id, window)`` identifies a hash although the
@@ -59,6 +61,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -130,6 +133,23 @@ class WindowAggregate:
     updated_at_ms: int
     batch_id: int = -1
 
+    def to_row(self) -> tuple[Any, ...]:
+        """The row as the job hands it to the sink (:data:`SINK_COLUMNS` order)."""
+        return (
+            self.route,
+            self.airline,
+            self.flight_id,
+            self.window_start_ms,
+            self.window_end_ms,
+            self.event_count,
+            self.total_passengers,
+            self.avg_ticket_price,
+            self.avg_delay_minutes,
+            self.delayed_count,
+            self.delayed_share,
+            self.updated_at_ms,
+        )
+
     def to_hash(self) -> dict[str, str]:
         # repr() of a float round-trips exactly; readers get the job's very numbers.
         return {
@@ -175,16 +195,59 @@ def _str(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+#: The columns of a window row as the job hands them to the sink, in this order
+#: (:func:`airlines.jobs.transform.sink_rows`); a row is any sequence of these values.
+SINK_COLUMNS = (
+    "route_name",
+    "airline",
+    "flight_id",
+    "window_start_ms",
+    "window_end_ms",
+    "event_count",
+    "total_passengers",
+    "avg_ticket_price",
+    "avg_delay_minutes",
+    "delayed_count",
+    "delayed_share",
+    "updated_at_ms",
+)
+
+
+def aggregate_from_row(row: Sequence[Any], batch_id: int) -> WindowAggregate:
+    """A window row (:data:`SINK_COLUMNS` order) as a :class:`WindowAggregate`."""
+    return WindowAggregate(
+        route=row[0],
+        airline=row[1],
+        flight_id=row[2],
+        window_start_ms=row[3],
+        window_end_ms=row[4],
+        event_count=row[5],
+        total_passengers=row[6],
+        avg_ticket_price=row[7],
+        avg_delay_minutes=row[8],
+        delayed_count=row[9],
+        delayed_share=row[10],
+        updated_at_ms=row[11],
+        batch_id=batch_id,
+    )
+
+
 def write_commands(
     rows: Iterable[WindowAggregate], layout: KeyLayout, *, ttl_seconds: int, top_n: int
 ) -> list[Command]:
     """Every command that stores ``rows`` (one partition of a batch), idempotently.
 
-    Per row: the window HASH and the flight's window index. Per route and window (not
-    per row): one ZADD of all its flights' delays. Per route: the route set and the
-    route's window index, once.
+    The reference of what the sink writes: :mod:`airlines.jobs.window_encoding` encodes
+    these very commands, in this order, without building them (a unit test checks it).
+
+    Per row: the window HASH and its TTL. Per flight (not per row): one ZADD of all its
+    windows to its index, one trim, one TTL. Per route and window: one ZADD of all its
+    flights' delays. Per route: the route's window index; the route set, once.
+    Trimming once per key per call leaves what trimming after every row would: the
+    newest ``top_n`` by score of everything added.
     """
     commands: list[Command] = []
+    flights: dict[str, list[tuple[int, str]]] = {}
     delays: dict[tuple[str, int], list[tuple[float, str]]] = {}
     route_starts: dict[str, set[int]] = {}
     trim_to = -(top_n + 1)
@@ -193,14 +256,16 @@ def write_commands(
         fields = row.to_hash()
         commands.append(("HSET", key, *[item for pair in fields.items() for item in pair]))
         commands.append(("EXPIRE", key, ttl_seconds))
-        flight_index = layout.flight_windows(row.flight_id)
-        commands.append(("ZADD", flight_index, row.window_start_ms, key))
-        commands.append(("ZREMRANGEBYRANK", flight_index, 0, trim_to))
-        commands.append(("EXPIRE", flight_index, ttl_seconds))
+        flights.setdefault(row.flight_id, []).append((row.window_start_ms, key))
         delays.setdefault((row.route, row.window_start_ms), []).append(
             (row.avg_delay_minutes, row.flight_id)
         )
         route_starts.setdefault(row.route, set()).add(row.window_start_ms)
+    for flight_id, windows in flights.items():
+        index = layout.flight_windows(flight_id)
+        commands.append(("ZADD", index, *[item for pair in sorted(windows) for item in pair]))
+        commands.append(("ZREMRANGEBYRANK", index, 0, trim_to))
+        commands.append(("EXPIRE", index, ttl_seconds))
     for (route, start), members in sorted(delays.items()):
         key = layout.route_delays(route, start)
         commands.append(

@@ -17,6 +17,7 @@ rows, rate, duration, rows written, and records dead-lettered, late and duplicat
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -36,7 +37,7 @@ from airlines import paths
 from airlines.config import AppConfig
 from airlines.config.types import spark_interval
 from airlines.jobs import transform
-from airlines.jobs.layout import KeyLayout, WindowAggregate, heartbeat_commands, write_commands
+from airlines.jobs.layout import SINK_COLUMNS, KeyLayout, heartbeat_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
 from airlines.signals import stop_on_signals
 
@@ -54,8 +55,6 @@ ANALYTICS_QUERY = "flight-analytics"
 DEAD_LETTER_QUERY = "flight-dead-letters"
 #: Name of the observed metrics (records read / rejected) in the analytics query.
 VALIDATION_METRICS = "validation"
-#: Rows per Redis write inside one partition (bounds executor memory).
-SINK_BUFFER_ROWS = 2000
 #: Spark SQL setting the job turns off (see :func:`build_session`).
 CONSTRAINT_PROPAGATION = "spark.sql.constraintPropagation.enabled"
 #: Largest generated method Spark keeps in whole-stage code (HotSpot JITs up to 8000 bytes).
@@ -154,24 +153,6 @@ def checkpoint_dir(config: AppConfig, query: str) -> str:
 # -- the Redis sink (foreachBatch) ------------------------------------------------------
 
 
-def _aggregate_from_row(row: Row, batch_id: int) -> WindowAggregate:
-    return WindowAggregate(
-        route=row["route_name"],
-        airline=row["airline"],
-        flight_id=row["flight_id"],
-        window_start_ms=row["window_start_ms"],
-        window_end_ms=row["window_end_ms"],
-        event_count=row["event_count"],
-        total_passengers=row["total_passengers"],
-        avg_ticket_price=row["avg_ticket_price"],
-        avg_delay_minutes=row["avg_delay_minutes"],
-        delayed_count=row["delayed_count"],
-        delayed_share=row["delayed_share"],
-        updated_at_ms=row["updated_at_ms"],
-        batch_id=batch_id,
-    )
-
-
 def partition_writer(
     settings: SinkSettings, batch_id: int
 ) -> Callable[[Iterable[Row]], Iterator[tuple[int, int]]]:
@@ -179,26 +160,17 @@ def partition_writer(
     of rows written and of Redis write retries it took (the job's metrics)."""
 
     def write_partition(rows: Iterable[Row]) -> Iterator[tuple[int, int]]:
+        iterator = iter(rows)
+        first = next(iterator, None)
+        if first is None:
+            yield 0, 0
+            return
+        # The sink reads rows by position: transform.sink_rows must keep SINK_COLUMNS.
+        if tuple(first.__fields__) != SINK_COLUMNS:
+            raise JobError(f"sink rows have columns {first.__fields__}, expected {SINK_COLUMNS}")
         writer = writer_for(settings)
         retries_before = writer.stats.retries
-        layout = KeyLayout(settings.key_prefix)
-        written = 0
-        buffer: list[WindowAggregate] = []
-
-        def flush() -> None:
-            commands = write_commands(
-                buffer, layout, ttl_seconds=settings.ttl_seconds, top_n=settings.top_n
-            )
-            writer.write(commands)
-            buffer.clear()
-
-        for row in rows:
-            buffer.append(_aggregate_from_row(row, batch_id))
-            written += 1
-            if len(buffer) >= SINK_BUFFER_ROWS:
-                flush()
-        if buffer:
-            flush()
+        written = writer.write_windows(itertools.chain((first,), iterator), batch_id)
         yield written, writer.stats.retries - retries_before
 
     return write_partition

@@ -40,8 +40,6 @@ class RegionProfile:
     passengers: tuple[int, int]
     price_usd: tuple[float, float]
     delay_minutes: tuple[int, int]
-    #: Flight numbers of this region come from this range, so regions never share one.
-    flight_numbers: range
 
 
 JFK, BOS, MIA, ATL = (
@@ -80,7 +78,6 @@ PROFILES: dict[Region, RegionProfile] = {
         passengers=(100, 200),
         price_usd=(150.0, 500.0),
         delay_minutes=(0, 45),
-        flight_numbers=range(100, 2000),
     ),
     Region.WEST_COAST: RegionProfile(
         region=Region.WEST_COAST,
@@ -92,7 +89,6 @@ PROFILES: dict[Region, RegionProfile] = {
         passengers=(120, 220),
         price_usd=(200.0, 600.0),
         delay_minutes=(0, 40),
-        flight_numbers=range(2000, 4000),
     ),
     Region.CROSS_COUNTRY: RegionProfile(
         region=Region.CROSS_COUNTRY,
@@ -104,7 +100,6 @@ PROFILES: dict[Region, RegionProfile] = {
         passengers=(200, 400),
         price_usd=(400.0, 1200.0),
         delay_minutes=(0, 60),
-        flight_numbers=range(4000, 6000),
     ),
 }
 
@@ -134,14 +129,44 @@ def _route(profile: RegionProfile, rng: random.Random) -> tuple[Airport, Airport
     return departure, arrival
 
 
+#: A region's fleet unless configured (``producers.fleetSize``): hundreds of daily
+#: flights, like a real region's, so top-N views and state sizes are realistic.
+DEFAULT_FLEET_SIZE = 400
+#: The largest fleet a region may fly.
+MAX_FLEET_SIZE = 10_000
+#: Flight numbers have one to four digits (the contract's ``flight_id`` pattern).
+FLIGHT_NUMBERS = range(1, 10_000)
+
+
+def flight_numbers(region: Region, airline: Airline) -> range:
+    """The numbers ``airline`` gives its flights in ``region``.
+
+    An airline flying in several regions splits 1-9999 between them (in region order),
+    so no two regions share a flight id, and every region has room for
+    :data:`MAX_FLEET_SIZE` flights.
+    """
+    regions = [r for r, profile in PROFILES.items() if airline in profile.airlines]
+    share = len(FLIGHT_NUMBERS) // len(regions)
+    first = FLIGHT_NUMBERS.start + share * regions.index(region)
+    last = FLIGHT_NUMBERS.stop if region is regions[-1] else first + share
+    return range(first, last)
+
+
 def build_fleet(region: Region, size: int, seed: int) -> list[ScheduledFlight]:
     """The region's fixed fleet; the same ``(region, size, seed)`` always gives the same one."""
+    if not 1 <= size <= MAX_FLEET_SIZE:
+        raise ValueError(f"fleet size: must be 1 to {MAX_FLEET_SIZE}, got {size}")
     profile = PROFILES[region]
     rng = random.Random(f"fleet:{region.value}:{seed}")
-    numbers = rng.sample(profile.flight_numbers, size)
+    # Each airline's numbers in this region, in a random order, drawn without repeats.
+    numbers = {}
+    for airline in profile.airlines:
+        choices = flight_numbers(region, airline)
+        numbers[airline] = rng.sample(choices, min(size, len(choices)))
     fleet = []
-    for number in numbers:
-        airline = rng.choice(profile.airlines)
+    for _ in range(size):
+        airline = rng.choice([a for a in profile.airlines if numbers[a]])
+        number = numbers[airline].pop()
         departure, arrival = _route(profile, rng)
         low_h, high_h = profile.duration_hours
         low_pax, high_pax = profile.passengers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +50,17 @@ class DeliveryStats:
         return self.queued - self.delivered - self.failed
 
 
+#: Messages queued between two services of delivery reports (when nothing else polls).
+POLL_EVERY = 1024
+
+
 class EventPublisher:
-    """A confluent-kafka producer that counts deliveries from delivery reports."""
+    """A confluent-kafka producer that counts deliveries from delivery reports.
+
+    Every message gets its delivery report (one callback for the producer, not one per
+    message sent): ``stats.delivered`` and ``stats.failed`` count them one by one, so
+    ``stats.pending`` is what the brokers have not acknowledged (yet).
+    """
 
     def __init__(
         self,
@@ -66,37 +75,76 @@ class EventPublisher:
         self._track = track_offsets
         #: Told each acknowledged message's latency (s, produce() to acknowledgement).
         self._on_latency = on_latency
-        self._producer = Producer(producer_settings(kafka))
+        # The plain counting callback unless someone wants more of each report.
+        each = track_offsets or on_latency is not None
+        self._producer = Producer(
+            {
+                **producer_settings(kafka),
+                "on_delivery": self._on_each if each else self._on_delivery,
+            }
+        )
+        self._produce = self._producer.produce
+        self._unpolled = 0
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
+        if err is None:
+            self.stats.delivered += 1
+        else:
             self.stats.failed += 1
             self.stats.errors[str(err.str())] += 1
-        else:
-            self.stats.delivered += 1
-            if self._on_latency is not None:
-                latency = msg.latency()
-                if latency is not None:
-                    self._on_latency(float(latency))
-            if self._track:
-                self.stats.acknowledged.append((msg.topic(), msg.partition(), msg.offset()))
+
+    def _on_each(self, err: Any, msg: Any) -> None:
+        self._on_delivery(err, msg)
+        if err is not None:
+            return
+        if self._on_latency is not None:
+            latency = msg.latency()
+            if latency is not None:
+                self._on_latency(float(latency))
+        if self._track:
+            self.stats.acknowledged.append((msg.topic(), msg.partition(), msg.offset()))
 
     def send(self, topic: str, event: FlightEvent) -> None:
         self.send_raw(topic, event.flight_id.encode(), event.to_json())
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Queue one message; waits for room when the local queue is full."""
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                # Local queue full: serve delivery reports until there is room.
-                self._producer.poll(0.05)
+        try:
+            self._produce(topic, value, key)
+        except BufferError:
+            self._wait_for_room(topic, key, value)
         self.stats.queued += 1
-        self._producer.poll(0)
+        self._unpolled += 1
+        if self._unpolled >= POLL_EVERY:
+            self.poll(0)
+
+    def send_many(self, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """Queue (key, value) messages, then serve delivery reports once."""
+        produce = self._produce
+        queued = 0
+        try:
+            for key, value in records:
+                try:
+                    produce(topic, value, key)
+                except BufferError:
+                    self._wait_for_room(topic, key, value)
+                queued += 1
+        finally:
+            self.stats.queued += queued
+        self.poll(0)
+
+    def _wait_for_room(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            # Local queue full: serve delivery reports until there is room.
+            self.poll(0.05)
+            try:
+                self._produce(topic, value, key)
+                return
+            except BufferError:
+                continue
 
     def poll(self, timeout: float = 0) -> None:
+        self._unpolled = 0
         self._producer.poll(timeout)
 
     def flush(self, timeout: float) -> int:
@@ -130,6 +178,45 @@ class Pacer:
             # Far behind (e.g. after a broker outage): don't burst to catch up.
             self._next = now
         while (delay := self._next - time.monotonic()) > 0:
+            if serve is not None:
+                serve(delay)  # may return early, e.g. when a delivery report arrives
+            else:
+                time.sleep(delay)
+
+
+class Throttle:
+    """Lets through ``rate`` events per second on a fixed schedule, as many at once as are
+    due (so a rate far above what one sleep can space out still holds on average).
+
+    Behind by more than a second (e.g. after a broker outage), it does not burst to catch
+    up: the schedule starts again from now.
+    """
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._start = clock()
+        self._allowed = 0
+
+    def allowance(self, most: int) -> int:
+        """How many events may go now (at most ``most``; 0: wait first)."""
+        if not self.rate:
+            return most
+        now = self._clock()
+        # The first event goes at once, the next ones every 1/rate seconds.
+        due = int((now - self._start) * self.rate) + 1 - self._allowed
+        if due > self.rate + 1:  # more than a second behind
+            self._start, self._allowed, due = now, 0, 1
+        granted = max(0, min(due, most))
+        self._allowed += granted
+        return granted
+
+    def wait(self, serve: Any = None) -> None:
+        """Until the next event is due, calling ``serve(seconds)`` to wait usefully."""
+        if not self.rate:
+            return
+        delay = self._start + self._allowed / self.rate - self._clock()
+        if delay > 0:
             if serve is not None:
                 serve(delay)  # may return early, e.g. when a delivery report arrives
             else:
