@@ -265,30 +265,43 @@ def test_dashboard_and_job_metrics_show_the_same_analytics(
     """Through port-forwards, as a user opens them: the dashboard's page and API agree
     with ``airlines query --json``, and the job's /metrics with its own batch log."""
     driver = release.wait_running(EXECUTORS)
-    with release.redis_config(tmp_path) as (path, env), environment(env):
-        done = subprocess.run(
-            [AIRLINES, "query", "routes", "--json", "--config", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        expected = orjson.loads(done.stdout)
-    assert expected, "no analytics to show"
     service = f"svc/{release.resource('dashboard')}"
-    with release.kube.port_forward(release.namespace, service, 80) as port:
+    with (
+        release.redis_config(tmp_path) as (path, env),
+        environment(env),
+        release.kube.port_forward(release.namespace, service, 80) as port,
+    ):
         status, page = _get(port, "/")
         assert status == 200
         assert b"<html" in page.lower()
         # Everything the page loads comes from the dashboard itself (no CDN).
         assert b"https://" not in page
         assert b"http://" not in page
-        status, body = _get(port, "/api/routes")
-        assert status == 200, body
-        assert orjson.loads(body) == expected
-        status, body = _get(port, "/api/flights/NO-SUCH-FLIGHT")
+
+        def api_equals_the_cli() -> bool:
+            # The job keeps writing: a batch may land between the two reads, so
+            # compare again until both read the same batch's figures.
+            done = subprocess.run(
+                [AIRLINES, "query", "routes", "--json", "--config", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            expected = orjson.loads(done.stdout)
+            assert expected, "no analytics to show"
+            status, body = _get(port, "/api/routes")
+            assert status == 200, body
+            return bool(orjson.loads(body) == expected)
+
+        wait_until("/api/routes equals airlines query routes --json", api_equals_the_cli, 120)
+        status, body = _get(port, "/api/flights/ZZ9999")
         assert status == 404, body
+        assert b"ZZ9999" in body
+        status, body = _get(port, "/api/flights/NO-SUCH-FLIGHT")
+        assert status == 422, body
+        assert b"flight_id" in body
         status, body = _get(port, "/metrics")
         assert status == 200
         assert b"airlines_dashboard_requests_total" in body
