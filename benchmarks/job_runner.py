@@ -154,6 +154,9 @@ def main(
     master: Annotated[str, typer.Option(help="Spark master.")] = "local[2]",
     driver_memory: Annotated[str, typer.Option()] = "1g",
     executor_memory: Annotated[str, typer.Option()] = "1g",
+    conf: Annotated[
+        list[str] | None, typer.Option(help="Extra Spark setting KEY=VALUE (repeatable).")
+    ] = None,
 ) -> None:
     from airlines.config import load_config
     from airlines.jobs.redis_sink import SinkSettings
@@ -161,12 +164,18 @@ def main(
     from airlines.redis_conn import redis_password
 
     config = load_config(config_path)
+    extra = {"spark.executor.memory": executor_memory}
+    for setting in conf or []:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--conf {setting!r}: expected KEY=VALUE")
+        extra[key] = value
     options = JobOptions(
         master=master,
         available_now=True,
         driver_memory=driver_memory,
         log_level="ERROR",
-        extra_spark_conf={"spark.executor.memory": executor_memory},
+        extra_spark_conf=extra,
     )
     timer = Timer()
     if mode == "job":
