@@ -138,7 +138,8 @@ def ensure_topics(
 ) -> list[TopicOutcome]:
     """Create missing topics, grow partitions, report replication-factor mismatches.
 
-    Idempotent. Waits until every topic has a leader for each partition.
+    Idempotent. Returns once every broker's metadata has a leader for each partition
+    of every topic, so that clients started next find them whichever broker they ask.
     """
     from confluent_kafka import KafkaError
     from confluent_kafka.cimpl import NewPartitions, NewTopic
@@ -241,33 +242,52 @@ def ensure_topics(
     return [outcomes[s.name] for s in specs]
 
 
+def _partitions_led(metadata: ClusterMetadata, outcome: TopicOutcome) -> bool:
+    topic = metadata.topics.get(outcome.name)
+    return (
+        topic is not None
+        and topic.error is None
+        and len(topic.partitions) >= outcome.partitions
+        and all(p.leader >= 0 for p in topic.partitions.values())
+    )
+
+
 def _wait_for_leaders(
     kafka: KafkaConfig | list[str],
     admin: AdminClient,
     outcomes: list[TopicOutcome],
     deadline: float,
 ) -> None:
-    while True:
-        metadata = cluster_metadata(
-            kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin
-        )
-        leaderless = []
-        for outcome in outcomes:
-            topic = metadata.topics.get(outcome.name)
-            if (
-                topic is None
-                or topic.error is not None
-                or len(topic.partitions) < outcome.partitions
-                or any(p.leader < 0 for p in topic.partitions.values())
-            ):
-                leaderless.append(outcome)
-        if not leaderless:
-            return
-        if time.monotonic() >= deadline:
-            for outcome in leaderless:
-                outcome.problems.append("not every partition has a leader yet")
-            return
-        time.sleep(0.2)
+    """Until every broker's own metadata has a leader for each partition of ``outcomes``.
+
+    A created topic reaches the brokers' metadata caches one by one, so a client that
+    asks a broker which has not heard of it yet is told it does not exist (a producer
+    started right after ``topics ensure`` was, once). Each broker is asked through a
+    client bootstrapped from its address alone.
+    """
+    metadata = cluster_metadata(kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin)
+    askers = [("the cluster", admin)] + [
+        (f"broker {b.id} ({b.host}:{b.port})", admin_client([f"{b.host}:{b.port}"]))
+        for b in metadata.brokers.values()
+    ]
+    for name, client in askers:
+        while True:
+            try:
+                metadata = cluster_metadata(
+                    kafka, timeout=max(1.0, min(5.0, deadline - time.monotonic())), admin=client
+                )
+                leaderless = [o for o in outcomes if not _partitions_led(metadata, o)]
+            except KafkaAdminError:
+                leaderless = outcomes
+            if not leaderless:
+                break
+            if time.monotonic() >= deadline:
+                for outcome in leaderless:
+                    outcome.problems.append(
+                        f"not every partition has a leader in {name}'s metadata yet"
+                    )
+                return
+            time.sleep(0.2)
 
 
 def topic_config(kafka: KafkaConfig | list[str], topic: str, timeout: float = 10) -> dict[str, str]:

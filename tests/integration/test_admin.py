@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from confluent_kafka import KafkaError
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 
-from airlines.config import AppConfig, dump_config
-from airlines.kafka_admin import cluster_metadata, delete_topics, topic_config, topic_specs
+from airlines.config import AppConfig, KafkaConfig, dump_config
+from airlines.kafka_admin import (
+    admin_client,
+    cluster_metadata,
+    delete_topics,
+    topic_config,
+    topic_specs,
+)
 from airlines.redis_bootstrap import cluster_health, parse_cluster_nodes
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
@@ -30,13 +39,22 @@ def test_topics_are_replicated_three_times_with_min_isr_two(stack: RunningStack)
             assert len(partition.replicas) == 3
             assert sorted(partition.isrs) == [0, 1, 2]
         assert topic_config(stack.config.kafka, spec.name)["min.insync.replicas"] == "2"
-    # auto-creation is off: asking for an unknown topic does not create it
+    # auto-creation is off: every broker says so, and asking for an unknown topic
+    # answers "unknown" instead of creating it
+    for broker in metadata.brokers.values():
+        assert broker_config(stack.config.kafka, broker.id)["auto.create.topics.enable"] == "false"
     unknown = f"no-such-topic-{uuid.uuid4().hex[:6]}"
-    from airlines.kafka_admin import admin_client
+    asked = admin_client(stack.config.kafka).list_topics(topic=unknown, timeout=10)
+    error = asked.topics[unknown].error
+    assert error is not None
+    assert error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 
-    admin_client(stack.config.kafka).list_topics(topic=unknown, timeout=5)
-    time.sleep(0.5)
-    assert unknown not in cluster_metadata(stack.config.kafka).topics
+
+def broker_config(kafka: KafkaConfig, broker_id: int) -> dict[str, str]:
+    resource = ConfigResource(ResourceType.BROKER, str(broker_id))
+    admin = admin_client(kafka)  # kept alive until the future resolves
+    entries = admin.describe_configs([resource])[resource].result(timeout=10)
+    return {name: entry.value for name, entry in entries.items()}
 
 
 def test_topics_describe_reports_the_shape_as_json(stack: RunningStack) -> None:
@@ -96,6 +114,35 @@ def test_topics_ensure_is_idempotent_and_grows_partitions(
         assert mismatch.returncode == 1
         assert f"topic {names[0]}: replication factor is 3, config says 2" in mismatch.stderr
         assert "has 5 partitions, more than the configured 3" in mismatch.stdout
+    finally:
+        delete_topics(stack.config.kafka, names)
+
+
+def test_topics_ensure_returns_once_every_broker_knows_the_topics(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """A client started next may ask any broker: each one alone must list the topics.
+
+    Asked once per broker, without waiting: that is the guarantee ``ensure`` gives
+    (before it, a producer started right after was told its new topic did not exist).
+    """
+    suffix = uuid.uuid4().hex[:8]
+    path = tmp_path / "airlines.yaml"
+    config = _config_with_topics(stack, suffix, partitions=3, rf=3)
+    names = [spec.name for spec in topic_specs(config)]
+    try:
+        path.write_text(dump_config(config))
+        result = run_cli("topics", "ensure", "--config", str(path))
+        assert result.returncode == 0, result.stderr
+        brokers = cluster_metadata(stack.config.kafka).brokers.values()
+        assert len(brokers) == 3
+        for broker in brokers:
+            alone = cluster_metadata([f"{broker.host}:{broker.port}"])
+            for name in names:
+                topic = alone.topics.get(name)
+                assert topic is not None, f"broker {broker.id} does not know {name}"
+                assert len(topic.partitions) == 3
+                assert all(p.leader >= 0 for p in topic.partitions.values()), (broker.id, name)
     finally:
         delete_topics(stack.config.kafka, names)
 

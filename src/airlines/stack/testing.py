@@ -250,7 +250,6 @@ def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
     problems = [o for o in ensure_topics(config.kafka, specs) if not o.ok]
     if problems:
         raise StackError(f"cannot create test topics: {problems}")
-    wait_topics_on_every_broker(config, [s.name for s in specs])
     env = {**stack.env, "AIRLINES_CONFIG": str(path)}
     try:
         yield FreshConfig(config, path, env)
@@ -259,40 +258,6 @@ def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
             delete_topics(config.kafka, [s.name for s in specs])
         finally:
             _delete_keys(stack, f"{config.redis.key_prefix}:*")
-
-
-def wait_topics_on_every_broker(config: AppConfig, topics: list[str], timeout: float = 60) -> None:
-    """Until every broker's own metadata has ``topics`` with a leader for each partition.
-
-    A created topic reaches the brokers' metadata caches one by one: a client that asks
-    a broker which has not heard of it yet is told it does not exist (a producer started
-    right after the fixture did, once).
-    """
-    from airlines.kafka_admin import KafkaAdminError, cluster_metadata
-
-    brokers = cluster_metadata(config.kafka, timeout=30).brokers.values()
-    addresses = [f"{b.host}:{b.port}" for b in brokers]
-    deadline = time.monotonic() + timeout
-    for address in addresses:
-        while True:
-            try:
-                metadata = cluster_metadata([address], timeout=5)
-                known = all(
-                    name in metadata.topics
-                    and metadata.topics[name].error is None
-                    and metadata.topics[name].partitions
-                    and all(p.leader >= 0 for p in metadata.topics[name].partitions.values())
-                    for name in topics
-                )
-            except KafkaAdminError:
-                known = False
-            if known:
-                break
-            if time.monotonic() >= deadline:
-                raise StackError(
-                    f"topics {topics} not in broker {address}'s metadata after {timeout:.0f}s"
-                )
-            time.sleep(0.2)
 
 
 def _delete_keys(stack: RunningStack, pattern: str) -> None:
