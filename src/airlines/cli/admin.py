@@ -32,7 +32,9 @@ def topics_ensure(
 ) -> None:
     """Create missing topics, grow partitions; report replication-factor mismatches.
 
-    Idempotent. Exits 1 if a topic cannot be made to match the config.
+    Idempotent. Returns once every broker lists every partition with a leader, so
+    producers started next find the topics. Exits 1 if a topic cannot be made to
+    match the config.
     """
     from rich.table import Table
 
