@@ -316,14 +316,14 @@ def test_kafka_reaches_zookeeper_by_a_rendered_service(docs: list[dict[str, Any]
 
 
 #: Pods that call the Kubernetes API, so mount a service-account token: the Spark driver
-#: (executor pods) and the hook applying the SparkApplication.
-API_CLIENTS = {"spark", "streaming-apply"}
+#: (executor pods), the hook applying the SparkApplication and the one stopping Kafka.
+API_CLIENTS = {"spark", "streaming-apply", "kafka-stop"}
 
 
 def test_pods_are_locked_down(docs: list[dict[str, Any]]) -> None:
     """Non-root, seccomp, no privilege escalation, drop ALL, read-only root, resources,
     pinned images; a service-account token only where the API is used (Spark driver, the
-    SparkApplication's apply hook)."""
+    SparkApplication's apply hook, the hook stopping Kafka before an uninstall)."""
     accounts = {a["metadata"]["name"]: a for a in by_kind(docs, "ServiceAccount")}
     for pod in pod_specs(docs):
         pod_security = pod.spec["podSecurityContext" if pod.spark else "securityContext"]
@@ -358,7 +358,8 @@ def test_pods_are_locked_down(docs: list[dict[str, Any]]) -> None:
         for a in accounts.values()
         if a.get("automountServiceAccountToken") is not False
     }
-    assert with_token == API_CLIENTS
+    # (the Kafka stop hook's account mounts none by default: only its Job's pod does)
+    assert with_token <= API_CLIENTS
 
 
 def _role(docs: list[dict[str, Any]], suffix: str) -> dict[str, Any]:
@@ -375,8 +376,9 @@ def _binding_subjects(docs: list[dict[str, Any]], role: dict[str, Any]) -> list[
 
 
 def test_spark_driver_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
-    # the driver's, the apply hook's, the operator controller's NetworkPolicy grant
-    assert len(by_kind(docs, "Role")) == 3
+    # the driver's, the apply hook's, the Kafka stop hook's, the operator controller's
+    # NetworkPolicy grant
+    assert len(by_kind(docs, "Role")) == 4
     role = _role(docs, "-spark-driver")
     for rule in role["rules"]:
         assert "*" not in rule["verbs"]
@@ -425,6 +427,35 @@ def test_apply_hook_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
     ]
     assert _binding_subjects(docs, role) == [pod["serviceAccountName"]]
     assert by_kind(docs, "ClusterRole") == by_kind(docs, "ClusterRoleBinding") == []
+
+
+def test_kafka_stop_hook_role_is_least_privilege(docs: list[dict[str, Any]]) -> None:
+    """The pre-delete hook may read and set the scale of the one StatefulSet its Job
+    names, and read exactly that StatefulSet's pods: as many as it has replicas."""
+    (job,) = [j for j in by_kind(docs, "Job") if j["metadata"]["name"].endswith("-kafka-stop")]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    pod = job["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[:2] == ["k8s", "stop-statefulset"]
+    assert "--best-effort" in args
+    (brokers,) = [s for s in by_kind(docs, "StatefulSet") if s["metadata"]["name"] == args[2]]
+    replicas = brokers["spec"]["replicas"]
+    role = _role(docs, "-kafka-stop")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["statefulsets/scale"],
+            "resourceNames": [args[2]],
+            "verbs": ["get", "patch"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["pods"],
+            "resourceNames": [f"{args[2]}-{i}" for i in range(replicas)],
+            "verbs": ["get"],
+        },
+    ]
+    assert _binding_subjects(docs, role) == [pod["serviceAccountName"]]
 
 
 def test_every_pod_is_covered_by_a_network_policy_and_stateful_sets_by_a_pdb(

@@ -92,6 +92,7 @@ class Kube:
         *,
         in_namespace: str | None = None,
         all_namespaces: bool = False,
+        subresource: str | None = None,
     ) -> bool:
         """``kubectl auth can-i`` as a service account (yes/no, never an error)."""
         args = [
@@ -102,6 +103,7 @@ class Kube:
             f"--as=system:serviceaccount:{namespace}:{service_account}",
         ]
         args += ["-A"] if all_namespaces else ["-n", in_namespace or namespace]
+        args += [f"--subresource={subresource}"] if subresource else []
         out = self.kubectl(*args, check=False).strip()
         return out == "yes"
 

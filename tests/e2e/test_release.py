@@ -11,11 +11,13 @@ PersistentVolumeClaims. Each test builds on the one before (module-scoped releas
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -337,7 +339,11 @@ ALLOWED = [
     ("streaming-apply", "patch", "sparkapplications.sparkoperator.k8s.io/{release}-streaming"),
     ("streaming-apply", "get", "sparkapplications.sparkoperator.k8s.io/{release}-streaming"),
     ("streaming-apply", "get", "configmaps/{release}-streaming-app"),
+    # the pre-delete hook reads the broker pods, by name (its scale rights: below)
+    ("kafka-stop", "get", "pods/{release}-kafka-0"),
 ]
+#: The chart's own service accounts (by component).
+ACCOUNTS = ("spark", "producer", "hooks", "test", "streaming-apply", "kafka-stop")
 #: Sample of what no service account of the chart may do.
 DENIED = [
     ("get", "secrets", "namespace"),
@@ -356,7 +362,7 @@ def test_rbac_allows_what_is_needed_and_nothing_more(release: Release) -> None:
         sa["metadata"]["name"]
         for sa in release.kube.json("-n", release.namespace, "get", "serviceaccounts")["items"]
     }
-    ours = {release.resource(c) for c in ("spark", "producer", "hooks", "test", "streaming-apply")}
+    ours = {release.resource(c) for c in ACCOUNTS}
     assert ours <= accounts, sorted(ours - accounts)
     for component, verb, pattern in ALLOWED:
         resource = pattern.format(release=release.name)
@@ -378,12 +384,28 @@ def test_rbac_allows_what_is_needed_and_nothing_more(release: Release) -> None:
     other = "sparkapplications.sparkoperator.k8s.io/someone-else"
     assert not release.kube.can_i(release.namespace, apply_sa, "patch", other)
     assert not release.kube.can_i(release.namespace, apply_sa, "get", "configmaps/other")
+    # The Kafka stop hook sets the brokers' scale and reads their pods, nothing else.
+    stop_sa = release.resource("kafka-stop")
+    brokers = f"statefulsets.apps/{release.name}-kafka"
+    for verb in ("get", "patch"):
+        assert release.kube.can_i(release.namespace, stop_sa, verb, brokers, subresource="scale")
+    zookeeper = f"statefulsets.apps/{release.name}-zookeeper"
+    assert not release.kube.can_i(
+        release.namespace, stop_sa, "patch", zookeeper, subresource="scale"
+    )
+    assert not release.kube.can_i(release.namespace, stop_sa, "delete", brokers)
+    assert not release.kube.can_i(
+        release.namespace, stop_sa, "delete", f"pods/{release.name}-kafka-0"
+    )
+    assert not release.kube.can_i(
+        release.namespace, stop_sa, "get", f"pods/{release.name}-zookeeper-0"
+    )
     # The operator's controller may create what Spark 4.2's spark-submit creates.
     controller = release.resource("spark-operator-controller")
     assert release.kube.can_i(
         release.namespace, controller, "create", "networkpolicies.networking.k8s.io"
     )
-    for component in ("spark", "producer", "hooks", "test", "streaming-apply"):
+    for component in ACCOUNTS:
         account = release.resource(component)
         for verb, resource, scope in DENIED:
             allowed = release.kube.can_i(
@@ -534,6 +556,7 @@ def test_uninstall_keeps_only_the_claims(release: Release) -> None:
         "--force",
         "--ignore-not-found",
     )
+    started = datetime.now(UTC).replace(microsecond=0)
     release.uninstall()
     kinds = (
         "pods,deployments,statefulsets,jobs,services,configmaps,secrets,serviceaccounts,"
@@ -563,3 +586,35 @@ def test_uninstall_keeps_only_the_claims(release: Release) -> None:
         for c in release.kube.json("-n", release.namespace, "get", "pvc")["items"]
     )
     assert after == claims
+    # The pre-delete hook scaled the brokers to 0 while ZooKeeper still ran: the
+    # StatefulSet controller deleted each broker pod (the garbage collector deletes the
+    # pods of a deleted StatefulSet, with no such event), and no ZooKeeper pod.
+    brokers = {release.resource(f"kafka-{i}") for i in range(3)}
+    wait_until(
+        "the StatefulSet controller's events for the brokers' scale-down",
+        lambda: brokers <= _scaled_down_since(release, "kafka", started),
+        60,
+        interval=2,
+    )
+    assert not _scaled_down_since(release, "zookeeper", started)
+
+
+def _scaled_down_since(release: Release, component: str, since: datetime) -> set[str]:
+    """Pods the StatefulSet controller deleted from ``component``'s set since ``since``."""
+    events = release.kube.json(
+        "-n",
+        release.namespace,
+        "get",
+        "events",
+        "--field-selector",
+        f"involvedObject.kind=StatefulSet,involvedObject.name={release.resource(component)},"
+        "reason=SuccessfulDelete",
+    )["items"]
+    deleted = set()
+    for event in events:
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+        found = re.match(r"delete Pod (\S+) in StatefulSet", event.get("message", ""))
+        if when is not None and when >= since and found:
+            deleted.add(found.group(1))
+    return deleted

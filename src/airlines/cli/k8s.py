@@ -3,6 +3,8 @@
 ``apply-spark-app`` is what the streaming subchart's post-install/upgrade/rollback hook
 runs: the SparkApplication cannot be a release object, because the Spark Operator's
 webhook (installed by the same release, failurePolicy Fail) must answer for it.
+``stop-statefulset`` is the Kafka subchart's pre-delete hook: the brokers shut down in a
+controlled way while ZooKeeper still runs, before ``helm uninstall`` deletes the rest.
 """
 
 from __future__ import annotations
@@ -106,3 +108,79 @@ def apply_spark_app(
         f"{result.attempts} attempt{'s' if result.attempts != 1 else ''})",
         highlight=False,
     )
+
+
+@app.command("stop-statefulset")
+def stop_statefulset(
+    name: Annotated[str, typer.Argument(help="The StatefulSet (of the pod's namespace).")],
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Its namespace. Default: the pod's own (required outside a pod)."),
+    ] = None,
+    timeout: Annotated[str, typer.Option(help="Wait this long for its pods to be gone.")] = "120s",
+    best_effort: Annotated[
+        bool,
+        typer.Option(
+            "--best-effort",
+            help="Report a failure as a warning and exit 0 (a pre-delete hook that fails "
+            "would stop `helm uninstall`).",
+        ),
+    ] = False,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this kubeconfig (its current context) instead of the pod's service account.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Scale a StatefulSet to 0 and wait until its pods are gone.
+
+    What the Kafka subchart's pre-delete hook runs: the brokers shut down in a controlled
+    way while ZooKeeper still answers, before `helm uninstall` deletes the rest. Retries
+    while the API server does not answer; exits 1 if the pods are still there after
+    --timeout (0 with --best-effort, after saying so).
+    """
+    from airlines.k8s.client import ClientConfigError, KubernetesStatefulSetApi, pod_namespace
+    from airlines.k8s.manifest import ManifestError, check_name
+    from airlines.k8s.stop import StopError
+    from airlines.k8s.stop import stop_statefulset as stop
+
+    try:
+        limit = parse_duration(timeout)
+    except ValueError as exc:
+        fail(f"--timeout: {exc}")
+    if kubeconfig is not None and not kubeconfig.is_file():
+        fail(f"--kubeconfig: {kubeconfig}: no such file")
+    try:
+        check_name(name, "NAME")
+        if namespace is not None:
+            check_name(namespace, "--namespace")
+    except ManifestError as exc:
+        fail(str(exc))
+    namespace = namespace or pod_namespace()
+    if not namespace:
+        fail("--namespace: required outside a pod")
+    console.print(
+        f"stopping statefulset {name} in namespace {namespace} (up to {format_duration(limit)})",
+        highlight=False,
+    )
+    try:
+        result = stop(
+            KubernetesStatefulSetApi(kubeconfig),
+            namespace,
+            name,
+            limit.total_seconds(),
+            log=say_error,
+        )
+    except (ClientConfigError, StopError) as exc:
+        if best_effort:
+            say_error(f"warning: statefulset {name}: {exc} (--best-effort: carrying on)")
+            return
+        fail(f"statefulset {name}: {exc}", 1)
+    if result.replicas_before is not None:
+        console.print(
+            f"statefulset.apps/{name} stopped: {result.replicas_before} pods gone in "
+            f"{result.seconds:.1f}s",
+            highlight=False,
+        )

@@ -262,6 +262,42 @@ class ZookeeperValues(SubchartValues):
         return value
 
 
+class KafkaStopJob(ChartSection):
+    """The pre-delete hook Job that stops the brokers (`airlines k8s stop-statefulset`).
+
+    `helm uninstall` deletes everything at once; a broker in ZooKeeper mode shuts down
+    cleanly only while ZooKeeper answers. This Job scales the brokers to 0 first, so each
+    shuts down in a controlled way (no wait of a whole grace period, no log recovery on
+    the next install). It never blocks the uninstall: a failure is logged and the
+    uninstall goes on.
+    """
+
+    enabled: bool = Field(
+        True, description="Stop the brokers before `helm uninstall` deletes the rest."
+    )
+    timeout: Duration = Field(
+        timedelta(minutes=3),
+        description="Wait this long for the broker pods to be gone (longer than their "
+        "120 s termination grace period); then the uninstall goes on anyway.",
+    )
+    active_deadline_seconds: int = Field(
+        300, ge=30, description="Kubernetes ends the job after this long (seconds)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
+    )
+
+    @model_validator(mode="after")
+    def _deadline_covers_timeout(self) -> KafkaStopJob:
+        if self.active_deadline_seconds <= self.timeout.total_seconds():
+            raise ValueError(
+                f"activeDeadlineSeconds: must be longer than timeout "
+                f"({self.active_deadline_seconds}s <= {self.timeout.total_seconds():g}s), or "
+                "Kubernetes kills the job before it can report why it gave up"
+            )
+        return self
+
+
 class KafkaValues(SubchartValues):
     """The Kafka brokers (ZooKeeper mode)."""
 
@@ -287,6 +323,10 @@ class KafkaValues(SubchartValues):
     topics_job: HookJob = Field(
         default_factory=HookJob,
         description="Hook Job running `airlines topics ensure` (regional + dead-letter topics).",
+    )
+    stop_job: KafkaStopJob = Field(
+        default_factory=KafkaStopJob,
+        description="Pre-delete hook Job stopping the brokers while ZooKeeper still runs.",
     )
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""Kubernetes API tasks of the chart's hooks: applying the streaming SparkApplication.
+"""Kubernetes API tasks of the chart's hooks: applying the streaming SparkApplication,
+and stopping the Kafka brokers before an uninstall.
 
 The SparkApplication is not a Helm release object: the Spark Operator's admission webhook
 (failurePolicy Fail) must answer for it, and on a fresh install its pod is not running
@@ -11,5 +12,7 @@ server-side applies the manifest with that ConfigMap as its owner.
   changed (pure);
 - :mod:`airlines.k8s.errors`: which API errors are worth waiting out (pure);
 - :mod:`airlines.k8s.apply`: the retry loop, against any :class:`~airlines.k8s.apply.SparkAppApi`;
-- :mod:`airlines.k8s.client`: that API through the official ``kubernetes`` client.
+- :mod:`airlines.k8s.stop`: scaling a StatefulSet to 0 and waiting for its pods (the
+  Kafka subchart's pre-delete hook: brokers shut down while ZooKeeper still answers);
+- :mod:`airlines.k8s.client`: those APIs through the official ``kubernetes`` client.
 """

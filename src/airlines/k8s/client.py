@@ -1,4 +1,4 @@
-"""The cluster side of applying, through the official ``kubernetes`` client.
+"""The cluster side of the hooks, through the official ``kubernetes`` client.
 
 The dynamic client discovers the SparkApplication resource (a CRD) and has
 ``server_side_apply``. In a pod the service account's token and the API server's address
@@ -34,29 +34,31 @@ def pod_namespace() -> str | None:
         return None
 
 
+def _api_client(kubeconfig: Path | None) -> Any:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        where = f"kubeconfig {kubeconfig}" if kubeconfig else "the in-cluster config"
+        raise ClientConfigError(
+            f"cannot use {where}: {exc} (outside a pod, pass --kubeconfig)"
+        ) from None
+    # Failed requests come back to the caller at once: it decides what to retry.
+    configuration.retries = 0
+    return client.ApiClient(configuration)
+
+
 class KubernetesSparkAppApi:
     """:class:`airlines.k8s.apply.SparkAppApi` on a real API server."""
 
     def __init__(self, kubeconfig: Path | None = None) -> None:
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
-
-        configuration = client.Configuration()
-        try:
-            if kubeconfig is not None:
-                config.load_kube_config(
-                    config_file=str(kubeconfig), client_configuration=configuration
-                )
-            else:
-                config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as exc:
-            where = f"kubeconfig {kubeconfig}" if kubeconfig else "the in-cluster config"
-            raise ClientConfigError(
-                f"cannot use {where}: {exc} (outside a pod, pass --kubeconfig)"
-            ) from None
-        # Failed requests come back to the caller at once: it decides what to retry.
-        configuration.retries = 0
-        self._api_client = client.ApiClient(configuration)
+        self._api_client = _api_client(kubeconfig)
         self._dynamic: Any = None
 
     def _resource(self, api_version: str, kind: str) -> Any:
@@ -101,3 +103,43 @@ class KubernetesSparkAppApi:
         )
         stored: dict[str, Any] = applied.to_dict()
         return stored
+
+
+class KubernetesStatefulSetApi:
+    """:class:`airlines.k8s.stop.StatefulSetApi` on a real API server."""
+
+    def __init__(self, kubeconfig: Path | None = None) -> None:
+        from kubernetes import client
+
+        api_client = _api_client(kubeconfig)
+        self._apps = client.AppsV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
+
+    def get_replicas(self, namespace: str, name: str) -> int | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            scale = self._apps.read_namespaced_stateful_set_scale(
+                name, namespace, _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return int(scale.spec.replicas or 0) if scale.spec is not None else 0
+
+    def scale(self, namespace: str, name: str, replicas: int) -> None:
+        self._apps.patch_namespaced_stateful_set_scale(
+            name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=REQUEST_TIMEOUT
+        )
+
+    def pod_exists(self, namespace: str, name: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._core.read_namespaced_pod(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
