@@ -292,8 +292,21 @@ def _delete_all_pods(spec: Spec, progress: Progress) -> None:
 
 
 def _running_tasks(spec: Spec) -> list[str]:
-    out = _ctr(spec, "tasks", "ls", "-q").stdout
-    return [line for line in out.splitlines() if line.strip()]
+    return running_tasks(_ctr(spec, "tasks", "ls").stdout)
+
+
+def running_tasks(listing: str) -> list[str]:
+    """Tasks of ``ctr tasks ls`` (TASK PID STATUS) that are not stopped.
+
+    A deleted pod's containers stay listed as STOPPED until the kubelet's garbage
+    collection removes them (every minute): waiting for the list to empty waited for that.
+    """
+    tasks = []
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[2] != "STOPPED":
+            tasks.append(fields[0])
+    return tasks
 
 
 def _remove_containers(spec: Spec) -> None:

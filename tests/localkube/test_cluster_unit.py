@@ -17,7 +17,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from localkube import chartdeps, components, net, pki
+from localkube import chartdeps, cluster, components, net, pki
 from localkube.spec import Spec
 
 
@@ -229,3 +229,17 @@ def test_the_harness_and_the_build_script_agree_on_the_kubernetes_version() -> N
     script = (REPO / "scripts" / "setup-cluster-tools.sh").read_text()
     (pinned,) = re.findall(r"^K8S_VERSION=(\S+)$", script, re.MULTILINE)
     assert pinned == K8S_VERSION
+
+
+def test_stopped_containers_count_as_stopped() -> None:
+    listing = (
+        "TASK                                                                PID      STATUS    \n"
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0    0        STOPPED   \n"
+        "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90    41213    RUNNING   \n"
+        "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90    41250    PAUSED    \n"
+    )
+    assert cluster.running_tasks(listing) == [
+        "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+    ]
+    assert cluster.running_tasks("TASK    PID    STATUS    \n") == []
