@@ -614,7 +614,9 @@ def _scaled_down_since(release: Release, component: str, since: datetime) -> set
     for event in events:
         stamp = event.get("lastTimestamp") or event.get("eventTime") or ""
         when = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-        found = re.match(r"delete Pod (\S+) in StatefulSet", event.get("message", ""))
+        found = re.match(
+            r"delete Pod (\S+) in StatefulSet", event.get("message", ""), re.IGNORECASE
+        )
         if when is not None and when >= since and found:
             deleted.add(found.group(1))
     return deleted
