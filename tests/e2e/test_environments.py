@@ -45,9 +45,12 @@ ENVIRONMENTS = [
 
 def remove(kube: Kube, release: Release) -> None:
     """Uninstall and delete the namespace, without waiting out graceful shutdowns (the
-    lifecycle test checks a real uninstall; here only the next test's room matters)."""
+    lifecycle test checks a real uninstall, its pre-delete hook included; here only the
+    next test's room matters, so no hook stops the brokers first)."""
     if release.installed():
-        kube.helm("uninstall", release.name, "-n", release.namespace, "--timeout", "5m")
+        kube.helm(
+            "uninstall", release.name, "-n", release.namespace, "--no-hooks", "--timeout", "5m"
+        )
     kube.kubectl(
         "-n",
         release.namespace,
