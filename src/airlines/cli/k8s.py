@@ -9,6 +9,7 @@ controlled way while ZooKeeper still runs, before ``helm uninstall`` deletes the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,26 @@ import typer
 
 from airlines.cli.common import console, fail, say_error
 from airlines.config.types import format_duration, parse_duration
+
+KubeconfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Use this kubeconfig (its current context) instead of the pod's service account.",
+        dir_okay=False,
+    ),
+]
+
+
+def _checked_timeout_and_kubeconfig(timeout: str, kubeconfig: Path | None) -> timedelta:
+    """The parsed --timeout; exits naming the option if it or --kubeconfig is wrong."""
+    try:
+        limit = parse_duration(timeout)
+    except ValueError as exc:
+        fail(f"--timeout: {exc}")
+    if kubeconfig is not None and not kubeconfig.is_file():
+        fail(f"--kubeconfig: {kubeconfig}: no such file")
+    return limit
+
 
 app = typer.Typer(
     help="Kubernetes API tasks of the chart's hooks (with the pod's service account).",
@@ -43,13 +64,7 @@ def apply_spark_app(
             "not answer, up to this long."
         ),
     ] = "300s",
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(
-            help="Use this kubeconfig (its current context) instead of the pod's service account.",
-            dir_okay=False,
-        ),
-    ] = None,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Server-side apply a SparkApplication once the Spark Operator's webhook answers.
 
@@ -63,12 +78,7 @@ def apply_spark_app(
     from airlines.k8s.client import ClientConfigError, KubernetesSparkAppApi, pod_namespace
     from airlines.k8s.manifest import ManifestError, check_name, load_spark_application
 
-    try:
-        limit = parse_duration(timeout)
-    except ValueError as exc:
-        fail(f"--timeout: {exc}")
-    if kubeconfig is not None and not kubeconfig.is_file():
-        fail(f"--kubeconfig: {kubeconfig}: no such file")
+    limit = _checked_timeout_and_kubeconfig(timeout, kubeconfig)
     try:
         check_name(owner_configmap, "--owner-configmap")
         app_manifest = load_spark_application(manifest)
@@ -126,13 +136,7 @@ def stop_statefulset(
             "would stop `helm uninstall`).",
         ),
     ] = False,
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(
-            help="Use this kubeconfig (its current context) instead of the pod's service account.",
-            dir_okay=False,
-        ),
-    ] = None,
+    kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Scale a StatefulSet to 0 and wait until its pods are gone.
 
@@ -146,12 +150,7 @@ def stop_statefulset(
     from airlines.k8s.stop import StopError
     from airlines.k8s.stop import stop_statefulset as stop
 
-    try:
-        limit = parse_duration(timeout)
-    except ValueError as exc:
-        fail(f"--timeout: {exc}")
-    if kubeconfig is not None and not kubeconfig.is_file():
-        fail(f"--kubeconfig: {kubeconfig}: no such file")
+    limit = _checked_timeout_and_kubeconfig(timeout, kubeconfig)
     try:
         check_name(name, "NAME")
         if namespace is not None:

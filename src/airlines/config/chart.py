@@ -45,6 +45,7 @@ from airlines.config.chart_blocks import (
     Resources,
     Scheduling,
     SubchartValues,
+    check_deadline_covers_timeout,
     resources,
 )
 from airlines.config.chart_dashboard import (
@@ -289,12 +290,7 @@ class KafkaStopJob(ChartSection):
 
     @model_validator(mode="after")
     def _deadline_covers_timeout(self) -> KafkaStopJob:
-        if self.active_deadline_seconds <= self.timeout.total_seconds():
-            raise ValueError(
-                f"activeDeadlineSeconds: must be longer than timeout "
-                f"({self.active_deadline_seconds}s <= {self.timeout.total_seconds():g}s), or "
-                "Kubernetes kills the job before it can report why it gave up"
-            )
+        check_deadline_covers_timeout(self.active_deadline_seconds, self.timeout)
         return self
 
 
@@ -547,12 +543,7 @@ class SparkApplyJob(ChartSection):
 
     @model_validator(mode="after")
     def _deadline_covers_timeout(self) -> SparkApplyJob:
-        if self.active_deadline_seconds <= self.timeout.total_seconds():
-            raise ValueError(
-                f"activeDeadlineSeconds: must be longer than timeout "
-                f"({self.active_deadline_seconds}s <= {self.timeout.total_seconds():g}s), or "
-                "Kubernetes kills the job before it can report why it gave up"
-            )
+        check_deadline_covers_timeout(self.active_deadline_seconds, self.timeout)
         return self
 
 

@@ -5,6 +5,7 @@ resources, disruption budgets, placement, hook jobs, the base of every subchart'
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
@@ -153,6 +154,17 @@ class HookJob(ChartSection):
     resources: Resources = Field(
         default_factory=lambda: resources("50m", "128Mi", "500m"), description="Resources."
     )
+
+
+def check_deadline_covers_timeout(active_deadline_seconds: int, timeout: timedelta) -> None:
+    """A hook Job whose command waits up to ``timeout`` must outlive it, or Kubernetes
+    kills it before it can say why it gave up."""
+    if active_deadline_seconds <= timeout.total_seconds():
+        raise ValueError(
+            f"activeDeadlineSeconds: must be longer than timeout "
+            f"({active_deadline_seconds}s <= {timeout.total_seconds():g}s), or "
+            "Kubernetes kills the job before it can report why it gave up"
+        )
 
 
 class SubchartValues(ChartSection):
