@@ -138,8 +138,8 @@ def ensure_topics(
 ) -> list[TopicOutcome]:
     """Create missing topics, grow partitions, report replication-factor mismatches.
 
-    Idempotent. Returns once every broker's metadata has a leader for each partition
-    of every topic, so that clients started next find them whichever broker they ask.
+    Idempotent. Returns once every partition of every topic has a leader that answers
+    for it, so that clients started next can use the topics.
     """
     from confluent_kafka import KafkaError
     from confluent_kafka.cimpl import NewPartitions, NewTopic
@@ -258,36 +258,48 @@ def _wait_for_leaders(
     outcomes: list[TopicOutcome],
     deadline: float,
 ) -> None:
-    """Until every broker's own metadata has a leader for each partition of ``outcomes``.
+    """Until the metadata has a leader for each partition of ``outcomes`` and each leader
+    answers for its partition.
 
-    A created topic reaches the brokers' metadata caches one by one, so a client that
-    asks a broker which has not heard of it yet is told it does not exist (a producer
-    started right after ``topics ensure`` was, once). Each broker is asked through a
-    client bootstrapped from its address alone.
+    A created topic reaches the brokers one by one: metadata can name a leader that has
+    not taken the partition on yet (it answers "unknown topic or partition"), or come
+    from a broker that has not heard of the topic (a producer started right after
+    ``topics ensure`` was told its topic did not exist, once; a test asking the leader
+    for offsets was told the partition was unknown, once). Asking each leader for its
+    partition's offsets is what proves the topic usable.
     """
-    metadata = cluster_metadata(kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin)
-    askers = [("the cluster", admin)] + [
-        (f"broker {b.id} ({b.host}:{b.port})", admin_client([f"{b.host}:{b.port}"]))
-        for b in metadata.brokers.values()
-    ]
-    for name, client in askers:
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    pending = list(outcomes)
+    consumer = Consumer(client_config(kafka, **{"group.id": "airlines-admin-ensure"}))
+    try:
         while True:
             try:
                 metadata = cluster_metadata(
-                    kafka, timeout=max(1.0, min(5.0, deadline - time.monotonic())), admin=client
+                    kafka, timeout=max(1.0, min(5.0, deadline - time.monotonic())), admin=admin
                 )
-                leaderless = [o for o in outcomes if not _partitions_led(metadata, o)]
-            except KafkaAdminError:
-                leaderless = outcomes
-            if not leaderless:
-                break
+                pending = [o for o in pending if not _partitions_led(metadata, o)]
+                if not pending:
+                    for outcome in outcomes:
+                        wait = max(1.0, min(5.0, deadline - time.monotonic()))
+                        # the consumer's own view of the topic: whom to ask for which partition
+                        consumer.list_topics(outcome.name, timeout=wait)
+                        for partition in range(outcome.partitions):
+                            consumer.get_watermark_offsets(
+                                TopicPartition(outcome.name, partition), timeout=wait
+                            )
+                    return
+                problem = "not every partition has a leader yet"
+            except (KafkaAdminError, KafkaException) as exc:
+                pending = pending or list(outcomes)
+                problem = f"not every partition's leader answers for it yet ({_error_text(exc)})"
             if time.monotonic() >= deadline:
-                for outcome in leaderless:
-                    outcome.problems.append(
-                        f"not every partition has a leader in {name}'s metadata yet"
-                    )
+                for outcome in pending:
+                    outcome.problems.append(problem)
                 return
             time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def topic_config(kafka: KafkaConfig | list[str], topic: str, timeout: float = 10) -> dict[str, str]:

@@ -32,8 +32,8 @@ def topics_ensure(
 ) -> None:
     """Create missing topics, grow partitions; report replication-factor mismatches.
 
-    Idempotent. Returns once every broker lists every partition with a leader, so
-    producers started next find the topics. Exits 1 if a topic cannot be made to
+    Idempotent. Returns once each partition's leader answers for it, so producers and
+    consumers started next can use the topics. Exits 1 if a topic cannot be made to
     match the config.
     """
     from rich.table import Table
