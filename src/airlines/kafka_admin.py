@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airlines.config import AppConfig, KafkaConfig
 
 if TYPE_CHECKING:
+    from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.admin._metadata import ClusterMetadata
 
@@ -238,7 +239,7 @@ def ensure_topics(
                 break
             time.sleep(0.5)
     wanted = [o for o in outcomes.values() if o.action != "failed"]
-    _wait_for_leaders(kafka, admin, wanted, deadline)
+    _wait_for_leaders(kafka, wanted, deadline)
     return [outcomes[s.name] for s in specs]
 
 
@@ -253,13 +254,10 @@ def _partitions_led(metadata: ClusterMetadata, outcome: TopicOutcome) -> bool:
 
 
 def _wait_for_leaders(
-    kafka: KafkaConfig | list[str],
-    admin: AdminClient,
-    outcomes: list[TopicOutcome],
-    deadline: float,
+    kafka: KafkaConfig | list[str], outcomes: list[TopicOutcome], deadline: float
 ) -> None:
     """Until the metadata has a leader for each partition of ``outcomes`` and each leader
-    answers for its partition.
+    answers for its partition; at the deadline, each topic still short says why.
 
     A created topic reaches the brokers one by one: metadata can name a leader that has
     not taken the partition on yet (it answers "unknown topic or partition"), or come
@@ -268,38 +266,38 @@ def _wait_for_leaders(
     for offsets was told the partition was unknown, once). Asking each leader for its
     partition's offsets is what proves the topic usable.
     """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import Consumer
 
-    pending = list(outcomes)
     consumer = Consumer(client_config(kafka, **{"group.id": "airlines-admin-ensure"}))
     try:
         while True:
-            try:
-                metadata = cluster_metadata(
-                    kafka, timeout=max(1.0, min(5.0, deadline - time.monotonic())), admin=admin
-                )
-                pending = [o for o in pending if not _partitions_led(metadata, o)]
-                if not pending:
-                    for outcome in outcomes:
-                        wait = max(1.0, min(5.0, deadline - time.monotonic()))
-                        # the consumer's own view of the topic: whom to ask for which partition
-                        consumer.list_topics(outcome.name, timeout=wait)
-                        for partition in range(outcome.partitions):
-                            consumer.get_watermark_offsets(
-                                TopicPartition(outcome.name, partition), timeout=wait
-                            )
-                    return
-                problem = "not every partition has a leader yet"
-            except (KafkaAdminError, KafkaException) as exc:
-                pending = pending or list(outcomes)
-                problem = f"not every partition's leader answers for it yet ({_error_text(exc)})"
+            wait = max(1.0, min(5.0, deadline - time.monotonic()))
+            problems = {o.name: p for o in outcomes if (p := _unserved(consumer, o, wait))}
+            if not problems:
+                return
             if time.monotonic() >= deadline:
-                for outcome in pending:
-                    outcome.problems.append(problem)
+                for outcome in outcomes:
+                    if outcome.name in problems:
+                        outcome.problems.append(problems[outcome.name])
                 return
             time.sleep(0.2)
     finally:
         consumer.close()
+
+
+def _unserved(consumer: Consumer, outcome: TopicOutcome, wait: float) -> str | None:
+    """Why ``outcome``'s topic is not usable yet, None once every partition's leader
+    answers for it. The consumer's metadata is refreshed first: it says whom to ask."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    try:
+        if not _partitions_led(consumer.list_topics(outcome.name, timeout=wait), outcome):
+            return "not every partition has a leader yet"
+        for partition in range(outcome.partitions):
+            consumer.get_watermark_offsets(TopicPartition(outcome.name, partition), timeout=wait)
+    except KafkaException as exc:
+        return f"not every partition's leader answers for it yet ({_error_text(exc)})"
+    return None
 
 
 def topic_config(kafka: KafkaConfig | list[str], topic: str, timeout: float = 10) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, TypeVar
 
 from airlines.k8s.apply import backoff
@@ -46,9 +47,7 @@ class StopError(Exception):
 
 @dataclass(frozen=True)
 class StopResult:
-    name: str
-    namespace: str
-    replicas_before: int | None
+    replicas_before: int | None  # None: there was no such StatefulSet
     seconds: float
 
 
@@ -87,24 +86,20 @@ def stop_statefulset(
     replicas = call("read", lambda: api.get_replicas(namespace, name))
     if replicas is None:
         log(f"statefulset {name} not found in namespace {namespace}: nothing to stop")
-        return StopResult(name, namespace, None, clock() - start)
+        return StopResult(None, clock() - start)
     if replicas > 0:
         call("scale", lambda: api.scale(namespace, name, 0))
     pods = [f"{name}-{ordinal}" for ordinal in range(replicas)]
     while True:
-        left = [pod for pod in pods if call("read pod", _exists(api, namespace, pod))]
+        left = [pod for pod in pods if call("read pod", partial(api.pod_exists, namespace, pod))]
         if not left:
-            return StopResult(name, namespace, replicas, clock() - start)
+            return StopResult(replicas, clock() - start)
         if clock() >= deadline:
             raise StopError(
                 f"statefulset {name} scaled to 0, but after {timeout:g}s these pods are "
                 f"still there: {', '.join(left)}"
             )
         sleep(min(POLL, max(0.0, deadline - clock())))
-
-
-def _exists(api: StatefulSetApi, namespace: str, pod: str) -> Callable[[], bool]:
-    return lambda: api.pod_exists(namespace, pod)
 
 
 def _retry_or_raise(
