@@ -5,8 +5,8 @@ Every test here is marked ``e2e`` (``make test`` deselects them; ``make e2e`` an
 the project's images imported; without it they fail and say so.
 
 ``make e2e`` runs them in two lanes side by side (:mod:`localkube.lanes`): the
-lifecycle of the minikube release (test_release.py, in order) and the images in one,
-the cluster's promises and the other environments in the other.
+cluster's promises, the lifecycle of the minikube release (test_release.py, in order)
+and the images in one, the other environments in the other.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.e2e.kube import Kube
+from tests.e2e.kube import COMMAND_COSTS, Kube
 
 from localkube import chartdeps
 
@@ -47,3 +47,14 @@ def kube() -> Kube:
         pytest.fail("the e2e cluster's node is not Ready: see .e2e/logs/kubelet.log")
     chartdeps.place()
     return kube
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The tests' own commands: how many, and the CPU they took on the machine's side."""
+    if not COMMAND_COSTS:
+        return
+    costs = sorted(COMMAND_COSTS.items(), key=lambda item: -item[1].cpu_seconds)
+    total = sum(cost.cpu_seconds for _, cost in costs)
+    terminalreporter.section(f"kubectl and helm: {total:.0f} CPU seconds")
+    for name, cost in costs[:12]:
+        terminalreporter.write_line(f"{cost.cpu_seconds:8.1f} s {cost.count:6d} x {name}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,24 @@ PRODUCER_IMAGE = cluster_ref("producer")
 CHART = ROOT / "charts" / "airlines-analytics"
 VALUES = ROOT / "values"
 T = TypeVar("T")
+
+
+@dataclass
+class CommandCost:
+    """What one kind of command (``kubectl get``, ``helm upgrade``...) cost this process."""
+
+    count: int = 0
+    cpu_seconds: float = 0.0
+
+
+#: Every kubectl/helm command this pytest process ran, by tool and verb: the host side of
+#: the tests' own load on the 2-core machine (printed at the end of each lane).
+COMMAND_COSTS: dict[str, CommandCost] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class CommandError(AssertionError):
@@ -56,6 +75,7 @@ class Kube:
         timeout: float = 120,
         stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        cpu_before = _children_cpu()
         done = subprocess.run(
             list(argv),
             env=self.env,
@@ -65,6 +85,10 @@ class Kube:
             input=stdin,
             check=False,
         )
+        verb = next((a for a in argv[1:] if not a.startswith("-")), "")
+        cost = COMMAND_COSTS.setdefault(f"{Path(argv[0]).name} {verb}", CommandCost())
+        cost.count += 1
+        cost.cpu_seconds += _children_cpu() - cpu_before
         if check and done.returncode != 0:
             raise CommandError(
                 f"{' '.join(argv)} exited {done.returncode}:\n"

@@ -87,24 +87,31 @@ class Release:
         status = self.spark_application().get("status", {})
         return str(status.get("applicationState", {}).get("state", ""))
 
-    def spark_pods(self, role: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.kube.json(
+    def running_spark_pods(self) -> dict[str, list[dict[str, Any]]]:
+        """The app's Running pods by ``spark-role`` (driver, executor): one request."""
+        items = self.kube.json(
             "-n",
             self.namespace,
             "get",
             "pods",
             "-l",
-            f"spark-role={role},sparkoperator.k8s.io/app-name={self.app}",
+            f"sparkoperator.k8s.io/app-name={self.app}",
+            "--field-selector=status.phase=Running",
         )["items"]
-        return items
+        roles: dict[str, list[dict[str, Any]]] = {"driver": [], "executor": []}
+        for pod in items:
+            role = pod["metadata"].get("labels", {}).get("spark-role")
+            if role in roles:
+                roles[role].append(pod)
+        return roles
 
     def running_spark(self, executors: int) -> dict[str, Any] | None:
         """The driver pod when the app is RUNNING with its driver and ``executors``
         executors running, else None."""
         if self.app_state() != "RUNNING":
             return None
-        drivers = [p for p in self.spark_pods("driver") if p["status"]["phase"] == "Running"]
-        running = [p for p in self.spark_pods("executor") if p["status"]["phase"] == "Running"]
+        pods = self.running_spark_pods()
+        drivers, running = pods["driver"], pods["executor"]
         if len(drivers) == 1 and len(running) >= executors:
             return drivers[0]
         return None
@@ -117,7 +124,7 @@ class Release:
             f"SparkApplication {self.app} RUNNING with {executors} executor(s)",
             probe,
             timeout,
-            interval=3,
+            interval=5,
         )
 
     def wait_everything_ready(self, executors: int, timeout: float = 600) -> dict[str, Any]:
@@ -127,7 +134,7 @@ class Release:
         executor pods come later, from the operator, so they are waited for here.
         """
         driver = self.wait_running(executors, timeout)
-        wait_until("every pod Ready", lambda: not self.not_ready(), timeout, interval=3)
+        wait_until("every pod Ready", lambda: not self.not_ready(), timeout, interval=5)
         return driver
 
     def driver_log(self, pod: str) -> str:
