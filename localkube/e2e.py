@@ -4,17 +4,20 @@ Phases: build the cluster's binaries (Go module proxy, cached), build the images
 (buildah, cached), place the chart's pinned dependency, start the cluster and import the
 images, run ``pytest -m e2e tests/e2e``, stop the cluster and check nothing is left.
 Ctrl-C or SIGTERM at any point still runs the teardown. Prints a table of the phases'
-times at the end; the exit status is the tests' (or 1 if a phase before them failed or
-anything was left behind).
+times at the end, with how busy the machine's CPUs were in each (a phase near 100% is
+bound by the cores, not by waiting); the exit status is the tests' (or 1 if a phase
+before them failed or anything was left behind).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -25,11 +28,37 @@ from localkube.spec import Spec
 console = Console(stderr=True, highlight=False)
 
 
+PROC_STAT = Path("/proc/stat")
+
+
+def cpu_ticks(stat: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs from ``/proc/stat``'s first line; idle and
+    iowait are not busy."""
+    fields = [int(value) for value in stat.splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of all CPUs' time that was busy between two :func:`cpu_ticks` readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else None
+
+
+def _read_ticks() -> tuple[int, int] | None:
+    try:
+        return cpu_ticks(PROC_STAT.read_text())
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class Phase:
     name: str
     seconds: float = 0.0
     outcome: str = "not run"
+    #: Share of the machine's CPU time that was busy during the phase (None: unknown).
+    cpu_busy: float | None = None
 
 
 @dataclass
@@ -40,7 +69,7 @@ class Run:
         phase = Phase(name)
         self.phases.append(phase)
         console.print(f"[bold blue]==> {name}[/]")
-        started = time.monotonic()
+        started, ticks = time.monotonic(), _read_ticks()
         try:
             action()
             phase.outcome = "ok"
@@ -49,17 +78,22 @@ class Run:
             raise
         finally:
             phase.seconds = time.monotonic() - started
+            after = _read_ticks()
+            if ticks is not None and after is not None:
+                phase.cpu_busy = busy_share(ticks, after)
 
     def table(self) -> Table:
         table = Table(title="make e2e: phase timings", title_justify="left")
         table.add_column("phase")
         table.add_column("time", justify="right")
+        table.add_column(f"CPU busy ({os.cpu_count()} cores)", justify="right")
         table.add_column("result")
         for phase in self.phases:
             minutes, seconds = divmod(round(phase.seconds), 60)
-            table.add_row(phase.name, f"{minutes}m {seconds:02d}s", phase.outcome)
+            busy = "" if phase.cpu_busy is None else f"{phase.cpu_busy:.0%}"
+            table.add_row(phase.name, f"{minutes}m {seconds:02d}s", busy, phase.outcome)
         total = sum(p.seconds for p in self.phases)
-        table.add_row("total", f"{int(total // 60)}m {round(total % 60):02d}s", "")
+        table.add_row("total", f"{int(total // 60)}m {round(total % 60):02d}s", "", "")
         return table
 
 
