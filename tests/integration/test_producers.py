@@ -52,6 +52,17 @@ def test_every_event_arrives_exactly_once_with_key_and_content(
     messages = read_topic(config, topic)
     events = [FlightEvent.from_json(m.value or b"") for m in messages]
     assert len(events) == count
+    # The summary says where each acknowledged event is: per partition, its offsets
+    # (a fresh topic, one producer: each partition's offsets from 0, without a gap).
+    offsets: dict[int, list[int]] = {}
+    for m in messages:
+        offsets.setdefault(m.partition, []).append(m.offset)
+    expected = ", ".join(
+        f"{topic}/{partition} 0-{len(found) - 1} ({len(found)})"
+        for partition, found in sorted(offsets.items())
+    )
+    assert all(sorted(found) == list(range(len(found))) for found in offsets.values())
+    assert f"acknowledged offsets: {expected}" in result.stdout
     assert len({e.event_id for e in events}) == count
     assert all(m.key == e.flight_id.encode() for m, e in zip(messages, events, strict=True))
     assert {e.route_type for e in events} == {region}

@@ -30,6 +30,8 @@ def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") 
         f"{stats.pending} unacknowledged in {elapsed:.1f}s ({rate:.0f}/s){extra}"
     )
     console.print(line, highlight=False)
+    if stats.partitions:
+        console.print(stats.acknowledged_line(), highlight=False)
     for reason, n in stats.errors.most_common(5):
         say_error(f"  {n} x {reason}")
 

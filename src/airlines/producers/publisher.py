@@ -8,6 +8,7 @@ partition.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,6 +36,20 @@ def producer_settings(kafka: KafkaConfig) -> dict[str, Any]:
 
 
 @dataclass
+class PartitionAcks:
+    """The acknowledged messages of one partition: how many, the first and last offset.
+    With one producer writing to the partition (and idempotence on), its ``count``
+    messages are ``count`` of the log's offsets ``first``..``last``."""
+
+    count: int
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last} ({self.count})"
+
+
+@dataclass
 class DeliveryStats:
     """What the brokers said about the messages handed to the producer."""
 
@@ -44,10 +59,39 @@ class DeliveryStats:
     errors: Counter[str] = field(default_factory=Counter)
     #: (topic, partition, offset) of every acknowledged message, when tracking is on.
     acknowledged: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Per (topic, partition): what the brokers acknowledged there. Small (one entry per
+    #: partition), so always kept: it says where every acknowledged event must be.
+    partitions: dict[tuple[str, int], PartitionAcks] = field(default_factory=dict)
+
+    def acknowledged_line(self) -> str:
+        """``acknowledged offsets: topic/partition first-last (count), ...`` (sorted): the
+        producers' last line, which a check of the topics reads back
+        (:func:`parse_acknowledged`)."""
+        return ACKNOWLEDGED + ", ".join(
+            f"{topic}/{partition} {acks}"
+            for (topic, partition), acks in sorted(self.partitions.items())
+        )
 
     @property
     def pending(self) -> int:
         return self.queued - self.delivered - self.failed
+
+
+ACKNOWLEDGED = "acknowledged offsets: "
+_ACKNOWLEDGED_LINE = re.compile("^" + ACKNOWLEDGED + r"(.*)$", re.MULTILINE)
+_PARTITION_ACKS = re.compile(r"([\w.-]+)/(\d+) (\d+)-(\d+) \((\d+)\)")
+
+
+def parse_acknowledged(output: str) -> dict[tuple[str, int], PartitionAcks]:
+    """The partitions of the last :meth:`DeliveryStats.acknowledged_line` in a
+    producer's output (empty when it printed none)."""
+    lines = _ACKNOWLEDGED_LINE.findall(output)
+    if not lines:
+        return {}
+    return {
+        (topic, int(partition)): PartitionAcks(int(count), int(first), int(last))
+        for topic, partition, first, last, count in _PARTITION_ACKS.findall(lines[-1])
+    }
 
 
 #: Messages queued between two services of delivery reports (when nothing else polls).
@@ -89,6 +133,14 @@ class EventPublisher:
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is None:
             self.stats.delivered += 1
+            where, offset = (msg.topic(), msg.partition()), msg.offset()
+            acks = self.stats.partitions.get(where)
+            if acks is None:
+                self.stats.partitions[where] = PartitionAcks(1, offset, offset)
+            else:
+                acks.count += 1
+                acks.first = min(acks.first, offset)
+                acks.last = max(acks.last, offset)
         else:
             self.stats.failed += 1
             self.stats.errors[str(err.str())] += 1
