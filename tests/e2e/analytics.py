@@ -29,6 +29,7 @@ import yaml
 from tests.e2e.kube import Kube
 
 from airlines.jobs.testing import SourceRecord
+from airlines.producers.publisher import PartitionAcks
 
 TOOLBOX = "e2e-toolbox"
 
@@ -213,16 +214,46 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[SourceRec
     return records
 
 
-def delivered_problems(records: list[SourceRecord], delivered: dict[str, int]) -> list[str]:
+def missing_acknowledged(
+    records: list[SourceRecord], acknowledged: list[tuple[tuple[str, int], PartitionAcks]]
+) -> list[str]:
+    """Acknowledged events not in the topics, partition by partition: each producer run
+    was told ``count`` of its events are at offsets ``first``..``last`` of a partition
+    (one producer writes there at a time; smoke markers, from the helm test's pod, are
+    the only other records). Says which offsets of the span the log lacks."""
+    offsets: dict[tuple[str, int], dict[int, bool]] = {}  # offset -> is an event
+    for r in records:
+        offsets.setdefault((r.topic, r.partition), {})[r.offset] = not r.is_smoke_marker
+    problems = []
+    for (topic, partition), acks in acknowledged:
+        log = offsets.get((topic, partition), {})
+        held = sum(1 for o, event in log.items() if event and acks.first <= o <= acks.last)
+        if held < acks.count:
+            absent = sorted(set(range(acks.first, acks.last + 1)) - set(log))
+            problems.append(
+                f"{topic}/{partition}: {acks.count} events acknowledged at offsets "
+                f"{acks.first}-{acks.last}, {held} of them in the log; offsets it lacks: "
+                f"{absent[:20]}{' ...' if len(absent) > 20 else ''} (its last offset: "
+                f"{max(log, default=-1)})"
+            )
+    return problems
+
+
+def delivered_problems(
+    records: list[SourceRecord],
+    delivered: dict[str, int],
+    acknowledged: list[tuple[tuple[str, int], PartitionAcks]],
+) -> list[str]:
     """How the events in the topics differ from what the producers say the brokers
-    acknowledged (``delivered``: per region): missing or extra events per topic, and
+    acknowledged (``delivered``: per region; ``acknowledged``: where, per partition):
+    missing or extra events per region, which acknowledged offsets a partition lacks, and
     event ids written more than once, with where each copy is."""
     import orjson
 
     from airlines.jobs.testing import duplicate_event_ids
 
     events = [r for r in records if not r.is_smoke_marker]
-    problems = []
+    problems = missing_acknowledged(records, acknowledged)
     per_region: dict[str, int] = {}
     for record in events:
         region = orjson.loads(record.value or b"{}").get("route_type", "?")

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from tests.e2e.kube import CHART, Kube, wait_until
 
+from airlines.producers.publisher import PartitionAcks, parse_acknowledged
+
 REGIONS = ("east-coast", "west-coast", "cross-country")
 _SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")
 
@@ -29,6 +31,8 @@ class Release:
     values: list[Path]
     #: Events each producer run reported delivered (acks=all), summed per region.
     delivered: dict[str, int] = field(default_factory=dict)
+    #: Where each producer run was told its events are: per run, per partition.
+    acknowledged: list[tuple[tuple[str, int], PartitionAcks]] = field(default_factory=list)
 
     # --- helm ---------------------------------------------------------------------------
     def helm_args(self, *extra: str) -> list[str]:
@@ -203,12 +207,17 @@ class Release:
         counts = {}
         for region in REGIONS:
             delivered = 0
-            for text in logs[region]:
-                for match in _SUMMARY.finditer(text):
-                    sent, failed, pending = (int(g) for g in match.groups())
-                    assert failed == 0, f"{region}: {match.group(0)}"
-                    assert pending == 0, f"{region}: {match.group(0)}"
-                    delivered = sent
+            for text in logs[region]:  # one pod's log each: its last summary counts
+                summaries = list(_SUMMARY.finditer(text))
+                if not summaries:
+                    continue
+                sent, failed, pending = (int(g) for g in summaries[-1].groups())
+                assert failed == 0, f"{region}: {summaries[-1].group(0)}"
+                assert pending == 0, f"{region}: {summaries[-1].group(0)}"
+                spans = parse_acknowledged(text)
+                assert sum(a.count for a in spans.values()) == sent, f"{region}: {text[-2000:]}"
+                delivered += sent
+                self.acknowledged += spans.items()
             if pods[region]:
                 assert delivered > 0, f"{region}: no delivery summary in {logs[region]}"
             counts[region] = delivered

@@ -239,7 +239,9 @@ def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     assert all(counts[region] > 0 for region in REGIONS), counts
     result = _check_analytics(release, tmp_path)
     # Nothing acknowledged is missing, nothing is there twice.
-    assert not analytics.delivered_problems(result["records"], release.delivered)
+    assert not analytics.delivered_problems(
+        result["records"], release.delivered, release.acknowledged
+    )
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -485,7 +487,9 @@ def test_pod_loss_loses_and_doubles_nothing(release: Release, tmp_path: Path) ->
     assert resumed[0].batch_id > before, (before, resumed[0])
     release.stop_producers()
     result = _check_analytics(release, tmp_path)
-    assert not analytics.delivered_problems(result["records"], release.delivered)
+    assert not analytics.delivered_problems(
+        result["records"], release.delivered, release.acknowledged
+    )
 
 
 def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path) -> None:
@@ -519,7 +523,9 @@ def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path
     assert resumed[0].batch_id > last
     release.stop_producers()
     result = _check_analytics(release, tmp_path)
-    assert not analytics.delivered_problems(result["records"], release.delivered)
+    assert not analytics.delivered_problems(
+        result["records"], release.delivered, release.acknowledged
+    )
 
 
 def test_rollback_restores_the_previous_release(release: Release) -> None:
