@@ -12,6 +12,7 @@ and the images in one, the other environments in the other.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.e2e.kube import COMMAND_COSTS, Kube
+from tests.e2e.release import Release
 
-from localkube import chartdeps
+from localkube import chartdeps, paths
 
 _HERE = Path(__file__).resolve().parent
 
@@ -29,6 +31,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """A failed test of a release leaves the release's pod logs and events in
+    ``.e2e/logs/failed/<test>/`` (the cluster and its pods are gone after ``make e2e``)."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    releases = [v for v in funcargs.values() if isinstance(v, Release)]
+    releases += [
+        r for v in funcargs.values() if isinstance(v, tuple) for r in v if isinstance(r, Release)
+    ]
+    for release in releases:
+        target = paths.REPO / ".e2e" / "logs" / "failed" / item.name / release.namespace
+        try:
+            release.save_logs(target)
+        except Exception as exc:  # the report matters more than the logs
+            print(f"could not save the logs of {release.namespace}: {exc}")
+        else:
+            print(f"pod logs and events of {release.namespace}: {target}")
 
 
 @pytest.fixture(scope="session")

@@ -141,6 +141,33 @@ class Release:
         wait_until("every pod Ready", lambda: not self.not_ready(), timeout, interval=5)
         return driver
 
+    def save_logs(self, directory: Path) -> None:
+        """Every container's log of every pod of the namespace (and the previous
+        container's, after a restart) into ``directory``: what a failed test leaves to
+        read once the cluster is gone."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for pod in self.pods():
+            name = pod["metadata"]["name"]
+            for status in pod["status"].get("containerStatuses", []):
+                container = status["name"]
+                runs = [""] + (["--previous"] if status.get("restartCount", 0) else [])
+                for previous in runs:
+                    done = self.kube.run(
+                        ["kubectl", "-n", self.namespace, "logs", name, "-c", container]
+                        + ([previous] if previous else []),
+                        check=False,
+                        timeout=60,
+                    )
+                    suffix = ".previous" if previous else ""
+                    (directory / f"{name}.{container}{suffix}.log").write_text(
+                        done.stdout + done.stderr
+                    )
+        events = self.kube.run(
+            ["kubectl", "-n", self.namespace, "get", "events", "--sort-by=.lastTimestamp"],
+            check=False,
+        )
+        (directory / "events.txt").write_text(events.stdout + events.stderr)
+
     def driver_log(self, pod: str) -> str:
         return self.kube.kubectl(
             "-n", self.namespace, "logs", pod, "-c", "spark-kubernetes-driver", timeout=60

@@ -237,6 +237,13 @@ def test_helm_test_passes(release: Release, toolbox: str) -> None:
 def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     counts = release.stop_producers()
     assert all(counts[region] > 0 for region in REGIONS), counts
+    # What a failed test saves (conftest.py), taken here while everything runs.
+    release.save_logs(tmp_path / "logs")
+    saved = {p.name: p.read_text() for p in (tmp_path / "logs").iterdir()}
+    assert "events.txt" in saved
+    brokers = [text for name, text in saved.items() if name.endswith(".kafka.log")]
+    assert len(brokers) == 3
+    assert all("started (kafka.server.KafkaServer)" in text for text in brokers)
     result = _check_analytics(release, tmp_path)
     # Nothing acknowledged is missing, nothing is there twice.
     assert not analytics.delivered_problems(
