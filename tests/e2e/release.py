@@ -217,6 +217,26 @@ class Release:
                 p["metadata"]["name"] for p in found if p["status"].get("phase") == "Running"
             ]
         logs: dict[str, list[str]] = {region: [] for region in REGIONS}
+        # A producer container that restarted (a stop-16 run: one exited early, with 47
+        # events acknowledged) printed its summary in its previous container's log.
+        for region in REGIONS:
+            for pod in self.kube.json(
+                "-n", self.namespace, "get", "pods", "-l", self.selector(f"producer-{region}")
+            )["items"]:
+                restarts = sum(
+                    c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", [])
+                )
+                if pod["status"].get("phase") == "Running" and restarts:
+                    previous = self.kube.kubectl(
+                        "-n", self.namespace, "logs", pod["metadata"]["name"], "--previous"
+                    )
+                    assert _SUMMARY.search(previous) or not re.search(
+                        r"\b[1-9]\d* delivered", previous
+                    ), (
+                        f"{region}: a restarted producer container left no summary:\n"
+                        f"{previous[-3000:]}"
+                    )
+                    logs[region].append(previous)
         followers = []
         for region, names in pods.items():
             for name in names:
