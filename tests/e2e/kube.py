@@ -48,6 +48,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _verb(args: Sequence[str]) -> str:
+    """The first word of a command line that is neither a flag nor a flag's value."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-n", "--namespace", "-f", "-c", "-l", "-o"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
+
+
 class CommandError(AssertionError):
     """A kubectl/helm command failed; the message has its stderr."""
 
@@ -85,7 +98,7 @@ class Kube:
             input=stdin,
             check=False,
         )
-        verb = next((a for a in argv[1:] if not a.startswith("-")), "")
+        verb = _verb(argv[1:])
         cost = COMMAND_COSTS.setdefault(f"{Path(argv[0]).name} {verb}", CommandCost())
         cost.count += 1
         cost.cpu_seconds += _children_cpu() - cpu_before
