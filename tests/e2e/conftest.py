@@ -42,10 +42,9 @@ def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     if report.when != "call" or not report.failed:
         return
     funcargs = getattr(item, "funcargs", {})
-    releases = [v for v in funcargs.values() if isinstance(v, Release)]
-    releases += [
-        r for v in funcargs.values() if isinstance(v, tuple) for r in v if isinstance(r, Release)
-    ]
+    # A test's release is a fixture of its own, or part of one (the environments').
+    values = [x for v in funcargs.values() for x in (v if isinstance(v, tuple) else (v,))]
+    releases = [v for v in values if isinstance(v, Release)]
     for release in releases:
         target = paths.REPO / ".e2e" / "logs" / "failed" / item.name / release.namespace
         try:

@@ -23,6 +23,10 @@ REGIONS = ("east-coast", "west-coast", "cross-country")
 _SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")
 
 
+def _restarts(pod: dict[str, Any]) -> int:
+    return sum(c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", []))
+
+
 @dataclass
 class Release:
     kube: Kube
@@ -141,6 +145,17 @@ class Release:
         wait_until("every pod Ready", lambda: not self.not_ready(), timeout, interval=5)
         return driver
 
+    def pod_log(
+        self, pod: str, container: str | None = None, *, previous: bool = False, check: bool = True
+    ) -> str:
+        """A container's log (the previous container's, after a restart); unchecked, what
+        kubectl said when it fails."""
+        args = ["kubectl", "-n", self.namespace, "logs", pod]
+        args += ["-c", container] if container else []
+        args += ["--previous"] if previous else []
+        done = self.kube.run(args, check=check, timeout=60)
+        return done.stdout if done.returncode == 0 else done.stdout + done.stderr
+
     def save_logs(self, directory: Path) -> None:
         """Every container's log of every pod of the namespace (and the previous
         container's, after a restart) into ``directory``: what a failed test leaves to
@@ -150,17 +165,12 @@ class Release:
             name = pod["metadata"]["name"]
             for status in pod["status"].get("containerStatuses", []):
                 container = status["name"]
-                runs = [""] + (["--previous"] if status.get("restartCount", 0) else [])
-                for previous in runs:
-                    done = self.kube.run(
-                        ["kubectl", "-n", self.namespace, "logs", name, "-c", container]
-                        + ([previous] if previous else []),
-                        check=False,
-                        timeout=60,
-                    )
-                    suffix = ".previous" if previous else ""
-                    (directory / f"{name}.{container}{suffix}.log").write_text(
-                        done.stdout + done.stderr
+                (directory / f"{name}.{container}.log").write_text(
+                    self.pod_log(name, container, check=False)
+                )
+                if status.get("restartCount", 0):
+                    (directory / f"{name}.{container}.previous.log").write_text(
+                        self.pod_log(name, container, previous=True, check=False)
                     )
         events = self.kube.run(
             ["kubectl", "-n", self.namespace, "get", "events", "--sort-by=.lastTimestamp"],
@@ -169,9 +179,7 @@ class Release:
         (directory / "events.txt").write_text(events.stdout + events.stderr)
 
     def driver_log(self, pod: str) -> str:
-        return self.kube.kubectl(
-            "-n", self.namespace, "logs", pod, "-c", "spark-kubernetes-driver", timeout=60
-        )
+        return self.pod_log(pod, "spark-kubernetes-driver")
 
     def config_yaml(self) -> dict[str, Any]:
         """The AppConfig the release's pods read (its ConfigMap)."""
@@ -209,27 +217,18 @@ class Release:
         """Scale the producers to zero; each flushes on SIGTERM and prints what the brokers
         acknowledged. Returns and accumulates the delivered counts per region."""
         pods = {}
+        logs: dict[str, list[str]] = {region: [] for region in REGIONS}
         for region in REGIONS:
             found = self.kube.json(
                 "-n", self.namespace, "get", "pods", "-l", self.selector(f"producer-{region}")
             )["items"]
-            pods[region] = [
-                p["metadata"]["name"] for p in found if p["status"].get("phase") == "Running"
-            ]
-        logs: dict[str, list[str]] = {region: [] for region in REGIONS}
-        # A producer container that restarted (a stop-16 run: one exited early, with 47
-        # events acknowledged) printed its summary in its previous container's log.
-        for region in REGIONS:
-            for pod in self.kube.json(
-                "-n", self.namespace, "get", "pods", "-l", self.selector(f"producer-{region}")
-            )["items"]:
-                restarts = sum(
-                    c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", [])
-                )
-                if pod["status"].get("phase") == "Running" and restarts:
-                    previous = self.kube.kubectl(
-                        "-n", self.namespace, "logs", pod["metadata"]["name"], "--previous"
-                    )
+            running = [p for p in found if p["status"].get("phase") == "Running"]
+            pods[region] = [p["metadata"]["name"] for p in running]
+            # A producer container that restarted (a stop-16 run: one exited early, with
+            # 47 events acknowledged) printed its summary in its previous container's log.
+            for pod in running:
+                if _restarts(pod):
+                    previous = self.pod_log(pod["metadata"]["name"], previous=True)
                     assert _SUMMARY.search(previous) or not re.search(
                         r"\b[1-9]\d* delivered", previous
                     ), (
