@@ -315,6 +315,35 @@ def test_kafka_reaches_zookeeper_by_a_rendered_service(docs: list[dict[str, Any]
     assert port in {p["port"] for p in service["spec"]["ports"]}
 
 
+def _startup_window(statefulset: dict[str, Any]) -> int:
+    """Seconds the kubelet gives the StatefulSet's container to start (its startup probe)."""
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    probe = container["startupProbe"]
+    return int(probe["periodSeconds"]) * int(probe["failureThreshold"])
+
+
+def test_brokers_wait_for_a_zookeeper_ensemble_started_beside_them(
+    docs: list[dict[str, Any]],
+) -> None:
+    """Brokers and ZooKeeper servers start in parallel, and forming an ensemble of three
+    took ~40 s on the e2e cluster: a broker that gave up on ZooKeeper after 30 s exited
+    and crash-looped (every dev install restarted all three). A broker waits for
+    ZooKeeper most of its own startup window and gives up (with its own message) before
+    its probe kills it."""
+    sets = {s["metadata"]["name"].rsplit("-", 1)[-1]: s for s in by_kind(docs, "StatefulSet")}
+    assert sets["kafka"]["spec"]["podManagementPolicy"] == "Parallel"
+    assert sets["zookeeper"]["spec"]["podManagementPolicy"] == "Parallel"
+    (scripts,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-kafka-scripts")
+    ]
+    setting = "zookeeper.connection.timeout.ms="
+    (line,) = [x.strip() for x in scripts["data"]["start.sh"].splitlines() if setting in x]
+    wait = int(line.removeprefix(setting)) / 1000
+    window = _startup_window(sets["kafka"])
+    assert window - 90 <= wait < window, (wait, window)
+    assert wait >= 2 * 60, wait
+
+
 #: Pods that call the Kubernetes API, so mount a service-account token: the Spark driver
 #: (executor pods), the hook applying the SparkApplication and the one stopping Kafka.
 API_CLIENTS = {"spark", "streaming-apply", "kafka-stop"}
