@@ -112,7 +112,7 @@ def produce(
     """
     from airlines.metrics import MetricsListenError, serve
     from airlines.producers.metrics import ProducerMetrics
-    from airlines.producers.run import MissingTopicError
+    from airlines.producers.run import MissingTopicError, ProducingError
     from airlines.producers.run import produce as run
     from airlines.signals import stop_on_signals
 
@@ -152,6 +152,11 @@ def produce(
     except MissingTopicError as exc:
         progress.stop()
         fail(str(exc))
+    except ProducingError as exc:
+        # The summary first: what was acknowledged before the error is in the topic.
+        progress.stop()
+        _summary(f"{region.value} -> {topic}", exc.stats, time.monotonic() - progress.start)
+        fail(f"sending to {topic!r} stopped: {exc}")
     progress.stop()
     _summary(f"{region.value} -> {topic}", stats, time.monotonic() - progress.start)
     if server is not None:

@@ -8,6 +8,7 @@ partition.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import Counter
@@ -62,6 +63,8 @@ class DeliveryStats:
     #: Per (topic, partition): what the brokers acknowledged there. Small (one entry per
     #: partition), so always kept: it says where every acknowledged event must be.
     partitions: dict[tuple[str, int], PartitionAcks] = field(default_factory=dict)
+    #: Times the client's metadata lost the topic for a while (sending waited it out).
+    topic_gaps: int = 0
 
     def acknowledged_line(self) -> str:
         """``acknowledged offsets: topic/partition first-last (count), ...`` (sorted): the
@@ -98,6 +101,23 @@ def parse_acknowledged(output: str) -> dict[tuple[str, int], PartitionAcks]:
 POLL_EVERY = 1024
 
 
+class TopicUnavailableError(RuntimeError):
+    """The topic stayed missing from the brokers' metadata longer than the delivery timeout."""
+
+
+def _metadata_gap(exc: Exception) -> bool:
+    """Whether produce() refused a message because the client's metadata has no such topic
+    or partition right now (as opposed to a bad message or configuration)."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in (
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    )
+
+
 class EventPublisher:
     """A confluent-kafka producer that counts deliveries from delivery reports.
 
@@ -113,7 +133,7 @@ class EventPublisher:
         track_offsets: bool = False,
         on_latency: Callable[[float], None] | None = None,
     ) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
         self.stats = DeliveryStats()
         self._track = track_offsets
@@ -128,7 +148,11 @@ class EventPublisher:
             }
         )
         self._produce = self._producer.produce
+        #: What produce() raises when it refuses a message (see :meth:`_retry`).
+        self._refusals = (BufferError, KafkaException)
         self._unpolled = 0
+        #: How long a topic may be missing from the client's metadata before sending fails.
+        self._topic_gap_s = kafka.producer.delivery_timeout_ms / 1000
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is None:
@@ -160,11 +184,12 @@ class EventPublisher:
         self.send_raw(topic, event.flight_id.encode(), event.to_json())
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Queue one message; waits for room when the local queue is full."""
+        """Queue one message; waits for room when the local queue is full, and for the
+        topic when the client's metadata has lost it for a while (:meth:`_retry`)."""
         try:
             self._produce(topic, value, key)
-        except BufferError:
-            self._wait_for_room(topic, key, value)
+        except self._refusals as refusal:
+            self._retry(topic, key, value, refusal)
         self.stats.queued += 1
         self._unpolled += 1
         if self._unpolled >= POLL_EVERY:
@@ -172,28 +197,63 @@ class EventPublisher:
 
     def send_many(self, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
         """Queue (key, value) messages, then serve delivery reports once."""
-        produce = self._produce
+        produce, refusals = self._produce, self._refusals
         queued = 0
         try:
             for key, value in records:
                 try:
                     produce(topic, value, key)
-                except BufferError:
-                    self._wait_for_room(topic, key, value)
+                except refusals as refusal:
+                    self._retry(topic, key, value, refusal)
                 queued += 1
         finally:
             self.stats.queued += queued
         self.poll(0)
 
-    def _wait_for_room(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def _retry(self, topic: str, key: bytes | None, value: bytes, refusal: Exception) -> None:
+        """Queue a message that produce() refused (``refusal``), once the reason has passed.
+
+        * The local queue is full (BufferError): serve delivery reports until there is room.
+        * The client's metadata has lost the topic (``_UNKNOWN_TOPIC``): a broker that has
+          just restarted can answer a metadata request before it knows every topic (seen
+          on a real cluster when brokers rolled: "partition count changed from 3 to 0",
+          and two producers crashed). Topics are never deleted here, so ask for the
+          topic's metadata again until it is back, up to the delivery timeout; then
+          :class:`TopicUnavailableError`.
+
+        Any other refusal is raised.
+        """
+        deadline: float | None = None
         while True:
-            # Local queue full: serve delivery reports until there is room.
-            self.poll(0.05)
+            if isinstance(refusal, BufferError):
+                self.poll(0.05)
+            elif _metadata_gap(refusal):
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._topic_gap_s
+                    self.stats.topic_gaps += 1
+                elif now >= deadline:
+                    raise TopicUnavailableError(
+                        f"topic {topic!r} missing from the brokers' metadata for "
+                        f"{self._topic_gap_s:.0f}s (delivery timeout): {refusal.args[0].str()}"
+                    ) from refusal
+                self.poll(0.2)
+                self._refresh_metadata(topic)
+            else:
+                raise refusal
             try:
                 self._produce(topic, value, key)
                 return
-            except BufferError:
-                continue
+            except self._refusals as again:
+                refusal = again
+
+    def _refresh_metadata(self, topic: str) -> None:
+        """Ask the brokers for ``topic``'s metadata (which updates the client's)."""
+        from confluent_kafka import KafkaException
+
+        # No broker answered: the next attempt asks again.
+        with contextlib.suppress(KafkaException):
+            self._producer.list_topics(topic, timeout=5.0)
 
     def poll(self, timeout: float = 0) -> None:
         self._unpolled = 0

@@ -27,6 +27,15 @@ class MissingTopicError(RuntimeError):
     """The topic to write to does not exist (topics are created, never auto-created)."""
 
 
+class ProducingError(RuntimeError):
+    """Sending stopped on an error; ``stats`` holds what the brokers acknowledged before
+    it (outstanding messages flushed), so the run's summary can still be printed."""
+
+    def __init__(self, cause: Exception, stats: DeliveryStats) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+        self.stats = stats
+
+
 #: Seconds between checks, and between "still waiting" lines, while waiting for a topic.
 _TOPIC_POLL_S = 2.0
 _TOPIC_REPORT_S = 15.0
@@ -121,20 +130,25 @@ def produce(
     record_at, clock = simulator.record_at, time.time_ns
     last_report = time.monotonic()
     sent = 0
-    while not stop.is_set() and (count is None or sent < count):
-        burst = throttle.allowance(BURST if count is None else min(BURST, count - sent))
-        if not burst:
-            throttle.wait(publisher.poll)
-            continue
-        # Each event's time is the clock when it is made (µs).
-        publisher.send_many(topic, [record_at(clock() // 1000) for _ in range(burst)])
-        sent += burst
-        if time.monotonic() - last_report >= 1.0:
-            last_report = time.monotonic()
-            if on_progress:
-                on_progress(publisher.stats)
-            if heartbeat_file is not None:
-                heartbeat_file.touch()
+    try:
+        while not stop.is_set() and (count is None or sent < count):
+            burst = throttle.allowance(BURST if count is None else min(BURST, count - sent))
+            if not burst:
+                throttle.wait(publisher.poll)
+                continue
+            # Each event's time is the clock when it is made (µs).
+            publisher.send_many(topic, [record_at(clock() // 1000) for _ in range(burst)])
+            sent += burst
+            if time.monotonic() - last_report >= 1.0:
+                last_report = time.monotonic()
+                if on_progress:
+                    on_progress(publisher.stats)
+                if heartbeat_file is not None:
+                    heartbeat_file.touch()
+    except Exception as exc:
+        # What was acknowledged before the error still counts: flush it and say so.
+        publisher.flush(FLUSH_TIMEOUT_S)
+        raise ProducingError(exc, publisher.stats) from exc
     publisher.flush(FLUSH_TIMEOUT_S)
     if on_progress:
         on_progress(publisher.stats)
