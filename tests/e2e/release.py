@@ -27,6 +27,15 @@ def _restarts(pod: dict[str, Any]) -> int:
     return sum(c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", []))
 
 
+def _last_exits(pod: dict[str, Any]) -> str:
+    """How each restarted container's previous run ended (reason, exit code, times)."""
+    return "; ".join(
+        f"{status['name']}: {status.get('lastState', {}).get('terminated')}"
+        for status in pod["status"].get("containerStatuses", [])
+        if status.get("restartCount", 0)
+    )
+
+
 @dataclass
 class Release:
     kube: Kube
@@ -161,7 +170,13 @@ class Release:
         container's, after a restart) into ``directory``: what a failed test leaves to
         read once the cluster is gone."""
         directory.mkdir(parents=True, exist_ok=True)
-        for pod in self.pods():
+        pods = self.pods()
+        # How each pod stands, and how restarted containers last ended (OOMKilled, a
+        # failed probe's exit code...), which the logs alone do not say.
+        (directory / "pods.yaml").write_text(
+            yaml.safe_dump([{"name": p["metadata"]["name"], "status": p["status"]} for p in pods])
+        )
+        for pod in pods:
             name = pod["metadata"]["name"]
             for status in pod["status"].get("containerStatuses", []):
                 container = status["name"]
@@ -232,8 +247,8 @@ class Release:
                     assert _SUMMARY.search(previous) or not re.search(
                         r"\b[1-9]\d* delivered", previous
                     ), (
-                        f"{region}: a restarted producer container left no summary:\n"
-                        f"{previous[-3000:]}"
+                        f"{region}: a restarted producer container left no summary "
+                        f"({_last_exits(pod)}):\n{previous[-3000:]}"
                     )
                     logs[region].append(previous)
         followers = []

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 from tests.e2e import analytics
 from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import REGIONS, Release
@@ -241,6 +242,9 @@ def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     release.save_logs(tmp_path / "logs")
     saved = {p.name: p.read_text() for p in (tmp_path / "logs").iterdir()}
     assert "events.txt" in saved
+    # Each pod whose log was saved has its status (restarts' reasons) saved too.
+    statuses = {pod["name"]: pod["status"] for pod in yaml.safe_load(saved["pods.yaml"])}
+    assert {name.split(".")[0] for name in saved if name.endswith(".log")} <= set(statuses)
     brokers = [text for name, text in saved.items() if name.endswith(".kafka.log")]
     assert len(brokers) == 3
     assert all("started (kafka.server.KafkaServer)" in text for text in brokers)
