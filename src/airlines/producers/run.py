@@ -146,10 +146,11 @@ def produce(
                 if heartbeat_file is not None:
                     heartbeat_file.touch()
     except Exception as exc:
-        # What was acknowledged before the error still counts: flush it and say so.
-        publisher.flush(FLUSH_TIMEOUT_S)
+        # What was acknowledged before the error still counts: the stats travel with the
+        # error, and the flush below completes them before anyone reads them.
         raise ProducingError(exc, publisher.stats) from exc
-    publisher.flush(FLUSH_TIMEOUT_S)
+    finally:
+        publisher.flush(FLUSH_TIMEOUT_S)
     if on_progress:
         on_progress(publisher.stats)
     return publisher.stats
