@@ -15,6 +15,7 @@ lane's name, and each lane's whole output is kept in ``.e2e/logs/pytest-<lane>.l
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -81,6 +82,8 @@ def run(
     """Run every lane at once; stream their output; return the combined status."""
     logs = log_dir if log_dir is not None else paths.REPO / ".e2e" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # What failed tests save (tests/e2e/conftest.py) describes this run only.
+    shutil.rmtree(logs / "failed", ignore_errors=True)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     width = max(len(lane.name) for lane in lanes)
     statuses: dict[str, int] = {}

@@ -36,17 +36,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     """A failed test of a release leaves the release's pod logs and events in
-    ``.e2e/logs/failed/<test>/`` (the cluster and its pods are gone after ``make e2e``)."""
+    ``.e2e/logs/failed/<test>/`` (the cluster and its pods are gone after ``make e2e``),
+    and why it failed in ``failure.txt`` there: pytest prints that only at the end of
+    the session, which a run cut short never reaches."""
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
     if report.when != "call" or not report.failed:
         return
+    failed = paths.REPO / ".e2e" / "logs" / "failed" / item.name
+    failed.mkdir(parents=True, exist_ok=True)
+    (failed / "failure.txt").write_text(report.longreprtext + "\n")
     funcargs = getattr(item, "funcargs", {})
     # A test's release is a fixture of its own, or part of one (the environments').
     values = [x for v in funcargs.values() for x in (v if isinstance(v, tuple) else (v,))]
     releases = [v for v in values if isinstance(v, Release)]
     for release in releases:
-        target = paths.REPO / ".e2e" / "logs" / "failed" / item.name / release.namespace
+        target = failed / release.namespace
         try:
             release.save_logs(target)
         except Exception as exc:  # the report matters more than the logs

@@ -34,6 +34,7 @@ def test_lanes_run_side_by_side_each_with_its_prefix_and_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two real pytest processes over tiny test files, one passing, one failing."""
+    (tmp_path / "logs" / "failed" / "test_old").mkdir(parents=True)
     (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
     (tmp_path / "test_b.py").write_text("def test_b():\n    assert False\n")
     two = (
@@ -58,6 +59,8 @@ def test_lanes_run_side_by_side_each_with_its_prefix_and_log(
     )
     assert status == 1
     assert "1 passed" in (tmp_path / "logs" / "pytest-one.log").read_text()
+    # A previous run's failures were cleared before this run started.
+    assert not (tmp_path / "logs" / "failed").exists()
     assert "1 failed" in (tmp_path / "logs" / "pytest-two.log").read_text()
     out = capsys.readouterr().out
     assert any(line.startswith("[one] ") and "1 passed" in line for line in out.splitlines())
