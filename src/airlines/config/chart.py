@@ -39,6 +39,7 @@ from airlines.config.chart_blocks import (
     HookJob,
     ImageValues,
     JvmMemory,
+    JvmOptions,
     Persistence,
     Port,
     Quantity,
@@ -248,6 +249,12 @@ class ZookeeperValues(SubchartValues):
         description="Official ZooKeeper image.",
     )
     heap: JvmMemory = Field("256m", description="JVM heap (-Xmx).")
+    jvm_options: JvmOptions = Field(
+        "",
+        description="More JVM flags for the server, after the heap in SERVER_JVMFLAGS. "
+        "`-XX:TieredStopAtLevel=1` (quick compiler only) suits small clusters, where the "
+        "CPU a JVM spends compiling at start-up counts more than its peak speed.",
+    )
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "512Mi", "1"), description="Resources."
     )
@@ -303,6 +310,12 @@ class KafkaValues(SubchartValues):
         description="Official Apache Kafka image (3.9.x: the last line with ZooKeeper mode).",
     )
     heap: JvmMemory = Field("512m", description="JVM heap (-Xmx and -Xms).")
+    jvm_options: JvmOptions = Field(
+        "",
+        description="More JVM flags for the broker (KAFKA_OPTS, after Kafka's own G1 "
+        "settings). `-XX:TieredStopAtLevel=1` (quick compiler only) suits small clusters, "
+        "where the CPU a JVM spends compiling at start-up counts more than its peak speed.",
+    )
     resources: Resources = Field(
         default_factory=lambda: resources("250m", "1Gi", "2"), description="Resources."
     )

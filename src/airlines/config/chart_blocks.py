@@ -15,6 +15,7 @@ from airlines.config.models import Section
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
 _JVM_MEMORY = r"^[0-9]+[mMgG]$"
+_JVM_OPTIONS = r"^(-\S+( -\S+)*)?$"
 
 
 def _quantity_to_str(value: Any) -> Any:
@@ -46,6 +47,28 @@ JvmMemory = Annotated[
     Field(pattern=_JVM_MEMORY, examples=["512m", "1g"]),
 ]
 """A JVM / Spark memory size: ``512m``, ``2g``."""
+
+
+def _jvm_flags(value: str) -> str:
+    if value != " ".join(value.split()):
+        raise ValueError("separate JVM flags by single spaces, with none around them")
+    not_flags = [flag for flag in value.split() if not flag.startswith("-")]
+    if not_flags:
+        raise ValueError(f"{' '.join(not_flags)}: each JVM flag starts with '-'")
+    heap = [flag for flag in value.split() if flag.startswith(("-Xmx", "-Xms"))]
+    if heap:
+        raise ValueError(f"{' '.join(heap)}: the heap is set by `heap`, not here")
+    return value
+
+
+JvmOptions = Annotated[
+    str,
+    AfterValidator(_jvm_flags),
+    WithJsonSchema(
+        {"type": "string", "pattern": _JVM_OPTIONS, "examples": ["-XX:TieredStopAtLevel=1"]}
+    ),
+]
+"""JVM flags separated by single spaces, each starting with ``-``; the heap excluded."""
 
 DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
 

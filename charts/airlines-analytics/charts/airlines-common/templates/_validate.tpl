@@ -14,6 +14,23 @@ Usage:
 {{- end -}}
 
 {{/*
+The problem with JVM flags that set the heap (which has a value of its own), or nothing.
+Usage: {{- with include "airlines.heapInJvmOptions" (list "kafka.jvmOptions" .Values.jvmOptions) -}}
+*/}}
+{{- define "airlines.heapInJvmOptions" -}}
+{{- $field := index . 0 -}}
+{{- $heap := list -}}
+{{- range splitList " " (index . 1 | default "") -}}
+{{- if or (hasPrefix "-Xmx" .) (hasPrefix "-Xms" .) -}}
+{{- $heap = append $heap . -}}
+{{- end -}}
+{{- end -}}
+{{- if $heap -}}
+{{- printf "%s: %s: the heap is set by `heap`, not here" $field (join " " $heap) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 A duration string ("30s", "5m", "250ms", "2d"; a bare number is seconds) in milliseconds.
 Usage: include "airlines.durationMs" "5m" | int64
 */}}

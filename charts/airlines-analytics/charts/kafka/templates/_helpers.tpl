@@ -7,6 +7,9 @@
 {{- if gt (int .Values.minInsyncReplicas) (int .Values.defaultReplicationFactor) -}}
 {{- $problems = append $problems (printf "kafka.minInsyncReplicas: must not exceed defaultReplicationFactor (%d > %d)" (int .Values.minInsyncReplicas) (int .Values.defaultReplicationFactor)) -}}
 {{- end -}}
+{{- with include "airlines.heapInJvmOptions" (list "kafka.jvmOptions" .Values.jvmOptions) -}}
+{{- $problems = append $problems . -}}
+{{- end -}}
 {{- include "airlines.failOnProblems" $problems -}}
 {{- end -}}
 
