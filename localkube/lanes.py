@@ -1,10 +1,9 @@
 """The e2e tests in two lanes, run side by side against one cluster.
 
-* ``lifecycle``: the cluster's own promises, the minikube release's life, in order
-  (tests/e2e/test_release.py), then the images (checked with buildah, beside the
-  cluster);
+* ``lifecycle``: the cluster's own promises, then the minikube release's life, in order
+  (tests/e2e/test_release.py);
 * ``side``: the dev and production environments (each a release in a namespace of its
-  own).
+  own), then the images (checked with buildah, beside the cluster).
 
 Most of an install's time is waiting (probes, pod starts, the job's first batches), so
 the lanes overlap well even on two cores. Each lane is a plain pytest process (module
@@ -35,15 +34,12 @@ class Lane:
     paths: tuple[str, ...]
 
 
-#: Balanced by measured time (stop 16, warm, the two lanes together): the cluster's
-#: promises (~1 min), the lifecycle (~10.5) and the images (~1) against two environment
-#: installs (~7 each).
+#: Balanced by measured time (stop 19, warm, the two lanes together): the cluster's
+#: promises (~0.7 min) and the minikube release's life (~12.5) against two environment
+#: installs (~11 in all) and the images (~1).
 LANES = (
-    Lane(
-        "lifecycle",
-        ("tests/e2e/test_cluster.py", "tests/e2e/test_release.py", "tests/e2e/test_images.py"),
-    ),
-    Lane("side", ("tests/e2e/test_environments.py",)),
+    Lane("lifecycle", ("tests/e2e/test_cluster.py", "tests/e2e/test_release.py")),
+    Lane("side", ("tests/e2e/test_environments.py", "tests/e2e/test_images.py")),
 )
 
 

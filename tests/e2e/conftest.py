@@ -5,8 +5,8 @@ Every test here is marked ``e2e`` (``make test`` deselects them; ``make e2e`` an
 the project's images imported; without it they fail and say so.
 
 ``make e2e`` runs them in two lanes side by side (:mod:`localkube.lanes`): the
-cluster's promises, the lifecycle of the minikube release (test_release.py, in order)
-and the images in one, the other environments in the other.
+cluster's promises and the lifecycle of the minikube release (test_release.py, in
+order) in one, the other environments and the images in the other.
 """
 
 from __future__ import annotations
