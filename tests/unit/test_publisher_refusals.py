@@ -175,6 +175,7 @@ def test_the_command_prints_its_summary_before_failing(
     lines = result.output.splitlines()
     summary = next(i for i, x in enumerate(lines) if "700 delivered, 0 failed" in x)
     assert lines[summary + 1].startswith("acknowledged offsets: east-coast-flights/0 0-699 (700)")
+    assert lines[summary + 2].startswith("the topic went missing from the brokers' metadata 1 ")
     assert "error: sending to 'east-coast-flights' stopped: topic 'east-coast-flights'" in (
         " ".join(lines[summary + 2 :])
     )

@@ -32,6 +32,12 @@ def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") 
     console.print(line, highlight=False)
     if stats.partitions:
         console.print(stats.acknowledged_line(), highlight=False)
+    if stats.topic_gaps:
+        console.print(
+            f"the topic went missing from the brokers' metadata {stats.topic_gaps} time(s) "
+            "(a broker restarting); sending waited for it",
+            highlight=False,
+        )
     for reason, n in stats.errors.most_common(5):
         say_error(f"  {n} x {reason}")
 
