@@ -248,14 +248,20 @@ def _cores(quantity: str | int | float) -> float:
     return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
+def _minikube_docs(full_render_env: dict[str, Result]) -> list[dict[str, Any]]:
+    """The render with values/minikube.yaml, the SparkApplication carried out of its
+    ConfigMap."""
+    result = full_render_env["minikube.yaml"]
+    assert result.returncode == 0, result.stderr
+    return with_carried([d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d])
+
+
 def test_minikube_values_fit_a_two_core_node(full_render_env: dict[str, Result]) -> None:
     """values/minikube.yaml is for a small minikube: with Spark pods requesting their whole
     cores (1 each) the release asked for ~3 cores and its Spark pods stayed Pending on a
     real 2-core node. Running pods plus the largest hook or test pod must fit 1.8 cores
     (room for CoreDNS and the storage provisioner)."""
-    result = full_render_env["minikube.yaml"]
-    assert result.returncode == 0, result.stderr
-    docs = with_carried([d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d])
+    docs = _minikube_docs(full_render_env)
     running = 0.0
     largest_hook = 0.0
     for doc in docs:
@@ -281,12 +287,10 @@ def test_minikube_values_fit_a_two_core_node(full_render_env: dict[str, Result])
 def test_minikube_values_run_every_jvm_with_the_quick_compiler_only(
     full_render_env: dict[str, Result],
 ) -> None:
-    """On a 2-core node the JVMs' start-up compiling was a third of their CPU (C2
+    """On a 2-core node the JVMs' start-up compiling was about 40% of their CPU (C2
     threads, measured on the e2e node), so values/minikube.yaml stops them at C1: each
     JVM it starts gets the flag through the variable or property its launcher reads."""
-    result = full_render_env["minikube.yaml"]
-    assert result.returncode == 0, result.stderr
-    docs = with_carried([d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d])
+    docs = _minikube_docs(full_render_env)
     flag = "-XX:TieredStopAtLevel=1"
 
     def env(statefulset: str) -> dict[str, str]:

@@ -50,12 +50,13 @@ JvmMemory = Annotated[
 
 
 def _jvm_flags(value: str) -> str:
-    if value != " ".join(value.split()):
+    flags = value.split()
+    if value != " ".join(flags):
         raise ValueError("separate JVM flags by single spaces, with none around them")
-    not_flags = [flag for flag in value.split() if not flag.startswith("-")]
+    not_flags = [flag for flag in flags if not flag.startswith("-")]
     if not_flags:
         raise ValueError(f"{' '.join(not_flags)}: each JVM flag starts with '-'")
-    heap = [flag for flag in value.split() if flag.startswith(("-Xmx", "-Xms"))]
+    heap = [flag for flag in flags if flag.startswith(("-Xmx", "-Xms"))]
     if heap:
         raise ValueError(f"{' '.join(heap)}: the heap is set by `heap`, not here")
     return value
