@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine: Python venv + package, redis-server,
-# JVM jars (Kafka broker + ZooKeeper, Spark's Kafka connector) and the chart tools.
+# JVM jars (Kafka broker + ZooKeeper, Spark's Kafka connector, the job's own functions)
+# and the chart tools.
 # A second run downloads nothing: every step is skipped when its stamp is current.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +74,20 @@ for bundle in kafka spark-kafka; do
     step "$bundle jars up to date ($(ls "$out"/*.jar | wc -l) jars)"
   fi
 done
+
+# The job's own JVM functions (jvm/spark-job), compiled against the Spark PySpark ships.
+out="$CACHE/jars/spark-job"
+want=$(hash_of jvm/spark-job/pom.xml $(find jvm/spark-job/src -type f | sort))
+if [ "$(cat "$out/.stamp" 2>/dev/null)" != "$want" ]; then
+  step "building the job's JVM functions with Maven into $out"
+  rm -rf "$out"
+  mvn -B -ntp -q -f jvm/spark-job/pom.xml -Dmaven.repo.local="$CACHE/m2" package
+  mkdir -p "$out"
+  cp jvm/spark-job/target/airlines-spark-job.jar "$out/"
+  echo "$want" > "$out/.stamp"
+else
+  step "spark-job jar up to date"
+fi
 
 # --- chart tools (helm, helm-unittest, kubeconform), built from the Go module proxy -----
 if [ -x scripts/setup-chart-tools.sh ]; then

@@ -107,8 +107,9 @@ def test_versions_agree() -> None:
     spark_base = _args(ROOT / "images/spark-job/Dockerfile")["SPARK_IMAGE"]
     assert spark_base.startswith(f"apache/spark:{spark_version}-")
     assert "python3" in spark_base
-    pom = (ROOT / "jvm/spark-kafka/pom.xml").read_text(encoding="utf-8")
-    assert f"<spark.version>{spark_version}</spark.version>" in pom
+    for module in ("spark-kafka", "spark-job"):
+        pom = (ROOT / f"jvm/{module}/pom.xml").read_text(encoding="utf-8")
+        assert f"<spark.version>{spark_version}</spark.version>" in pom, module
     values = ChartValues()
     assert values.streaming.spark_version == spark_version
     chart = yaml.safe_load((ROOT / "charts/airlines-analytics/Chart.yaml").read_text())
@@ -126,6 +127,9 @@ def test_spark_image_builds_the_connector_from_the_setup_pom() -> None:
     assert "dependency:copy-dependencies -DincludeScope=runtime" in setup
     assert "-DincludeScope=runtime" in text
     assert "COPY --from=jars /jars/ /opt/spark/jars/" in text
+    # The job's own functions, from the module scripts/setup.sh builds.
+    assert "COPY jvm/spark-job " in text
+    assert "-f jvm/spark-job/pom.xml" in setup
     # The project without the [spark] extra: the base image ships Spark.
     assert "[spark]" not in re.sub(r"#.*", "", text)
 
