@@ -36,6 +36,14 @@ def stream(
         str, typer.Option(help="Driver memory when Spark runs locally.")
     ] = "1g",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Spark INFO logs too.")] = False,
+    conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conf",
+            help="A Spark setting KEY=VALUE, as spark-submit's --conf (repeatable), e.g. "
+            "spark.sql.streaming.stateStore.providerClass=... for a new checkpoint.",
+        ),
+    ] = None,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
@@ -46,6 +54,7 @@ def stream(
     window and writes the analytics to the Redis Cluster. Resumes from its checkpoint.
     """
     metrics_host = check_listen_address("--metrics-host", metrics_host)
+    spark_conf = spark_settings(conf or [])
     app_config = resolve_config(config)
     logging.basicConfig(
         level=logging.INFO,
@@ -70,6 +79,7 @@ def stream(
         log_level="INFO" if verbose else "WARN",
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        extra_spark_conf=spark_conf,
     )
     try:
         reports = run_job(app_config, SinkSettings.from_config(app_config.redis, password), options)
@@ -82,6 +92,17 @@ def stream(
         logging.getLogger("airlines.stream").info(
             "caught up: %d batches, %d records", len(reports), total
         )
+
+
+def spark_settings(pairs: list[str]) -> dict[str, str]:
+    """``--conf`` values as a dict; a value that is not KEY=VALUE fails with its text."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            fail(f"--conf {pair!r}: expected KEY=VALUE, e.g. spark.sql.shuffle.partitions=4")
+        settings[key.strip()] = value.strip()
+    return settings
 
 
 def register(app: typer.Typer) -> None:

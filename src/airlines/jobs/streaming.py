@@ -1,18 +1,22 @@
-"""The streaming job's edges: Spark session, Kafka source, the two queries, the sinks.
+"""The streaming job's edges: Spark session, Kafka source, the query, the sinks.
 
-Two queries read the configured topics (one Kafka source each, one checkpoint each,
-under ``streaming.checkpointLocation``):
+One query, ``flight-analytics``, reads the configured topics once (one Kafka source,
+one checkpoint under ``streaming.checkpointLocation``)::
 
-* ``flight-analytics``: validate -> valid events -> enrich -> watermark -> drop late
-  events and repeated event ids -> windows -> Redis (``foreachBatch`` -> per-partition
-  pipelined writes on the executors; the driver only gets one count per partition
-  back, never the rows);
-* ``flight-dead-letters``: validate -> rejected records -> the dead-letter topic.
+    validate -> dead-letter gate -> valid events -> enrich -> watermark
+        -> drop late events and repeated event ids -> windows -> Redis
 
-A micro-batch whose Redis writes fail (after bounded retries) fails its query; the
-job then stops both queries and exits non-zero, and a restart replays that batch from
-the checkpoint (writes are idempotent). Each analytics batch is logged with its input
-rows, rate, duration, rows written, and records dead-lettered, late and duplicate.
+Rejected records leave from inside the plan: the gate
+(:data:`airlines.jobs.jvm.DEAD_LETTER_GATE`) sends each one to the dead-letter topic
+as it is filtered out, and the task that sent it confirms every send before it ends. The
+windows go to Redis through ``foreachBatch`` (per-partition pipelined writes on the
+executors; the driver only gets one count per partition back, never the rows).
+
+A micro-batch whose Redis writes or dead letters fail (after bounded retries) fails the
+query; the job then exits non-zero, and a restart replays that batch from the
+checkpoint: the Redis writes are idempotent (aggregates exactly once), the dead
+letters are sent again (at least once). Each batch is logged with its input rows, rate,
+duration, rows written, and records dead-lettered, late and duplicate.
 """
 
 from __future__ import annotations
@@ -29,14 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from pyspark.sql.streaming.listener import StreamingQueryListener
 from pyspark.sql.streaming.query import StreamingQuery
 
 from airlines import paths
 from airlines.config import AppConfig
 from airlines.config.types import spark_interval
-from airlines.jobs import transform
+from airlines.jobs import jvm, transform
 from airlines.jobs.layout import SINK_COLUMNS, KeyLayout, heartbeat_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
 from airlines.signals import stop_on_signals
@@ -52,11 +55,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("airlines.stream")
 
 ANALYTICS_QUERY = "flight-analytics"
-DEAD_LETTER_QUERY = "flight-dead-letters"
-#: Name of the observed metrics (records read / rejected) in the analytics query.
+#: Names of the observed metrics of the analytics query: the records judged, the valid.
+RECORDS_METRICS = "records"
 VALIDATION_METRICS = "validation"
 #: Spark SQL setting the job turns off (see :func:`build_session`).
 CONSTRAINT_PROPAGATION = "spark.sql.constraintPropagation.enabled"
+#: Spark setting: the module of the executors' Python daemon (:mod:`airlines.jobs.spark_daemon`).
+PYTHON_DAEMON = "spark.python.daemon.module"
 #: Largest generated method Spark keeps in whole-stage code (HotSpot JITs up to 8000 bytes).
 HUGE_METHOD_LIMIT = "spark.sql.codegen.hugeMethodLimit"
 
@@ -97,6 +102,8 @@ def build_session(options: JobOptions, app_name: str = "airlines-flight-analytic
     conf = {
         "spark.driver.memory": options.driver_memory,
         "spark.sql.session.timeZone": "UTC",
+        # Python workers fork from a daemon that has already imported what they run.
+        PYTHON_DAEMON: "airlines.jobs.spark_daemon",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         # Every micro-batch is optimized afresh, and inferring constraints over the
@@ -111,7 +118,7 @@ def build_session(options: JobOptions, app_name: str = "airlines-flight-analytic
     }
     if master is not None and master.startswith("local"):
         conf["spark.ui.enabled"] = "false"
-    jars = paths.jars("spark-kafka")
+    jars = paths.jars("spark-kafka") + paths.jars(jvm.JAR_BUNDLE)
     if jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
     conf.update(options.extra_spark_conf)
@@ -119,6 +126,7 @@ def build_session(options: JobOptions, app_name: str = "airlines-flight-analytic
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(options.log_level)
+    jvm.register_reader(spark)
     return spark
 
 
@@ -232,27 +240,28 @@ class RedisBatchSink:
 # -- queries ------------------------------------------------------------------------------
 
 
-def analytics_output(records: DataFrame, config: AppConfig) -> DataFrame:
-    """Kafka records -> the rows the Redis sink writes (the analytics query's plan)."""
-    validated = transform.validate_records(transform.kafka_records(records)).observe(
-        VALIDATION_METRICS,
-        F.count(F.lit(1)).alias("records"),
-        F.count(F.col("rejection")).alias("rejected"),
+def analytics_output(
+    records: DataFrame, config: AppConfig, *, dead_letter_gate: str | None
+) -> DataFrame:
+    """Kafka records -> the rows the Redis sink writes (the analytics query's plan).
+
+    With ``dead_letter_gate`` (a registered gate), rejected records go to the
+    dead-letter topic from inside this plan; without it they are only counted.
+    """
+    valid = transform.gated_events(
+        transform.kafka_records(records),
+        dead_letter_gate=dead_letter_gate,
+        records_metric=RECORDS_METRICS,
+        valid_metric=VALIDATION_METRICS,
     )
     routes = {t.name: t.route_name for t in config.topics}
     events = transform.distinct_on_time_events(
-        transform.enrich(transform.valid_events(validated), routes),
-        watermark=config.streaming.watermark,
+        transform.enrich(valid, routes), watermark=config.streaming.watermark
     )
     windows = transform.aggregate_windows(
         events, window=config.streaming.window, slide=config.streaming.slide
     )
     return transform.sink_rows(windows)
-
-
-def dead_letter_output(records: DataFrame) -> DataFrame:
-    validated = transform.validate_records(transform.kafka_records(records))
-    return transform.dead_letter_messages(transform.rejected_records(validated))
 
 
 def _trigger(writer: Any, config: AppConfig, available_now: bool) -> Any:
@@ -261,34 +270,33 @@ def _trigger(writer: Any, config: AppConfig, available_now: bool) -> Any:
     return writer.trigger(processingTime=spark_interval(config.streaming.trigger))
 
 
-def start_queries(
+def register_dead_letter_gate(spark: SparkSession, config: AppConfig) -> None:
+    """The gate of :func:`airlines.jobs.transform.gated_events`, sending to the config's
+    dead-letter topic, with the job's diagnosis and dead-letter message."""
+    jvm.register_dead_letter_gate(
+        spark,
+        config.kafka,
+        config.dead_letter.topic,
+        diagnosis=transform.gate_diagnosis(jvm.empty_relation(spark, jvm.GATE_DIAGNOSIS_INPUT)),
+        message=transform.dead_letter_messages(jvm.empty_relation(spark, jvm.GATE_MESSAGE_INPUT)),
+        unreadable=transform.UNREADABLE,
+    )
+
+
+def start_query(
     spark: SparkSession, config: AppConfig, sink: RedisBatchSink, available_now: bool
-) -> list[StreamingQuery]:
+) -> StreamingQuery:
     spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(spark, config)))
+    register_dead_letter_gate(spark, config)
     analytics = (
-        analytics_output(kafka_stream(spark, config), config)
+        analytics_output(kafka_stream(spark, config), config, dead_letter_gate=jvm.DEAD_LETTER_GATE)
         .writeStream.queryName(ANALYTICS_QUERY)
         .outputMode("update")
         .option("checkpointLocation", checkpoint_dir(config, "analytics"))
         .foreachBatch(sink)
     )
-    dead_letters = (
-        dead_letter_output(kafka_stream(spark, config))
-        .writeStream.queryName(DEAD_LETTER_QUERY)
-        .format("kafka")
-        .option("kafka.bootstrap.servers", ",".join(config.kafka.bootstrap_servers))
-        .option("kafka.enable.idempotence", "true")
-        .option("kafka.acks", "all")
-        .option("topic", config.dead_letter.topic)
-        .option("checkpointLocation", checkpoint_dir(config, "dead-letter"))
-    )
-    started = [_trigger(analytics, config, available_now).start()]
-    try:
-        started.append(_trigger(dead_letters, config, available_now).start())
-    except Exception:
-        started[0].stop()
-        raise
-    return started
+    query: StreamingQuery = _trigger(analytics, config, available_now).start()
+    return query
 
 
 # -- progress logging ----------------------------------------------------------------------
@@ -341,8 +349,13 @@ DEDUPLICATION_OPERATOR = "dedupeWithinWatermark"
 
 def batch_report(progress: Any, rows_written: int) -> BatchReport:
     """Read a ``StreamingQueryProgress`` of the analytics query."""
-    observed = progress.observedMetrics.get(VALIDATION_METRICS)
-    rejected = int(observed["rejected"]) if observed is not None else 0
+    judged = progress.observedMetrics.get(RECORDS_METRICS)
+    valid = progress.observedMetrics.get(VALIDATION_METRICS)
+    rejected = (
+        (int(judged["records"]) - (int(valid["valid"]) if valid is not None else 0))
+        if judged is not None
+        else 0
+    )
     late = duplicates = closed = 0
     for operator in progress.stateOperators:
         if operator.operatorName == DEDUPLICATION_OPERATOR:
@@ -394,10 +407,6 @@ class ProgressLogger(StreamingQueryListener):
                     observe(report, progress)
                 except Exception as exc:  # reporting must never stop the job
                     log.warning("batch %s not reported: %s", report.batch_id, exc)
-        elif progress.name == DEAD_LETTER_QUERY and progress.numInputRows:
-            log.info(
-                "dead-letter batch %s: %s records checked", progress.batchId, progress.numInputRows
-            )
 
     def onQueryIdle(self, event: QueryIdleEvent) -> None:  # noqa: N802 (Spark's API)
         # No new data: no batch, but the job is alive; say so (smoke checks freshness).
@@ -439,7 +448,7 @@ def preflight(config: AppConfig, settings: SinkSettings) -> None:
 
 
 def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> list[BatchReport]:
-    """Run both queries until stopped (or, with ``available_now``, until caught up).
+    """Run the query until stopped (or, with ``available_now``, until caught up).
 
     Raises :class:`JobError` if a query fails. SIGTERM/SIGINT stop the queries cleanly.
     """
@@ -454,7 +463,7 @@ def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> l
     queries: list[StreamingQuery] = []
     with stop_on_signals() as stopping:
         try:
-            queries = start_queries(spark, config, sink, options.available_now)
+            queries = [start_query(spark, config, sink, options.available_now)]
             log.info(
                 "streaming %s -> Redis %s (trigger %s, window %s, watermark %s, %s shuffle "
                 "partitions), dead letters -> %s",
@@ -477,6 +486,7 @@ def run_job(config: AppConfig, settings: SinkSettings, options: JobOptions) -> l
                 if query.isActive:
                     query.stop()
             spark.streams.removeListener(listener)
+            jvm.close_dead_letter_producers(spark)
             sink.close()
             reporting.close()
             spark.stop()

@@ -17,7 +17,7 @@ event or as a dead letter with a reason naming each field and problem.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from pyspark.sql import Column, DataFrame
@@ -25,6 +25,7 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from airlines.config.types import spark_interval
 from airlines.contract import CROSS_FIELD_RULES, FlightStatus
+from airlines.jobs.jvm import CHECKED, READ_EVENT
 from airlines.jobs.schema import (
     CORRUPT_RECORD,
     FORMAT_PATTERNS,
@@ -114,31 +115,39 @@ def _value_problem(spec: FieldSpec, value: Column) -> Column:
         checks.append(
             (~(value < spec.exclusive_maximum), f"must be < {_number(spec.exclusive_maximum)}")
         )
-    problem: Column | None = None
-    for failed, message in reversed(checks):
-        text = F.concat(F.lit(f"{name}: "), _quoted(value, spec), F.lit(f" {message}"))
-        problem = (
-            F.when(failed, text) if problem is None else F.when(failed, text).otherwise(problem)
+    if not checks:
+        return F.lit(None).cast("string")
+    # One CASE picks the first failed check's message; the field's name and its value
+    # are written once around it (null when no check failed).
+    first: Column | None = None
+    for failed, message in checks:
+        first = (
+            F.when(failed, F.lit(f" {message}"))
+            if first is None
+            else first.when(failed, F.lit(f" {message}"))
         )
-    return problem if problem is not None else F.lit(None).cast("string")
+    assert first is not None
+    return F.concat(F.lit(f"{name}: "), _quoted(value, spec), first)
 
 
 def _absent_problem(spec: FieldSpec, diagnosis: Column) -> Column:
     """Why a field did not parse: missing, null, or another JSON type than the contract's."""
     raw = diagnosis[spec.name]
-    got = F.lower(F.expr(f"schema_of_variant(`{_DIAGNOSIS}`.`{spec.name}`)"))
+    got = F.lower(F.schema_of_variant(raw))
     return (
         F.when(raw.isNull(), F.lit(f"{spec.name}: required field is missing"))
-        .when(F.expr(f"is_variant_null(`{_DIAGNOSIS}`.`{spec.name}`)"), f"{spec.name}: is null")
+        .when(F.is_variant_null(raw), f"{spec.name}: is null")
         .otherwise(F.concat(F.lit(f"{spec.name}: expected a JSON {spec.json_type}, got "), got))
     )
 
 
-_TEXT = "_text"
-_WIRE = "_wire"
-_DIAGNOSIS = "_diagnosis"
-_STRICT = "_strict"
-NOT_STRICT_JSON = "not valid JSON: a key given twice, single quotes, NaN, or text after the object"
+_READ = "_read"
+#: The column of :func:`parse_records` saying the fast path checked the record.
+FAST_PATH_CHECKED = "_checked"
+_CHECKED = FAST_PATH_CHECKED
+_READABLE = "_readable"
+#: The reason of a record the full validation accepts but the reader could not read.
+UNREADABLE = "not readable as an event (please report this record)"
 NOT_STRICT_JSON = "not valid JSON: a key given twice, single quotes, NaN, or text after the object"
 #: Spark reads any JSON value into a text field as its JSON text: a value that may
 #: have been an object, array, boolean or number makes the record worth a diagnosis.
@@ -149,98 +158,178 @@ def _type_problem(spec: FieldSpec, diagnosis: Column) -> Column:
     """A text field that held another JSON type (known only for diagnosed records)."""
     if spec.json_type != "string":
         return F.lit(None).cast("string")
-    got = F.lower(F.expr(f"schema_of_variant(`{_DIAGNOSIS}`.`{spec.name}`)"))
+    got = F.lower(F.schema_of_variant(diagnosis[spec.name]))
     return F.when(
         diagnosis.isNotNull() & (got != "string"),
         F.concat(F.lit(f"{spec.name}: expected a JSON string, got "), got),
     )
 
 
-def validate_records(records: DataFrame) -> DataFrame:
-    """Parse each record against the contract; add ``event`` (typed) and ``rejection``.
+def _let(value: Column, body: Callable[[Column], Column]) -> Column:
+    """``body(value)`` with ``value`` computed once however often ``body`` uses it
+    (a lambda binds it; Spark's subexpression elimination does not reach into the
+    branch of a CASE, where the slow path runs)."""
+    return F.transform(F.array(value), body)[0]
 
-    ``rejection`` is null for a valid event, else every problem found, ``"; "``-joined:
-    an empty (null) value, bytes that are not UTF-8, text that is not one JSON object,
-    missing/null fields, wrong JSON types, values outside the contract's bounds,
-    patterns, enums and formats, and broken cross-field rules. ``event`` is null
-    when ``rejection`` is not.
 
-    Unknown extra keys are ignored (a tolerant reader: producers may add a field
-    before the job knows it).
-    """
-    specs = event_fields()
-    text = F.col(_TEXT)
-    wire = F.col(_WIRE)
-    parsed = records.withColumn(_TEXT, F.col("value").cast("string")).withColumn(
-        _WIRE, F.from_json(text, wire_schema(), _PARSE_OPTIONS)
-    )
-    # The variant parse only runs for records that already failed, or whose text field
-    # holds what may have been another JSON type (CASE evaluates lazily), so valid
-    # traffic pays for no diagnosis.
-    suspicious = wire[CORRUPT_RECORD].isNotNull()
-    for spec in specs:
-        suspicious = suspicious | wire[spec.name].isNull()
-        if spec.json_type == "string":
-            suspicious = suspicious | wire[spec.name].rlike(_MAYBE_NOT_A_STRING)
-    parsed = parsed.withColumn(
-        _DIAGNOSIS, F.when(suspicious, F.from_json(text, diagnostic_schema(), _PARSE_OPTIONS))
-    )
-    diagnosis = F.col(_DIAGNOSIS)
-
-    # Typed fields at the top level, so the cross-field rules' SQL can name them.
-    typed = [
-        (wire[s.name].try_cast("timestamp") if s.is_date_time else wire[s.name]).alias(s.name)
-        for s in specs
-    ]
-    # Spark's reader is lenient where JSON is not: it takes a key given twice (the first
-    # copy, where pydantic takes the last), single quotes, NaN, and ignores what follows
-    # the object. Spark's variant parser is strict; wrapped in [ ], a second element
-    # means text after the object.
-    strict = F.expr(f"try_parse_json(concat('[', `{_TEXT}`, ']'))").alias(_STRICT)
-    parsed = parsed.select(*RECORD_COLUMNS, _TEXT, _WIRE, _DIAGNOSIS, strict, *typed)
-    strictly = F.col(_STRICT)
-
+def _structure_problem(value: Column, text: Column, diagnosis: Column, strict: Column) -> Column:
+    """The first thing wrong with a record as a whole, if any."""
     trimmed = F.trim(text, F.lit(_JSON_WHITESPACE))
-    structure = (
-        F.when(F.col("value").isNull(), F.lit("empty message: the value is null"))
-        .when(~F.expr("is_valid_utf8(value)"), F.lit("value is not valid UTF-8"))
+    return (
+        F.when(value.isNull(), F.lit("empty message: the value is null"))
+        .when(~F.is_valid_utf8(value), F.lit("value is not valid UTF-8"))
         .when(~trimmed.startswith("{"), F.lit("not a JSON object"))
         .when(
             ~trimmed.endswith("}") | diagnosis[CORRUPT_RECORD].isNotNull(),
             F.lit("not valid JSON"),
         )
+        .when(strict.isNull(), F.lit(NOT_STRICT_JSON))
         .when(
-            strictly.isNull(),
-            F.lit(NOT_STRICT_JSON),
-        )
-        .when(
-            F.expr(f"variant_get(`{_STRICT}`, '$[1]')").isNotNull(),
+            F.variant_get(strict, "$[1]", "variant").isNotNull(),
             F.lit("not valid JSON: more than one value"),
         )
     )
+
+
+def full_problem(value: Column) -> Column:
+    """What is wrong with a record's bytes (null: nothing) by every check of the
+    contract but the cross-field rules: its structure, then each field's problem.
+
+    This is the slow path: it parses the record again leniently, strictly, and, if
+    that looks wrong, a third time as variants to say exactly what arrived; each parse
+    is bound once (:func:`_let`). The job runs it only for the records the fast path
+    does not accept.
+    """
+    specs = event_fields()
+    text = value.cast("string")
+
+    def with_wire(wire: Column) -> Column:
+        # The variant parse only runs for records that already failed, or whose text
+        # field holds what may have been another JSON type, so a valid record in
+        # another form than the producers' pays for no diagnosis.
+        suspicious = wire[CORRUPT_RECORD].isNotNull()
+        for spec in specs:
+            suspicious = suspicious | wire[spec.name].isNull()
+            if spec.json_type == "string":
+                suspicious = suspicious | wire[spec.name].rlike(_MAYBE_NOT_A_STRING)
+        diagnosis = F.when(suspicious, F.from_json(text, diagnostic_schema(), _PARSE_OPTIONS))
+        # Spark's reader is lenient where JSON is not: it takes a key given twice (the
+        # first copy, where pydantic takes the last), single quotes, NaN, and ignores
+        # what follows the object. Spark's variant parser is strict; wrapped in [ ], a
+        # second element means text after the object.
+        strict = F.try_parse_json(F.concat(F.lit("["), text, F.lit("]")))
+        parsed = F.struct(diagnosis.alias("diagnosis"), strict.alias("strict"))
+        return _let(parsed, lambda p: _problem(value, text, wire, p["diagnosis"], p["strict"]))
+
+    return _let(F.from_json(text, wire_schema(), _PARSE_OPTIONS), with_wire)
+
+
+def _problem(
+    value: Column, text: Column, wire: Column, diagnosis: Column, strict: Column
+) -> Column:
     field_problems = [
         F.when(wire[s.name].isNull(), _absent_problem(s, diagnosis)).otherwise(
             F.coalesce(_type_problem(s, diagnosis), _value_problem(s, wire[s.name]))
         )
-        for s in specs
+        for s in event_fields()
     ]
-    rule_problems = [
+    return F.coalesce(
+        _structure_problem(value, text, diagnosis, strict),
+        F.nullif(F.concat_ws("; ", *field_problems), F.lit("")),
+    )
+
+
+def parse_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame:
+    """Records with the contract's fields, typed, as columns of their own names.
+
+    :data:`airlines.jobs.jvm.READ_EVENT` reads them in the JVM, in one pass over the
+    bytes for a record in the producers' own form, which it also checks
+    (:data:`FAST_PATH_CHECKED`). ``fast_path=False`` reads every record with Spark's
+    ``from_json`` and checks none: the full validation alone, which the fast path must
+    agree with (tests).
+    """
+    specs = event_fields()
+    value = F.col("value")
+    read = F.call_function(READ_EVENT, value) if fast_path else _spark_read(value)
+    with_read = records.select(*RECORD_COLUMNS, read.alias(_READ))
+    return with_read.select(
+        *RECORD_COLUMNS,
+        F.coalesce(F.col(_READ)[CHECKED], F.lit(False)).alias(_CHECKED),
+        F.col(_READ).isNotNull().alias(_READABLE),
+        *[F.col(_READ)[s.name].alias(s.name) for s in specs],
+    )
+
+
+def _spark_read(value: Column) -> Column:
+    """:data:`airlines.jobs.jvm.READ_EVENT`'s struct as Spark SQL reads the record:
+    ``from_json`` (lenient) and a cast of each date-time; nothing checked."""
+    wire = F.from_json(value.cast("string"), wire_schema(), _PARSE_OPTIONS)
+
+    def typed(w: Column) -> Column:
+        fields = [
+            (w[s.name].try_cast("timestamp") if s.is_date_time else w[s.name]).alias(s.name)
+            for s in event_fields()
+        ]
+        return F.struct(*fields, F.lit(False).alias(CHECKED))
+
+    return _let(wire, typed)
+
+
+def _rules_problem() -> Column:
+    """The cross-field rules a parsed record breaks (null: none)."""
+    broken = [
         # A rule over a missing field is unknown (null), not broken: the field itself
         # is already reported.
         F.when(~F.coalesce(F.expr(rule.sql), F.lit(True)), F.lit(f"{rule.name}: {rule.message}"))
         for rule in CROSS_FIELD_RULES
     ]
-    # Like pydantic, judge the cross-field rules only once every field is valid.
-    rejection = F.coalesce(
-        structure,
-        F.nullif(F.concat_ws("; ", *field_problems), F.lit("")),
-        F.nullif(F.concat_ws("; ", *rule_problems), F.lit("")),
+    return F.nullif(F.concat_ws("; ", *broken), F.lit(""))
+
+
+def rejection() -> Column:
+    """Why a parsed record (:func:`parse_records`) is rejected, or null if it is valid.
+
+    Every problem found, ``"; "``-joined: an empty (null) value, bytes that are not
+    UTF-8, text that is not one JSON object, missing/null fields, wrong JSON types,
+    values outside the contract's bounds, patterns, enums and formats; and, like
+    pydantic, only once every field is valid, the broken cross-field rules. A record the
+    fast path checked has only the rules left to break; only the others pay for
+    :func:`full_problem` (CASE evaluates lazily).
+    """
+    problem = F.when(
+        ~F.col(_CHECKED),
+        F.coalesce(
+            full_problem(F.col("value")),
+            # What the full validation accepts, the reader reads (a property test checks
+            # it); were it ever not so, the record would still be accounted for.
+            F.when(~F.col(_READABLE), F.lit(UNREADABLE)),
+        ),
     )
-    judged = parsed.select(*RECORD_COLUMNS, *[s.name for s in specs], rejection.alias("rejection"))
+    return F.coalesce(problem, _rules_problem())
+
+
+def _event() -> Column:
+    return F.struct(*[F.col(s.name) for s in event_fields()])
+
+
+def validate_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame:
+    """Each record with ``event`` (typed) and ``rejection`` (:func:`rejection`).
+
+    ``event`` is null when ``rejection`` is not. Unknown extra keys are ignored (a
+    tolerant reader: producers may add a field before the job knows it).
+
+    This is every record's verdict as a table (tests, tools); the job itself takes the
+    valid events with :func:`gated_events`, which judges the same way.
+    """
+    specs = event_fields()
+    parsed = parse_records(records, fast_path=fast_path)
+    judged = parsed.select(
+        *RECORD_COLUMNS, *[s.name for s in specs], rejection().alias("rejection")
+    )
     # A rejected record carries no event: what Spark made of it can be outside what any
     # reader handles (a number read as a timestamp in the year -2435 breaks Python's
     # datetime). Two projections, so the rejection is computed once.
-    event = F.when(F.col("rejection").isNull(), F.struct(*[F.col(s.name) for s in specs]))
+    event = F.when(F.col("rejection").isNull(), _event())
     return judged.select(*RECORD_COLUMNS, event.alias("event"), "rejection")
 
 
@@ -249,13 +338,60 @@ def valid_events(validated: DataFrame) -> DataFrame:
     return validated.where(F.col("rejection").isNull()).select("topic", "event")
 
 
+def gated_events(
+    records: DataFrame,
+    *,
+    dead_letter_gate: str | None,
+    records_metric: str | None = None,
+    valid_metric: str | None = None,
+) -> DataFrame:
+    """The valid events of ``records`` (topic, event); every rejected record leaves through
+    ``dead_letter_gate`` (a registered :data:`airlines.jobs.jvm.DEAD_LETTER_GATE`).
+
+    One filter does it: ``checked and the rules hold OR gate(reason, message)``. A record
+    the fast path checked and whose rules hold never reaches the gate (OR evaluates
+    lazily). For
+    the others the reason is computed once, in the filter (no projection copies every
+    record for it), and the gate keeps the record when there is none (valid in another
+    form than the producers') and sends it to the dead-letter topic when there is one,
+    as :func:`dead_letter_columns` says. The gate is non-deterministic, so the optimizer
+    neither moves nor drops it. ``dead_letter_gate=None`` only drops rejected records.
+
+    ``records_metric`` and ``valid_metric`` name observed metrics (``observe``): the
+    records judged, and the valid ones, in each micro-batch.
+    """
+    parsed = parse_records(records)
+    if records_metric is not None:
+        parsed = parsed.observe(records_metric, F.count(F.lit(1)).alias("records"))
+    rules_hold = F.lit(True)
+    for rule in CROSS_FIELD_RULES:
+        rules_hold = rules_hold & F.coalesce(F.expr(rule.sql), F.lit(False))
+    fast_valid = F.col(_CHECKED) & rules_hold
+
+    if dead_letter_gate is not None:
+        gate = F.call_function(
+            dead_letter_gate,
+            *RECORD_COLUMNS,
+            F.col(_CHECKED),
+            F.col(_READABLE),
+            _rules_problem(),
+        )
+        keep = fast_valid | gate
+    else:
+        keep = fast_valid | rejection().isNull()
+    kept = parsed.where(keep)
+    if valid_metric is not None:
+        kept = kept.observe(valid_metric, F.count(F.lit(1)).alias("valid"))
+    return kept.select("topic", _event().alias("event"))
+
+
 def rejected_records(validated: DataFrame) -> DataFrame:
     """The records that failed validation: original key/value, source, reason."""
     return validated.where(F.col("rejection").isNotNull()).select(*RECORD_COLUMNS, "rejection")
 
 
-def dead_letter_messages(rejected: DataFrame) -> DataFrame:
-    """Kafka messages for the dead-letter topic.
+def dead_letter_columns(reason: Column) -> list[Column]:
+    """A rejected record as a Kafka message for the dead-letter topic: key, value, headers.
 
     The value is the original bytes, unchanged (null stays null), and so is the key;
     headers say where the record came from and why it was rejected. A value longer than
@@ -277,17 +413,29 @@ def dead_letter_messages(rejected: DataFrame) -> DataFrame:
         header(HEADER_SOURCE_TOPIC, F.col("topic")),
         header(HEADER_SOURCE_PARTITION, F.col("partition")),
         header(HEADER_SOURCE_OFFSET, F.col("offset")),
-        header(HEADER_REASON, F.col("rejection")),
+        header(HEADER_REASON, reason),
     ]
     too_long = F.coalesce(F.length("value") > DEAD_LETTER_MAX_VALUE, F.lit(False))
     headers = F.when(
         too_long, F.array(*common, header(HEADER_TRUNCATED, F.length("value")))
     ).otherwise(F.array(*common))
-    return rejected.select(
+    return [
         cut("key", DEAD_LETTER_MAX_KEY).alias("key"),
         cut("value", DEAD_LETTER_MAX_VALUE).alias("value"),
         headers.alias("headers"),
-    )
+    ]
+
+
+def gate_diagnosis(records: DataFrame) -> DataFrame:
+    """What the gate computes for a record the fast path did not check: ``records``
+    (with ``value``) -> :func:`full_problem` of each."""
+    return records.select(full_problem(F.col("value")).alias("problem"))
+
+
+def dead_letter_messages(rejected: DataFrame) -> DataFrame:
+    """:func:`dead_letter_columns` of each rejected record, as a DataFrame (what the
+    gate sends, for a batch of rejected records)."""
+    return rejected.select(*dead_letter_columns(F.col("rejection")))
 
 
 def enrich(events: DataFrame, routes: Mapping[str, str]) -> DataFrame:
@@ -312,13 +460,34 @@ def enrich(events: DataFrame, routes: Mapping[str, str]) -> DataFrame:
     )
 
 
+#: What :func:`aggregate_windows` reads of an event: all the de-duplication carries.
+AGGREGATED_COLUMNS = (
+    "route_name",
+    "event_time",
+    "airline",
+    "flight_id",
+    "passenger_count",
+    "ticket_price",
+    "delay_minutes",
+    "flight_status",
+)
+#: The de-duplication key: the event id's 16 bytes.
+EVENT_KEY = "event_key"
+
+
+def event_key(event_id: Column) -> Column:
+    """A UUID's 16 bytes (``event_id`` is valid: checked by validation), whichever case
+    its hexadecimal digits were written in."""
+    return F.unhex(F.replace(event_id, F.lit("-"), F.lit("")))
+
+
 def distinct_on_time_events(enriched: DataFrame, *, watermark: timedelta) -> DataFrame:
     """Drop late events, then every repeat of an ``event_id``: each event counts once.
 
     The watermark is the highest event time of the earlier micro-batches minus
     ``watermark``; an event at or before it is late. Spark's de-duplication operator
     drops late rows first and counts each one (``numRowsDroppedByWatermark``), then
-    keeps the first row of each ``event_id`` (the others are counted as
+    keeps the first row of each event id (the others are counted as
     ``numDroppedDuplicateRows``). Running it on single events, before any
     aggregation, is what makes both counts exact: an aggregation's own late count
     is taken after partial aggregation, one per group.
@@ -326,14 +495,18 @@ def distinct_on_time_events(enriched: DataFrame, *, watermark: timedelta) -> Dat
     An id is remembered until the watermark passes its event time plus ``watermark``;
     a repeat that arrives later than that is late anyway, so no repeat is aggregated.
 
+    Every event is shuffled to the de-duplication, so its rows are narrow: the id's 16
+    bytes (:func:`event_key`) and :data:`AGGREGATED_COLUMNS`, nothing else.
+
     On a batch DataFrame (tests, benchmarks) there is no earlier batch, so nothing is
     late; Spark has no batch form of the operator, and ``dropDuplicates`` is its
     equivalent there.
     """
-    if not enriched.isStreaming:
-        return enriched.dropDuplicates(["event_id"])
-    watermarked = enriched.withWatermark("event_time", spark_interval(watermark))
-    return watermarked.dropDuplicatesWithinWatermark(["event_id"])
+    narrow = enriched.select(event_key(F.col("event_id")).alias(EVENT_KEY), *AGGREGATED_COLUMNS)
+    if not narrow.isStreaming:
+        return narrow.dropDuplicates([EVENT_KEY])
+    watermarked = narrow.withWatermark("event_time", spark_interval(watermark))
+    return watermarked.dropDuplicatesWithinWatermark([EVENT_KEY])
 
 
 def aggregate_windows(
