@@ -9,6 +9,7 @@ partition.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 from collections import Counter
@@ -300,15 +301,28 @@ class Throttle:
     """Lets through ``rate`` events per second on a fixed schedule, as many at once as are
     due (so a rate far above what one sleep can space out still holds on average).
 
+    Events go out at most every ``tick`` seconds, in a burst of what is due, unless a
+    tick's worth is due sooner: a producer wakes up a hundred times a second, not once
+    per event (at 1,700 events/s, one wake-up per event cost a third of a core). A rate
+    below one event per tick sends each event on its own schedule.
+
     Behind by more than a second (e.g. after a broker outage), it does not burst to catch
     up: the schedule starts again from now.
     """
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        tick: float = 0.01,
+    ) -> None:
         self.rate = rate
+        self.tick = tick
         self._clock = clock
         self._start = clock()
         self._allowed = 0
+        self._last = -math.inf
+        self._per_tick = max(1, int((rate or 0) * tick))
 
     def allowance(self, most: int) -> int:
         """How many events may go now (at most ``most``; 0: wait first)."""
@@ -319,15 +333,20 @@ class Throttle:
         due = int((now - self._start) * self.rate) + 1 - self._allowed
         if due > self.rate + 1:  # more than a second behind
             self._start, self._allowed, due = now, 0, 1
-        granted = max(0, min(due, most))
+        if due <= 0 or (due < self._per_tick and now < self._last + self.tick):
+            return 0
+        granted = min(due, most)
         self._allowed += granted
+        self._last = now
         return granted
 
     def wait(self, serve: Any = None) -> None:
-        """Until the next event is due, calling ``serve(seconds)`` to wait usefully."""
+        """Until the next events may go, calling ``serve(seconds)`` to wait usefully."""
         if not self.rate:
             return
-        delay = self._start + self._allowed / self.rate - self._clock()
+        next_due = self._start + self._allowed / self.rate
+        tick_worth = self._start + (self._allowed + self._per_tick - 1) / self.rate
+        delay = max(next_due, min(self._last + self.tick, tick_worth)) - self._clock()
         if delay > 0:
             if serve is not None:
                 serve(delay)  # may return early, e.g. when a delivery report arrives
