@@ -32,10 +32,10 @@ from benchmarks.producer import bench_producer
 from benchmarks.report import as_json, table
 from benchmarks.sink import bench_sink
 
-PARTS: dict[str, Callable[[RunningStack, int, float], list[Figure]]] = {
+PARTS: dict[str, Callable[[RunningStack, list[int], float], list[Figure]]] = {
     "sink": lambda stack, _r, _s: bench_sink(stack.config, stack.redis_password),
     "producer": lambda stack, _r, _s: bench_producer(stack.config, stack.redis_password),
-    "job": lambda stack, records, _s: job.run(stack, records),
+    "job": lambda stack, sizes, _s: [f for records in sizes for f in job.run(stack, records)],
     "freshness": lambda stack, _r, seconds: [
         *freshness.run(stack, timedelta(seconds=30), seconds=seconds),
         *freshness.run(stack, timedelta(seconds=5), seconds=seconds),
@@ -89,8 +89,13 @@ def main(
         str, typer.Option(help=f"Comma-separated parts to run, of: {', '.join(PARTS)}.")
     ] = ",".join(PARTS),
     records: Annotated[
-        int, typer.Option(min=30_000, help="Backlog of the job figures (records).")
-    ] = job.DEFAULT_RECORDS,
+        list[int] | None,
+        typer.Option(
+            min=30_000,
+            help="Backlog of the job figures (records; repeatable: one run per size). "
+            f"Default: {', '.join(f'{n:,}' for n in job.DEFAULT_SIZES)}.",
+        ),
+    ] = None,
     seconds: Annotated[
         float, typer.Option(min=30, help="Measured span of each freshness run (s).")
     ] = freshness.DEFAULT_SECONDS,
@@ -104,7 +109,7 @@ def main(
     with stack_for_bench() as stack:
         for part in parts:
             print(f"==> {part}", file=sys.stderr, flush=True)
-            figures += PARTS[part](stack, records, seconds)
+            figures += PARTS[part](stack, records or list(job.DEFAULT_SIZES), seconds)
     print(as_json(figures) if as_json_output else table(figures), flush=True)
 
 

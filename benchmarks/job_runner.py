@@ -6,7 +6,7 @@ start-up is not counted, for either), CPU seconds of this process tree (driver, 
 Python workers) over the same span, and the peak RSS seen.
 
 * ``job``: ``airlines stream --available-now``, exactly as users run it
-  (:func:`airlines.jobs.streaming.run_job`: both queries, validation with reasons, dead
+  (:func:`airlines.jobs.streaming.run_job`: its one query, validation with reasons, dead
   letters, de-duplication, exact counts, the Redis sink).
 * ``bare``: what a Spark user would write for the same analytics: one query, the topics
   read once, ``from_json`` with the contract's schema, the same watermark and window
@@ -52,6 +52,8 @@ class Timer:
 
         self.listener = Listener()
         self.lock = threading.Lock()
+        #: Set when the last query has ended (listener events arrive asynchronously).
+        self.ended = threading.Event()
         self.active = 0
         self.start = self.end = 0.0
         self.cpu_start = self.cpu_end = 0.0
@@ -85,8 +87,12 @@ class Timer:
             if self.active == 0:
                 self.end = time.perf_counter()
                 self.cpu_end = proctree.cpu_seconds()
+                self.ended.set()
 
     def result(self, query: str) -> dict[str, Any]:
+        # The queries' end reaches the listener after the run returns: wait for it.
+        if not self.ended.wait(timeout=60):
+            raise RuntimeError("the queries' end was never reported to the timer")
         return {
             "records": self.input_rows.get(query, 0),
             "seconds": self.end - self.start,
@@ -179,7 +185,7 @@ def main(
     )
     timer = Timer()
     if mode == "job":
-        # run_job's session is this one (getOrCreate), so the timer hears both queries.
+        # run_job's session is this one (getOrCreate), so the timer hears its query.
         build_session(options).streams.addListener(timer.listener)
         settings = SinkSettings.from_config(config.redis, redis_password(config.redis))
         run_job(config, settings, options)
