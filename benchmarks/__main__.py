@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -32,15 +33,27 @@ from benchmarks.producer import bench_producer
 from benchmarks.report import as_json, table
 from benchmarks.sink import bench_sink
 
-PARTS: dict[str, Callable[[RunningStack, list[int], float], list[Figure]]] = {
-    "sink": lambda stack, _r, _s: bench_sink(stack.config, stack.redis_password),
-    "producer": lambda stack, _r, _s: bench_producer(stack.config, stack.redis_password),
-    "job": lambda stack, sizes, _s: [f for records in sizes for f in job.run(stack, records)],
-    "freshness": lambda stack, _r, seconds: [
-        *freshness.run(stack, timedelta(seconds=30), seconds=seconds),
-        *freshness.run(stack, timedelta(seconds=5), seconds=seconds),
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What the command line chose: the job's backlogs, the freshness runs' shape."""
+
+    sizes: list[int]
+    seconds: float
+    triggers: list[timedelta]
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+
+PARTS: dict[str, Callable[[RunningStack, BenchOptions], list[Figure]]] = {
+    "sink": lambda stack, _o: bench_sink(stack.config, stack.redis_password),
+    "producer": lambda stack, _o: bench_producer(stack.config, stack.redis_password),
+    "job": lambda stack, o: [f for records in o.sizes for f in job.run(stack, records)],
+    "freshness": lambda stack, o: [
+        figure
+        for trigger in o.triggers
+        for figure in freshness.run(stack, trigger, seconds=o.seconds, extra=o.spark_conf)
     ],
-    "memory": lambda stack, _r, _s: memory.run(stack),
+    "memory": lambda stack, _o: memory.run(stack),
 }
 
 
@@ -99,17 +112,40 @@ def main(
     seconds: Annotated[
         float, typer.Option(min=30, help="Measured span of each freshness run (s).")
     ] = freshness.DEFAULT_SECONDS,
+    trigger: Annotated[
+        list[float] | None,
+        typer.Option(min=1, help="Trigger of a freshness run (s; repeatable). Default: 30, 5."),
+    ] = None,
+    conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Spark setting KEY=VALUE for the freshness runs' job (repeatable), e.g. "
+            "another state store provider."
+        ),
+    ] = None,
 ) -> None:
     """Print the throughput, freshness, memory and CPU figures (never asserted)."""
     parts = [p.strip() for p in only.split(",") if p.strip()]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise typer.BadParameter(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
+    spark_conf: dict[str, str] = {}
+    for setting in conf or []:
+        key, sep, value = setting.partition("=")
+        if not sep or not key or not value:
+            raise typer.BadParameter(f"--conf {setting!r}: expected KEY=VALUE")
+        spark_conf[key] = value
+    options = BenchOptions(
+        sizes=records or list(job.DEFAULT_SIZES),
+        seconds=seconds,
+        triggers=[timedelta(seconds=t) for t in trigger or (30, 5)],
+        spark_conf=spark_conf,
+    )
     figures: list[Figure] = []
     with stack_for_bench() as stack:
         for part in parts:
             print(f"==> {part}", file=sys.stderr, flush=True)
-            figures += PARTS[part](stack, records or list(job.DEFAULT_SIZES), seconds)
+            figures += PARTS[part](stack, options)
     print(as_json(figures) if as_json_output else table(figures), flush=True)
 
 

@@ -200,7 +200,7 @@ def run(
     extra: dict[str, str] | None = None,
 ) -> list[Figure]:
     """Freshness of ``seconds`` of steady load after ``warmup`` seconds of it; ``extra``
-    adds Spark settings to the job (``AIRLINES_SPARK_CONF``-style KEY=VALUE)."""
+    adds Spark settings to the job (``airlines stream --conf``), named in the figures."""
     with (
         tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp,
         contextlib.contextmanager(testing.fresh_config)(stack, Path(tmp)) as fresh,
@@ -256,6 +256,8 @@ def run(
     if not delays:
         raise RuntimeError("no event was produced after the job's first commit")
     label = f"trigger {spark_interval(trigger)}"
+    for key, value in (extra or {}).items():  # e.g. "providerClass=RocksDBStateStoreProvider"
+        label += f", {key.rsplit('.', 1)[-1]}={value.rsplit('.', 1)[-1]}"
     target = trigger.total_seconds() + 5
     return [
         Figure(
