@@ -13,7 +13,8 @@ by default). Afterwards, for every event:
 The producers start only once the job has committed its first micro-batch (of the
 empty topics), so the JVM's start-up and a backlog behind it are not measured: what
 is measured is a running job fed a steady rate. Reported: p50, p95 and p99 of
-``visible - produced``.
+``visible - produced``, and the job's CPU seconds (every process of it) per million
+events over the measured span.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from airlines.config.types import spark_interval
 from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import CheckpointBatch, checkpoint_batches
 from airlines.stack import testing
+from benchmarks import proctree
 from benchmarks.figures import Figure
 
 DEFAULT_RATE = 5000.0
@@ -239,7 +241,10 @@ def run(
         ]
         measured_from = time.time() + warmup
         try:
-            time.sleep(warmup + seconds)  # producers and job run steadily
+            time.sleep(warmup)  # producers and job run steadily
+            cpu_from = proctree.cpu_seconds(job.pid)
+            time.sleep(seconds)
+            cpu_seconds = proctree.cpu_seconds(job.pid) - cpu_from
         finally:
             for producer in producers:
                 _stop(producer)
@@ -274,4 +279,14 @@ def run(
             else "",
         )
         for q in (0.5, 0.95, 0.99)
+    ] + [
+        Figure(
+            "cpu",
+            f"CPU seconds per million records, steady ({label}, {rate:,.0f} events/s)",
+            cpu_seconds * 1e6 / len(delays),  # the events produced in the measured span
+            "CPU s / 1M records",
+            better="lower",
+            target=45,
+            note="the job's processes (driver, JVM, Python workers) over the measured span",
+        )
     ]

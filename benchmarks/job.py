@@ -102,9 +102,10 @@ def run(stack: testing.RunningStack, records: int) -> list[Figure]:
         sent = produce_backlog(fresh.config, records)
         env = {**os.environ, **fresh.env}
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
-        for _ in range(ROUNDS):  # interleaved, so a noisy minute does not hit one mode only
+        for round_ in range(ROUNDS):  # interleaved: a noisy minute does not hit one mode only
             for mode in MODES:
-                runs[mode].append(run_mode(mode, fresh.path, env))
+                checkpoint = Path(tmp) / f"checkpoint-{mode}-{round_}"  # each run reads all
+                runs[mode].append(run_mode(mode, fresh.path, env, f"--checkpoint={checkpoint}"))
     for result in (r for results in runs.values() for r in results):
         if result["records"] != sent:
             raise RuntimeError(f"{result['mode']} read {result['records']} of {sent} records")

@@ -163,6 +163,10 @@ def main(
     conf: Annotated[
         list[str] | None, typer.Option(help="Extra Spark setting KEY=VALUE (repeatable).")
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint root of this run (default: the config's), to be new."),
+    ] = None,
 ) -> None:
     from airlines.config import load_config
     from airlines.jobs.redis_sink import SinkSettings
@@ -170,6 +174,9 @@ def main(
     from airlines.redis_conn import redis_password
 
     config = load_config(config_path)
+    if checkpoint is not None:
+        streaming = config.streaming.model_copy(update={"checkpoint_location": str(checkpoint)})
+        config = config.model_copy(update={"streaming": streaming})
     extra = {"spark.executor.memory": executor_memory}
     for setting in conf or []:
         key, sep, value = setting.partition("=")
