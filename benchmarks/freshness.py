@@ -30,6 +30,7 @@ import tempfile
 import time
 from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,6 +88,41 @@ def _commit_times(checkpoint: Path) -> dict[int, float]:
         if commits.is_dir()
         else {}
     )
+
+
+class CheckpointLog:
+    """A query's offset and commit logs as the job writes them, kept as they come: Spark
+    deletes all but the last ``spark.sql.streaming.minBatchesToRetain`` (100) batches'
+    files, fewer than a ten-minute run at a 5 s trigger writes."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint = checkpoint
+        self.commits: dict[int, float] = {}
+        self._batches: dict[int, CheckpointBatch] = {}
+
+    def read(self) -> None:
+        """Add what the logs hold now."""
+        self.commits.update(_commit_times(self.checkpoint))
+        for batch in checkpoint_batches(self.checkpoint):
+            if batch.committed or batch.batch_id not in self._batches:
+                self._batches[batch.batch_id] = batch
+
+    def follow(self, seconds: float, every: float = 2.0) -> None:
+        """Read the logs every ``every`` seconds for ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.read()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(every, left))
+
+    def batches(self) -> list[CheckpointBatch]:
+        """Every batch seen, in order (committed: its commit file was seen)."""
+        return [
+            batch if batch.batch_id not in self.commits else replace(batch, committed=True)
+            for _, batch in sorted(self._batches.items())
+        ]
 
 
 def _record_times(config: AppConfig) -> dict[tuple[str, int], list[tuple[int, float]]]:
@@ -240,10 +276,11 @@ def run(
             for t in config.topics
         ]
         measured_from = time.time() + warmup
+        log = CheckpointLog(checkpoint)
         try:
-            time.sleep(warmup)  # producers and job run steadily
+            log.follow(warmup)  # producers and job run steadily
             cpu_from = proctree.cpu_seconds(job.pid)
-            time.sleep(seconds)
+            log.follow(seconds)
             cpu_seconds = proctree.cpu_seconds(job.pid) - cpu_from
         finally:
             for producer in producers:
@@ -252,11 +289,10 @@ def run(
             records = _record_times(config)
             ends = {key: rows[-1][0] + 1 for key, rows in records.items() if rows}
             _wait_caught_up(checkpoint, ends, timeout=300)
+            log.read()
         finally:
             _stop(job)
-        delays = freshness(
-            checkpoint_batches(checkpoint), _commit_times(checkpoint), records, measured_from
-        )
+        delays = freshness(log.batches(), log.commits, records, measured_from)
         batches = batch_durations(job_log.read_text(errors="replace"))
     if not delays:
         raise RuntimeError("no event was produced after the job's first commit")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from benchmarks.freshness import batch_durations, freshness, percentile
+from benchmarks.freshness import CheckpointLog, batch_durations, freshness, percentile
 
 from airlines.jobs.testing import CheckpointBatch
 
@@ -48,3 +50,31 @@ def test_batch_durations_come_from_the_jobs_batch_log() -> None:
         "12:01:01 INFO batch 2: 149000 records in (12,000 rows/s), 12250 ms, 910 rows\n"
     )
     assert batch_durations(log) == [(150000, 11.5), (149000, 12.25)]
+
+
+def test_the_checkpoint_log_keeps_batches_spark_has_since_deleted(tmp_path: Path) -> None:
+    offsets, commits = tmp_path / "offsets", tmp_path / "commits"
+    offsets.mkdir()
+    commits.mkdir()
+
+    def write(batch_id: int, end: int, *, commit: bool) -> None:
+        meta = '{"batchWatermarkMs":0}'
+        (offsets / str(batch_id)).write_text(f'v1\n{meta}\n{{"{KEY[0]}":{{"0":{end}}}}}\n')
+        if commit:
+            (commits / str(batch_id)).write_text("v1\n{}\n")
+
+    log = CheckpointLog(tmp_path)
+    write(0, 3, commit=True)
+    write(1, 5, commit=False)  # running
+    log.read()
+    write(1, 5, commit=True)
+    write(2, 9, commit=True)
+    (offsets / "0").unlink()  # what minBatchesToRetain purges
+    (commits / "0").unlink()
+    log.read()
+    assert [(b.batch_id, b.end_offsets[KEY], b.committed) for b in log.batches()] == [
+        (0, 3, True),
+        (1, 5, True),
+        (2, 9, True),
+    ]
+    assert sorted(log.commits) == [0, 1, 2]
