@@ -1,4 +1,4 @@
-"""``make bench``: every figure of issue 7, each beside a baseline measured in the same run.
+"""``make bench``: every figure, each beside a baseline measured in the same run.
 
 * sink: window rows/s into the 3-primary Redis Cluster (:mod:`benchmarks.sink`);
 * producer: events/s one process gets acknowledged (:mod:`benchmarks.producer`);

@@ -27,7 +27,7 @@ class Figure:
     #: A baseline measured in the same run on the same input (its name and value).
     baseline_name: str | None = None
     baseline_value: float | None = None
-    #: The target (issue 7): on the value, in the figure's unit ...
+    #: The target: on the value, in the figure's unit ...
     target: float | None = None
     #: ... or on the ratio to the baseline (e.g. 0.8: at least 80% of it).
     target_ratio: float | None = None

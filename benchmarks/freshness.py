@@ -298,7 +298,8 @@ def run(
         raise RuntimeError("no event was produced after the job's first commit")
     label = f"trigger {spark_interval(trigger)}"
     for key, value in (extra or {}).items():  # e.g. "providerClass=RocksDBStateStoreProvider"
-        label += f", {key.rsplit('.', 1)[-1]}={value.rsplit('.', 1)[-1]}"
+        name = ".".join(key.split(".")[-2:]) if key.endswith(".enabled") else key.split(".")[-1]
+        label += f", {name}={value.rsplit('.', 1)[-1]}"
     target = trigger.total_seconds() + 5
     return [
         Figure(

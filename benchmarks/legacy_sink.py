@@ -1,4 +1,4 @@
-"""The Redis sink as it was before issue 7 (commit 132c3b8): the benchmark's baseline.
+"""The Redis sink as it was before its rewrite (commit 132c3b8): the benchmark's baseline.
 
 Kept unchanged (only its settings type is shared) so that ``make bench`` measures the
 new sink beside the old one in the same run, on the same machine and data: redis-py

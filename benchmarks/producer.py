@@ -7,7 +7,7 @@ the brokers have it:
 
 * **new**: ``airlines produce``'s loop (:func:`airlines.producers.run.produce`), no
   rate limit, the default fleet;
-* **before issue 7** (same run, same brokers): what it did then, per event: build and
+* **before its rewrite** (same run, same brokers): what it did then, per event: build and
   validate the pydantic ``FlightEvent``, ``to_json``, ``produce`` with a callback of
   its own, ``poll(0)``;
 * **Kafka alone**: records made beforehand, sent by the same publisher (what the
@@ -74,7 +74,7 @@ def _new_producer(config: AppConfig, topic: str) -> int:
 
 
 def _old_producer(config: AppConfig, topic: str) -> int:
-    """The loop before issue 7 (a model per event, a callback per send, a poll per send)."""
+    """The loop before its rewrite (a model per event, a callback per send, a poll per send)."""
     from confluent_kafka import Producer
 
     simulator = FleetSimulator(REGION, fleet_size=config.producers.fleet_size, seed=1)
@@ -160,7 +160,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             name="events/s delivered, one process (airlines produce's loop)",
             value=new.rate,
             unit="events/s",
-            baseline_name="producer before issue 7 (pydantic per event, callback+poll per send)",
+            baseline_name="producer before its rewrite (pydantic per event, callback+poll a send)",
             baseline_value=old.rate,
             target=TARGET_EVENTS_PER_S,
             note=settings,
@@ -171,7 +171,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             value=new.cpu_us,
             unit="µs/event",
             better="lower",
-            baseline_name="producer before issue 7",
+            baseline_name="producer before its rewrite",
             baseline_value=old.cpu_us,
         ),
         Figure(
@@ -180,7 +180,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             value=new.brokers_us,
             unit="µs/event",
             better="lower",
-            baseline_name="producer before issue 7",
+            baseline_name="producer before its rewrite",
             baseline_value=old.brokers_us,
             note="" if brokers else "the brokers' processes were not found: not measured",
         ),

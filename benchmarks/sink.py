@@ -6,7 +6,7 @@ that is deleted afterwards:
 
 * **new**: :meth:`ClusterWriter.write_windows`, as the job calls it (the whole
   partition; chunks of 2,000, confirmed per 20,000);
-* **baseline**: the sink before issue 7 (:mod:`benchmarks.legacy_sink`, the same
+* **baseline**: the sink before its rewrite (:mod:`benchmarks.legacy_sink`, the same
   guarantees): ``WindowAggregate`` objects, ``write_commands`` of 2,000 rows at a time
   (the old ``SINK_BUFFER_ROWS``), redis-py packing and reply parsing.
 
@@ -224,7 +224,7 @@ def _figures(results: dict[str, list[Pass]], rows: int, acks: int) -> list[Figur
                 name=f"window rows/s, {what} (job's commands, 3 primaries)",
                 value=new[index].rate(rows),
                 unit="rows/s",
-                baseline_name="sink before issue 7 (benchmarks/legacy_sink.py)",
+                baseline_name="sink before its rewrite (benchmarks/legacy_sink.py)",
                 baseline_value=old[index].rate(rows),
                 note=shape if index == 0 else "",
             )
@@ -237,7 +237,7 @@ def _figures(results: dict[str, list[Pass]], rows: int, acks: int) -> list[Figur
                 value=new[index].client_us(rows),
                 unit="µs/row",
                 better="lower",
-                baseline_name="sink before issue 7",
+                baseline_name="sink before its rewrite",
                 baseline_value=old[index].client_us(rows),
             )
         )
@@ -248,7 +248,7 @@ def _figures(results: dict[str, list[Pass]], rows: int, acks: int) -> list[Figur
                 value=new[index].redis_us(rows),
                 unit="µs/row",
                 better="lower",
-                baseline_name="sink before issue 7",
+                baseline_name="sink before its rewrite",
                 baseline_value=old[index].redis_us(rows),
             )
         )
