@@ -26,6 +26,7 @@ from typing import Annotated
 
 import typer
 
+from airlines.cli.stream import spark_settings
 from airlines.stack.testing import RunningStack
 from benchmarks import freshness, job, memory
 from benchmarks.figures import Figure
@@ -129,17 +130,11 @@ def main(
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise typer.BadParameter(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
-    spark_conf: dict[str, str] = {}
-    for setting in conf or []:
-        key, sep, value = setting.partition("=")
-        if not sep or not key or not value:
-            raise typer.BadParameter(f"--conf {setting!r}: expected KEY=VALUE")
-        spark_conf[key] = value
     options = BenchOptions(
         sizes=records or list(job.DEFAULT_SIZES),
         seconds=seconds,
         triggers=[timedelta(seconds=t) for t in trigger or (30, 5)],
-        spark_conf=spark_conf,
+        spark_conf=spark_settings(conf or []),
     )
     figures: list[Figure] = []
     with stack_for_bench() as stack:

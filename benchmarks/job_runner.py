@@ -168,6 +168,7 @@ def main(
         typer.Option(help="Checkpoint root of this run (default: the config's), to be new."),
     ] = None,
 ) -> None:
+    from airlines.cli.stream import spark_settings
     from airlines.config import load_config
     from airlines.jobs.redis_sink import SinkSettings
     from airlines.jobs.streaming import ANALYTICS_QUERY, JobOptions, build_session, run_job
@@ -177,12 +178,7 @@ def main(
     if checkpoint is not None:
         streaming = config.streaming.model_copy(update={"checkpoint_location": str(checkpoint)})
         config = config.model_copy(update={"streaming": streaming})
-    extra = {"spark.executor.memory": executor_memory}
-    for setting in conf or []:
-        key, sep, value = setting.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"--conf {setting!r}: expected KEY=VALUE")
-        extra[key] = value
+    extra = {"spark.executor.memory": executor_memory, **spark_settings(conf or [])}
     options = JobOptions(
         master=master,
         available_now=True,
