@@ -211,3 +211,23 @@ def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
     )
     # Nothing is inferred anywhere in the plan the job runs.
     assert valid._jdf.queryExecution().optimizedPlan().constraints().isEmpty()
+
+
+def test_the_local_jvm_runs_the_serial_collector_and_compiles_only_hot_code(
+    spark: SparkSession,
+) -> None:
+    """The flags reach the JVM the session launched, not only its configuration."""
+    from airlines.jobs.streaming import LOCAL_JVM_OPTIONS
+
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    management = jvm.java.lang.management.ManagementFactory
+    collectors = {bean.getName() for bean in management.getGarbageCollectorMXBeans()}
+    assert collectors == {"Copy", "MarkSweepCompact"}  # the serial collector's two
+    hotspot = management.getPlatformMXBean(
+        jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
+    )
+    for flag in LOCAL_JVM_OPTIONS.split():
+        if "=" in flag:
+            name, value = flag.removeprefix("-XX:").split("=")
+            assert hotspot.getVMOption(name).getValue() == value, name
