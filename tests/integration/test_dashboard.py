@@ -24,12 +24,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Page
 from redis.cluster import RedisCluster
 from tests.integration.browser import chromium
@@ -38,6 +41,8 @@ from tests.integration.processes import Command, free_port, http_get, scrape, va
 from airlines.config import AppConfig, dump_config
 from airlines.contract import Region
 from airlines.dashboard.readonly import ReadOnlyViolationError, acl_rules, read_only_client
+from airlines.jobs.layout import SINK_COLUMNS
+from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
 from airlines.jobs.testing import logged_batches, produce_messages
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_conn import cluster_client
@@ -385,7 +390,7 @@ def test_dashboard_and_metrics_on_a_real_run(
         assert _api(base, "/api/flights/not-a-flight")[0] == 422
         assert _api(base, "/api/routes/nowhere/top-delays")[0] == 404
         status, body = _api(base, f"/api/routes/{route}/top-delays?window=yesterday")
-        assert (status, body["detail"].split(":")[0]) == (400, "window")
+        assert (status, body["detail"].split(":")[0]) == (422, "window")
         status, schema = _api(base, "/api/openapi.json")
         assert status == 200
         assert {"/api/routes", "/api/flights/{flight_id}", "/api/health"} <= set(schema["paths"])
@@ -477,3 +482,93 @@ def test_the_dashboard_client_only_reads(
         assert admin.exists(key) == 0
     finally:
         admin.close()
+
+
+#: Values the API once answered with a 500 and a traceback, and their neighbours.
+HOSTILE_WINDOWS = [
+    "²",  # a digit to str.isdigit, not to int
+    "9" * 4301,  # more digits than int() converts
+    "253402300800000",  # epoch ms of 10000-01-01
+    "9999-12-31T23:59:59-01:00",  # 10000-01-01 in UTC
+    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "-1",
+    "１７１４５６４８０００００",  # fullwidth digits
+]
+
+
+def test_every_api_parameter_is_checked_before_use(
+    stack: RunningStack,
+    fresh_config: FreshConfig,
+    dashboard_user: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    """Any value of any parameter gets an answer (200 or 404), or 422 naming the parameter:
+    never a 500, never a traceback in the answer or the dashboard's log. Hypothesis draws
+    the values, against a real dashboard over a route that has analytics."""
+    start = 1_714_564_800_000
+    row = ("r1", "Delta", "DL402", start, start + 300_000, 3, 400, 250.0, 12.0, 1, 1 / 3, start)
+    assert len(row) == len(SINK_COLUMNS)
+    writer = ClusterWriter(
+        SinkSettings.from_config(fresh_config.config.redis, stack.redis_password)
+    )
+    try:
+        assert writer.write_windows([row], batch_id=1) == 1
+    finally:
+        writer.close()
+    user, password = dashboard_user
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "dashboard.log"
+    dashboard = Command.start(
+        "dashboard",
+        ["dashboard", "--port", str(port), "--redis-user", user],
+        log,
+        {**fresh_config.env, "REDIS_PASSWORD": password},
+    )
+    try:
+        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
+        assert _api(base, f"/api/routes/r1/top-delays?window={start}")[0] == 200
+
+        def answer(path: str, names: tuple[str, ...], allowed: set[int]) -> None:
+            status, body = http_get(base + path)
+            assert status in allowed | {422}, (path, status, body[:300])
+            assert b"Traceback" not in body
+            if status == 422:
+                detail = json.loads(body)["detail"]
+                assert detail.split(":")[0] in names, (path, detail)
+
+        def quoted(value: str) -> str:
+            return urllib.parse.quote(value, safe="")
+
+        text = st.text(max_size=60) | st.sampled_from(HOSTILE_WINDOWS)
+        number = st.integers().map(str) | st.text(alphabet="0123456789²１-+", max_size=30)
+
+        @settings(
+            max_examples=150,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(window=text | number, limit=number | text, route=st.just("r1") | text)
+        @example(window="9" * 4301, limit="10", route="r1")
+        def top_delays(window: str, limit: str, route: str) -> None:
+            path = f"/api/routes/{quoted(route)}/top-delays?window={quoted(window)}"
+            answer(path, ("route", "window"), {200, 404})
+            answer(f"/api/routes/r1/top-delays?limit={quoted(limit)}", ("limit",), {200})
+            answer(f"/api/routes/{quoted(route)}/windows", ("route",), {200, 404})
+
+        @settings(max_examples=100, deadline=None)
+        @given(flight=st.just("DL402") | text, limit=number, batches=number)
+        def flights_and_health(flight: str, limit: str, batches: str) -> None:
+            if flight in ("", ".", ".."):  # not a path segment of their own
+                return
+            answer(f"/api/flights/{quoted(flight)}", ("flight_id",), {200, 404})
+            answer(f"/api/flights/DL402?limit={quoted(limit)}", ("limit",), {200})
+            answer(f"/api/health?batches={quoted(batches)}", ("batches",), {200})
+
+        for window in HOSTILE_WINDOWS:
+            answer(f"/api/routes/r1/top-delays?window={quoted(window)}", ("window",), set())
+        top_delays()
+        flights_and_health()
+    finally:
+        dashboard.stop()
+    assert "Traceback" not in log.read_text()

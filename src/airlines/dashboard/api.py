@@ -5,13 +5,14 @@ status and one sentence (``{"detail": ...}``), never a stack trace:
 
 * 503: Redis cannot be read (unreachable, cluster down, no password configured);
 * 404: an unknown route or flight (no analytics for it: never seen, or expired);
-* 400/422: a bad parameter, named.
+* 422: a bad parameter, named, checked before anything is read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -200,18 +201,34 @@ def build_router(settings: DashboardSettings, source: AnalyticsSource) -> APIRou
     return router
 
 
+#: The window times the API can name: 1970 up to the end of the year 9999 (epoch ms).
+LATEST_WINDOW_MS = 253_402_300_799_999
+#: Epoch ms as ASCII digits, no more than the last one has (``str.isdigit`` would take
+#: "²", and ``int`` refuses more than 4,300 digits).
+_EPOCH_MS = re.compile(r"[0-9]{1,15}")
+#: Longest value of ``window`` quoted back in an answer.
+_QUOTE = 40
+
+
 def window_start(window: str) -> int | None:
-    """``latest`` -> None; an ISO 8601 time or epoch ms -> epoch ms; else 400."""
+    """``latest`` -> None; an ISO 8601 time or epoch ms -> epoch ms; else 422."""
     if window == "latest":
         return None
-    if window.isdigit():
-        return int(window)
-    try:
-        return parse_iso_ms(window)
-    except ValueError:
+    if _EPOCH_MS.fullmatch(window):
+        start = int(window)
+    else:
+        try:
+            start = parse_iso_ms(window)
+        except (ValueError, OverflowError):
+            quoted = repr(window[:_QUOTE]) + ("..." if len(window) > _QUOTE else "")
+            raise HTTPException(
+                422, f"window: expected 'latest', an ISO 8601 time or epoch ms, got {quoted}"
+            ) from None
+    if not 0 <= start <= LATEST_WINDOW_MS:
         raise HTTPException(
-            400, f"window: expected 'latest', an ISO 8601 time or epoch ms, got {window!r}"
-        ) from None
+            422, f"window: {window[:_QUOTE]} is outside 1970-01-01 .. 9999-12-31 (UTC)"
+        )
+    return start
 
 
 #: Seconds between comment lines that keep an idle event stream open through proxies.
