@@ -155,6 +155,27 @@ def test_replay_sends_valid_rows_in_order_and_reports_bad_ones(
     assert [FlightEvent.from_json(m.value or b"") for m in messages] == [sent]  # event time kept
 
 
+def test_replay_stops_at_a_line_it_cannot_read_and_sends_what_came_before(
+    stack: RunningStack, fresh_config: FreshConfig, tmp_path: Path
+) -> None:
+    """A line that is not UTF-8 (or too long) ends the replay there: the rows before it
+    are delivered and reported, the exit code says it stopped."""
+    topic = fresh_config.config.topics[0].name
+    lines = (SAMPLES / "east-coast.csv").read_bytes().splitlines()
+    source = tmp_path / "latin1.csv"
+    bad = lines[3].replace(b",American,", b",Am\xe9rican,").replace(b",Delta,", b",D\xe9lta,")
+    assert bad != lines[3]
+    source.write_bytes(b"\n".join([*lines[:3], bad, *lines[4:6]]) + b"\n")
+    result = run_cli("replay", str(source), "--topic", topic, env=fresh_config.env)
+    assert result.returncode == 1
+    assert f"{source}:4: not UTF-8 (byte 0xe9 at column " in result.stderr
+    assert "2 delivered, 0 failed" in result.stdout
+    messages = read_topic(fresh_config.config, topic)
+    sent = sorted(FlightEvent.from_json(m.value or b"").event_id for m in messages)
+    expected = sorted(str(row.split(b",")[0].decode()) for row in lines[1:3])
+    assert [str(i) for i in sent] == expected
+
+
 def test_replay_of_a_whole_file_keeps_file_order(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:

@@ -208,13 +208,21 @@ def replay(
     Rows without an event_id get a deterministic one (the same row of the same file gets
     the same id on every replay); the original record's words ('On Time', 'east_coast',
     ...) are read as the contract's values. Invalid rows are reported as FILE:LINE: field:
-    problem and not sent; exits 1 if there were any.
+    problem and not sent; exits 1 if there were any. A line that is not UTF-8 or longer
+    than 1 MiB ends the replay there (FILE:LINE: problem): the rows before it are sent and
+    reported, and it exits 1.
     """
     from datetime import UTC, tzinfo
     from zoneinfo import ZoneInfo
 
     from airlines.producers.publisher import EventPublisher, Pacer
-    from airlines.producers.replay import CsvHeaderError, FileFormat, detect_format, read_rows
+    from airlines.producers.replay import (
+        CsvHeaderError,
+        FileFormat,
+        ReplayInputError,
+        detect_format,
+        read_rows,
+    )
     from airlines.producers.run import FLUSH_TIMEOUT_S
     from airlines.signals import stop_on_signals
 
@@ -237,6 +245,7 @@ def replay(
         if not publisher.topic_exists(topic):
             fail(f"--topic: topic {topic!r} does not exist on {','.join(kafka.bootstrap_servers)}")
     pacer, problems, valid, derived = Pacer(rate), 0, 0, 0
+    stopped_at: ReplayInputError | None = None
     start = time.monotonic()
     try:
         with stop_on_signals() as stop:
@@ -257,8 +266,12 @@ def replay(
                 if publisher is not None:
                     publisher.send(topic, row.event)
                     pacer.wait(publisher.poll)
-    except CsvHeaderError as exc:
+    except CsvHeaderError as exc:  # before any row: nothing was sent
         fail(str(exc))
+    except ReplayInputError as exc:
+        # What was read before it is sent and reported; nothing after it is read.
+        stopped_at = exc
+        say_error(f"{exc}; stopped reading")
     ids = f" ({derived} with derived event_ids)" if derived else ""
     if publisher is None:
         console.print(f"{file}: {valid} valid rows{ids}, {problems} invalid", highlight=False)
@@ -273,7 +286,7 @@ def replay(
         )
         if stats.failed or stats.pending:
             raise typer.Exit(1)
-    if problems:
+    if problems or stopped_at is not None:
         raise typer.Exit(1)
 
 

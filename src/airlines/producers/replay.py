@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, BinaryIO, Final, Literal, NoReturn
 
 import pydantic_core
 from pydantic import ValidationError
@@ -102,6 +102,11 @@ INEXPRESSIBLE_FLIGHT_STATUSES: Final[Mapping[str, str]] = {
 
 #: A date and time without a UTC offset, read in the replay's naive time zone.
 NAIVE_DATETIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+
+#: Longest line read (bytes, its end included): the brokers' default largest message.
+#: An event is about 500 bytes; a longer line is not a flight event, and reading it
+#: whole could take all the memory there is.
+MAX_LINE_BYTES: Final = 1_048_576
 
 _TIME_FIELDS: Final = ("scheduled_departure", "scheduled_arrival", "timestamp")
 _PLACEHOLDER_ID: Final = str(uuid.UUID(int=0))
@@ -249,7 +254,9 @@ def read_rows(path: Path, fmt: FileFormat, naive_tz: tzinfo = UTC) -> Iterator[R
 def _jsonl(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
     ids = _Ids()
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
+        lines = _Lines(path, handle)
+        for line in lines:
+            number = lines.number
             if not line.strip():
                 continue
             try:
@@ -269,15 +276,51 @@ def _jsonl(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
             yield ids.row(number, event) if derived else Row(number, event)
 
 
-class CsvHeaderError(ValueError):
+class ReplayInputError(ValueError):
+    """The file cannot be read on from this line (``FILE:LINE: problem``): rows before
+    it were read; none after it are."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path, self.line, self.problem = path, line, problem
+
+
+class CsvHeaderError(ReplayInputError):
     """The CSV header does not have the contract's columns."""
+
+
+class _Lines:
+    """The lines of a file, its end included, with the number of the last one read;
+    :class:`ReplayInputError` at the first line past :data:`MAX_LINE_BYTES` or not UTF-8."""
+
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
+        self.path, self.handle, self.number = path, handle, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.handle.readline(MAX_LINE_BYTES + 1):
+            self.number += 1
+            if len(line) > MAX_LINE_BYTES:
+                self.stop(f"line longer than {MAX_LINE_BYTES} bytes")
+            try:
+                line.decode()
+            except UnicodeDecodeError as exc:
+                self.stop(f"not UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})")
+            yield line
+
+    def stop(self, problem: str) -> NoReturn:
+        raise ReplayInputError(self.path, self.number, problem)
 
 
 def _csv(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
     ids = _Ids()
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
+    with path.open("rb") as handle:
+        # csv reads lines from any iterable: these are checked and decoded one at a time.
+        lines = _Lines(path, handle)
+        reader = csv.DictReader(line.decode() for line in lines)
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            lines.stop(f"not CSV: {exc}")
         missing = [f for f in event_fields() if f not in header and f != "event_id"]
         unknown = [f for f in header if f not in event_fields()]
         if missing or unknown:
@@ -286,8 +329,14 @@ def _csv(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
                 parts.append(f"missing columns {missing}")
             if unknown:
                 parts.append(f"unknown columns {unknown}")
-            raise CsvHeaderError(f"{path}: line 1: header has " + " and ".join(parts))
-        for record in reader:
+            raise CsvHeaderError(path, 1, "header has " + " and ".join(parts))
+        while True:
+            try:
+                record = next(reader, None)
+            except csv.Error as exc:
+                lines.stop(f"not CSV: {exc}")
+            if record is None:
+                break
             number = reader.line_num
             if None in record:
                 yield Row(number, None, f"{len(record[None])} more values than header columns")
