@@ -103,9 +103,8 @@ class CheckpointLog:
     def read(self) -> None:
         """Add what the logs hold now."""
         self.commits.update(_commit_times(self.checkpoint))
-        for batch in checkpoint_batches(self.checkpoint):
-            if batch.committed or batch.batch_id not in self._batches:
-                self._batches[batch.batch_id] = batch
+        for batch in checkpoint_batches(self.checkpoint):  # an offset file is written once
+            self._batches.setdefault(batch.batch_id, batch)
 
     def follow(self, seconds: float, every: float = 2.0) -> None:
         """Read the logs every ``every`` seconds for ``seconds``."""

@@ -245,7 +245,7 @@ def replay(
         if not publisher.topic_exists(topic):
             fail(f"--topic: topic {topic!r} does not exist on {','.join(kafka.bootstrap_servers)}")
     pacer, problems, valid, derived = Pacer(rate), 0, 0, 0
-    stopped_at: ReplayInputError | None = None
+    stopped = False  # at a line it could not read
     start = time.monotonic()
     try:
         with stop_on_signals() as stop:
@@ -270,7 +270,7 @@ def replay(
         fail(str(exc))
     except ReplayInputError as exc:
         # What was read before it is sent and reported; nothing after it is read.
-        stopped_at = exc
+        stopped = True
         say_error(f"{exc}; stopped reading")
     ids = f" ({derived} with derived event_ids)" if derived else ""
     if publisher is None:
@@ -286,7 +286,7 @@ def replay(
         )
         if stats.failed or stats.pending:
             raise typer.Exit(1)
-    if problems or stopped_at is not None:
+    if problems or stopped:
         raise typer.Exit(1)
 
 

@@ -214,20 +214,18 @@ def window_start(window: str) -> int | None:
     """``latest`` -> None; an ISO 8601 time or epoch ms -> epoch ms; else 422."""
     if window == "latest":
         return None
+    quoted = repr(window[:_QUOTE]) + ("..." if len(window) > _QUOTE else "")
     if _EPOCH_MS.fullmatch(window):
         start = int(window)
     else:
         try:
             start = parse_iso_ms(window)
         except (ValueError, OverflowError):
-            quoted = repr(window[:_QUOTE]) + ("..." if len(window) > _QUOTE else "")
             raise HTTPException(
                 422, f"window: expected 'latest', an ISO 8601 time or epoch ms, got {quoted}"
             ) from None
     if not 0 <= start <= LATEST_WINDOW_MS:
-        raise HTTPException(
-            422, f"window: {window[:_QUOTE]} is outside 1970-01-01 .. 9999-12-31 (UTC)"
-        )
+        raise HTTPException(422, f"window: {quoted} is outside 1970-01-01 .. 9999-12-31 (UTC)")
     return start
 
 

@@ -264,7 +264,7 @@ def _jsonl(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
             except ValueError:
                 yield Row(number, None, "not valid JSON")
                 continue
-            derived, data = False, line
+            derived, data = False, line.encode()
             if isinstance(values, dict):
                 derived = _normalise(values, naive_tz)
                 data = pydantic_core.to_json(values)
@@ -290,22 +290,22 @@ class CsvHeaderError(ReplayInputError):
 
 
 class _Lines:
-    """The lines of a file, its end included, with the number of the last one read;
-    :class:`ReplayInputError` at the first line past :data:`MAX_LINE_BYTES` or not UTF-8."""
+    """The lines of a file as text, their ends included, with the number of the last one
+    read; :class:`ReplayInputError` at the first line past :data:`MAX_LINE_BYTES` or not
+    UTF-8."""
 
     def __init__(self, path: Path, handle: BinaryIO) -> None:
         self.path, self.handle, self.number = path, handle, 0
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[str]:
         while line := self.handle.readline(MAX_LINE_BYTES + 1):
             self.number += 1
             if len(line) > MAX_LINE_BYTES:
                 self.stop(f"line longer than {MAX_LINE_BYTES} bytes")
             try:
-                line.decode()
+                yield line.decode()
             except UnicodeDecodeError as exc:
                 self.stop(f"not UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})")
-            yield line
 
     def stop(self, problem: str) -> NoReturn:
         raise ReplayInputError(self.path, self.number, problem)
@@ -316,7 +316,7 @@ def _csv(path: Path, naive_tz: tzinfo) -> Iterator[Row]:
     with path.open("rb") as handle:
         # csv reads lines from any iterable: these are checked and decoded one at a time.
         lines = _Lines(path, handle)
-        reader = csv.DictReader(line.decode() for line in lines)
+        reader = csv.DictReader(lines)
         try:
             header = reader.fieldnames or []
         except csv.Error as exc:
