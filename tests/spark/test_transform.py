@@ -213,11 +213,11 @@ def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
     assert valid._jdf.queryExecution().optimizedPlan().constraints().isEmpty()
 
 
-def test_the_local_jvm_runs_the_serial_collector_and_compiles_only_hot_code(
+def test_the_local_jvm_runs_the_serial_collector_compiles_only_hot_code_and_writes_plain_shuffle(
     spark: SparkSession,
 ) -> None:
     """The flags reach the JVM the session launched, not only its configuration."""
-    from airlines.jobs.streaming import LOCAL_JVM_OPTIONS
+    from airlines.jobs.streaming import LOCAL_JVM_OPTIONS, SHUFFLE_COMPRESS
 
     jvm = spark.sparkContext._jvm
     assert jvm is not None
@@ -231,3 +231,5 @@ def test_the_local_jvm_runs_the_serial_collector_and_compiles_only_hot_code(
         if "=" in flag:
             name, value = flag.removeprefix("-XX:").split("=")
             assert hotspot.getVMOption(name).getValue() == value, name
+    # The shuffle's writers read their setting from the executors' environment.
+    assert not jvm.org.apache.spark.SparkEnv.get().conf().getBoolean(SHUFFLE_COMPRESS, True)
