@@ -11,6 +11,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -124,6 +125,32 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
         ),
     ),
 )
+
+
+#: How far an event's ``timestamp`` may lie ahead of its Kafka record's timestamp (the
+#: producer's clock when it sent the record), unless ``streaming.maxFutureSkew`` says
+#: otherwise. The watermark follows the highest event time seen, so one event dated far
+#: ahead would make every later event late; past this bound it is dead-lettered instead.
+#: Old events are always allowed (replays of past years).
+DEFAULT_MAX_FUTURE_SKEW = timedelta(hours=1)
+#: The setting of that bound, as reasons name it.
+MAX_FUTURE_SKEW_SETTING = "streaming.maxFutureSkew"
+
+
+def future_time_problem(
+    event_time: datetime, reference: datetime, skew: timedelta, skew_text: str, reference_name: str
+) -> str | None:
+    """Why ``event_time`` lies too far ahead of ``reference`` (the record's timestamp), or
+    None: the streaming job's reason word for word (``airlines.jobs.transform``), which
+    ``airlines replay`` also gives, about the clock it sends by."""
+    if event_time <= reference + skew:
+        return None
+    when = event_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ref = reference.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (
+        f"timestamp: {when} is more than {skew_text} ({MAX_FUTURE_SKEW_SETTING}) "
+        f"after {reference_name} {ref}"
+    )
 
 
 def status_for_delay(delay_minutes: int) -> FlightStatus:

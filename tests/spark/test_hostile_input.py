@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
+from tests.spark.frames import record_frame
 
 from airlines.contract import Region
 from airlines.jobs import transform
@@ -47,10 +48,7 @@ def traffic(draw: st.DrawFn) -> list[tuple[str, bytes | None]]:
 
 
 def _validate(spark: SparkSession, values: list[bytes | None]) -> list[tuple[str | None, Any]]:
-    rows = [(b"k", v, "west", 0, i) for i, v in enumerate(values)]
-    frame = spark.createDataFrame(
-        rows, "key binary, value binary, topic string, partition int, offset long"
-    )
+    frame = record_frame(spark, [("west", v) for v in values])
     out = transform.validate_records(frame).select("offset", "rejection", "event").collect()
     assert len(out) == len(values)  # nothing dropped, nothing added
     return [(r["rejection"], r["event"]) for r in sorted(out, key=lambda r: r["offset"])]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
+from tests.spark.frames import record_frame
 
 from airlines.contract import CROSS_FIELD_RULES, FlightEvent, FlightStatus, Region
 from airlines.jobs import transform
@@ -24,11 +25,8 @@ REGIONS = {"east": Region.EAST_COAST, "west": Region.WEST_COAST, "cross": Region
 
 
 def records(spark: SparkSession, messages: list[tuple[str, bytes | None]]) -> DataFrame:
-    """A batch DataFrame shaped like the Kafka source (key, value, topic, partition, offset)."""
-    rows = [(b"k", value, topic, 0, offset) for offset, (topic, value) in enumerate(messages)]
-    return spark.createDataFrame(
-        rows, "key binary, value binary, topic string, partition int, offset long"
-    )
+    """A batch DataFrame shaped like the Kafka records the job validates."""
+    return record_frame(spark, messages)
 
 
 def simulated(
@@ -67,16 +65,20 @@ def test_smoke_markers_are_neither_events_nor_dead_letters(spark: SparkSession) 
     from airlines.smoke import SMOKE_KEY
 
     event = template().to_json()
+    sent = datetime(2026, 12, 7, 9, 0, 0, 123000, tzinfo=UTC)
     rows = [
-        (SMOKE_KEY, b"smoke marker, not an event", "east", 0, 0),
-        (None, event, "east", 0, 1),
-        (b"DL1", event, "east", 0, 2),
+        (SMOKE_KEY, b"smoke marker, not an event", "east", 0, 0, sent),
+        (None, event, "east", 0, 1, sent),
+        (b"DL1", event, "east", 0, 2, sent),
     ]
     kafka = spark.createDataFrame(
-        rows, "key binary, value binary, topic string, partition int, offset long"
+        rows,
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp",
     )
-    kept = transform.kafka_records(kafka)
-    assert sorted(row["offset"] for row in kept.collect()) == [1, 2]  # null keys kept
+    kept = transform.kafka_records(kafka).collect()
+    assert sorted(row["offset"] for row in kept) == [1, 2]  # null keys kept
+    # The record's own time goes on, under a name no event field has.
+    assert {row[transform.RECORD_TIME].astimezone(UTC) for row in kept} == {sent}
 
 
 def test_valid_events_pass_with_their_values(spark: SparkSession) -> None:

@@ -94,6 +94,9 @@ that both `airlines values validate` and `helm template` must reject.
 {{- if and (ge $window 0) (ge $watermark 0) (ge $ttl 0) (le $ttl (add $window $watermark)) -}}
 {{- $problems = append $problems "global.config.redis.ttl: must be longer than streaming.window + streaming.watermark, or windows would expire while still being updated" -}}
 {{- end -}}
+{{- if eq (include "airlines.durationMs" $config.streaming.maxFutureSkew | int64) 0 -}}
+{{- $problems = append $problems "global.config.streaming.maxFutureSkew: must be positive (how far an event's time may lie ahead of its Kafka record's)" -}}
+{{- end -}}
 {{- if not (kindIs "invalid" $config.streaming.slide) -}}
 {{- $slide := include "airlines.durationMs" $config.streaming.slide | int64 -}}
 {{- if gt $slide $window -}}

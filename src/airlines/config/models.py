@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from airlines.config.types import Duration, Endpoint, format_duration
-from airlines.contract import Region
+from airlines.contract import DEFAULT_MAX_FUTURE_SKEW, Region
 from airlines.producers.fleet import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE
 
 
@@ -173,6 +173,13 @@ class StreamingConfig(Section):
         ge=timedelta(0),
         description="How late an event may arrive (event time) and still be aggregated.",
     )
+    max_future_skew: Duration = Field(
+        DEFAULT_MAX_FUTURE_SKEW,
+        description="How far an event's timestamp may lie ahead of its Kafka record's "
+        "timestamp (the producer's clock when it sent it). An event further ahead is "
+        "dead-lettered: it would move the watermark past every other event. Older events "
+        "are always allowed.",
+    )
     window: Duration = Field(timedelta(minutes=5), description="Aggregation window length.")
     slide: Duration | None = Field(
         None,
@@ -199,7 +206,7 @@ class StreamingConfig(Section):
         None, ge=1, description="Cap on records per micro-batch; null for no cap."
     )
 
-    @field_validator("trigger", "window")
+    @field_validator("trigger", "window", "max_future_skew")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -277,6 +277,7 @@ def analytics_output(
     valid = transform.gated_events(
         transform.kafka_records(records),
         dead_letter_gate=dead_letter_gate,
+        max_future_skew=config.streaming.max_future_skew,
         records_metric=RECORDS_METRICS,
         valid_metric=VALIDATION_METRICS,
     )

@@ -15,14 +15,18 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
-from airlines.contract import FlightEvent, FlightStatus
+from airlines.contract import (
+    DEFAULT_MAX_FUTURE_SKEW,
+    FlightEvent,
+    FlightStatus,
+)
 from airlines.jobs.layout import KeyLayout
 
 
@@ -268,20 +272,29 @@ class OracleResult:
     phases: list[PhaseFigures] = field(default_factory=list)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A record as the oracle takes it: (topic, value), or (topic, value, the Kafka record's
+#: timestamp in ms) when the bound on event times is to be checked too.
+OracleRecord = tuple[str, bytes | None] | tuple[str, bytes | None, int]
+
+
 def oracle(
-    phases: Sequence[Sequence[tuple[str, bytes | None]]],
+    phases: Sequence[Sequence[OracleRecord]],
     routes: Mapping[str, str],
     layout: KeyLayout,
     *,
     window: timedelta,
     slide: timedelta | None,
     watermark: timedelta,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
 ) -> OracleResult:
     """Expected Redis window hashes after the job processed ``phases``.
 
     ``phases`` are Spark's micro-batches in order, no-data batches included (empty),
-    each a list of (topic, message value): :func:`batch_phases` reads them from the
-    query's offset log.
+    each a list of (topic, message value[, record timestamp in ms]):
+    :func:`batch_phases` reads them from the query's offset log. A valid event more
+    than ``max_future_skew`` after its record's timestamp is rejected (records without
+    a timestamp are not checked).
 
     The watermark of batch ``n`` is the highest event time of the batches before it
     minus ``watermark``. Spark (3.4+) drops late rows against the watermark of the
@@ -310,9 +323,13 @@ def oracle(
         phase_max = max_event_ms
         counts = PhaseFigures(records=len(phase))
         figures.append(counts)
-        for topic, value in phase:
+        for record in phase:
+            topic, value = record[0], record[1]
             event = parse_valid(value)
-            if event is None:
+            if event is None or (
+                len(record) == 3
+                and event.timestamp > _EPOCH + timedelta(milliseconds=record[2]) + max_future_skew
+            ):
                 counts.rejected += 1
                 continue
             event_ms = _ms(event.timestamp)
@@ -471,6 +488,8 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    #: The record's own timestamp (ms since the epoch), when read with it.
+    timestamp_ms: int | None = None
 
     @property
     def is_smoke_marker(self) -> bool:
@@ -527,7 +546,7 @@ def checkpoint_batches(query_checkpoint: Path) -> list[CheckpointBatch]:
 
 def batch_phases(
     records: Sequence[SourceRecord], batches: Sequence[CheckpointBatch]
-) -> list[list[tuple[str, bytes | None]]]:
+) -> list[list[OracleRecord]]:
     """The records of each committed batch, in batch order (index = batch id), for
     :func:`oracle`; smoke markers left out (the job skips them).
 
@@ -537,14 +556,18 @@ def batch_phases(
     committed = [b for b in batches if b.committed]
     if [b.batch_id for b in committed] != list(range(len(committed))):
         raise AssertionError(f"committed batches are not 0..n: {[b.batch_id for b in committed]}")
-    result: list[list[tuple[str, bytes | None]]] = [[] for _ in committed]
+    result: list[list[OracleRecord]] = [[] for _ in committed]
     for record in records:
         if record.is_smoke_marker:
             continue
         where = (record.topic, record.partition)
         for index, batch in enumerate(committed):
             if record.offset < batch.end_offsets.get(where, 0):
-                result[index].append((record.topic, record.value))
+                result[index].append(
+                    (record.topic, record.value)
+                    if record.timestamp_ms is None
+                    else (record.topic, record.value, record.timestamp_ms)
+                )
                 break
         else:
             raise AssertionError(f"record {where}@{record.offset} is in no committed batch")

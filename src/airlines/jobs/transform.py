@@ -23,8 +23,13 @@ from datetime import timedelta
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
-from airlines.config.types import spark_interval
-from airlines.contract import CROSS_FIELD_RULES, FlightStatus
+from airlines.config.types import format_duration, spark_interval
+from airlines.contract import (
+    CROSS_FIELD_RULES,
+    DEFAULT_MAX_FUTURE_SKEW,
+    MAX_FUTURE_SKEW_SETTING,
+    FlightStatus,
+)
 from airlines.jobs.jvm import CHECKED, READ_EVENT
 from airlines.jobs.schema import (
     CORRUPT_RECORD,
@@ -39,6 +44,9 @@ from airlines.smoke import SMOKE_KEY
 #: The Kafka columns validation keeps (renamed so they cannot clash with event fields,
 #: e.g. Kafka's own ``timestamp``).
 RECORD_COLUMNS = ("key", "value", "topic", "partition", "offset")
+#: The Kafka record's own timestamp (the producer's clock when it sent it, for
+#: ``CreateTime`` topics): what an event's time is bounded by (:func:`future_time_problem`).
+RECORD_TIME = "record_time"
 
 #: Dead-letter message headers: where the record came from and why it was rejected.
 HEADER_SOURCE_TOPIC = "dlq.source.topic"
@@ -61,13 +69,14 @@ _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_REC
 
 
 def kafka_records(kafka: DataFrame) -> DataFrame:
-    """Keep the Kafka source columns validation needs (key, value, topic, partition, offset).
+    """Keep the Kafka source columns validation needs (key, value, topic, partition, offset,
+    and the record's timestamp as :data:`RECORD_TIME`).
 
     Markers that ``airlines smoke`` (``helm test``) writes to the input topics are not
     flight events: they are dropped here, so they neither count nor become dead letters.
     """
     is_marker = F.col("key").eqNullSafe(F.lit(SMOKE_KEY))
-    return kafka.where(~is_marker).select(*RECORD_COLUMNS)
+    return kafka.where(~is_marker).select(*RECORD_COLUMNS, F.col("timestamp").alias(RECORD_TIME))
 
 
 def _quoted(value: Column, spec: FieldSpec) -> Column:
@@ -251,9 +260,10 @@ def parse_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame:
     specs = event_fields()
     value = F.col("value")
     read = F.call_function(READ_EVENT, value) if fast_path else _spark_read(value)
-    with_read = records.select(*RECORD_COLUMNS, read.alias(_READ))
+    with_read = records.select(*RECORD_COLUMNS, RECORD_TIME, read.alias(_READ))
     return with_read.select(
         *RECORD_COLUMNS,
+        RECORD_TIME,
         F.coalesce(F.col(_READ)[CHECKED], F.lit(False)).alias(_CHECKED),
         F.col(_READ).isNotNull().alias(_READABLE),
         *[F.col(_READ)[s.name].alias(s.name) for s in specs],
@@ -275,24 +285,61 @@ def _spark_read(value: Column) -> Column:
     return _let(wire, typed)
 
 
-def _rules_problem() -> Column:
-    """The cross-field rules a parsed record breaks (null: none)."""
+def _within_future_skew(skew: timedelta) -> Column:
+    """The event's time is at most ``skew`` after its record's (null when either is)."""
+    skew_us = round(skew.total_seconds() * 1_000_000)
+    return F.unix_micros(F.col("timestamp")) <= F.unix_micros(F.col(RECORD_TIME)) + skew_us
+
+
+def future_time_problem(skew: timedelta) -> Column:
+    """Why a parsed record's event lies too far ahead of its Kafka record (null: it does
+    not), word for word :func:`airlines.contract.future_time_problem`'s reason.
+
+    The decision depends on the record alone (its two times), so replaying the same
+    records decides the same way, whenever and however often they are read.
+    """
+    return F.when(
+        ~_within_future_skew(skew),
+        F.concat(
+            F.lit("timestamp: "),
+            F.date_format(F.col("timestamp"), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"),
+            F.lit(
+                f" is more than {format_duration(skew)} ({MAX_FUTURE_SKEW_SETTING}) "
+                "after its Kafka record's timestamp "
+            ),
+            F.date_format(F.col(RECORD_TIME), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"),
+        ),
+    )
+
+
+def _rules_hold(skew: timedelta) -> Column:
+    """Every cross-field rule holds, and the event's time is within ``skew`` of its record's."""
+    holds = F.coalesce(_within_future_skew(skew), F.lit(False))
+    for rule in CROSS_FIELD_RULES:
+        holds = holds & F.coalesce(F.expr(rule.sql), F.lit(False))
+    return holds
+
+
+def _rules_problem(skew: timedelta) -> Column:
+    """The cross-field rules a parsed record breaks, and its time's bound (null: none)."""
     broken = [
         # A rule over a missing field is unknown (null), not broken: the field itself
         # is already reported.
         F.when(~F.coalesce(F.expr(rule.sql), F.lit(True)), F.lit(f"{rule.name}: {rule.message}"))
         for rule in CROSS_FIELD_RULES
     ]
-    return F.nullif(F.concat_ws("; ", *broken), F.lit(""))
+    return F.nullif(F.concat_ws("; ", *broken, future_time_problem(skew)), F.lit(""))
 
 
-def rejection() -> Column:
+def rejection(max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW) -> Column:
     """Why a parsed record (:func:`parse_records`) is rejected, or null if it is valid.
 
     Every problem found, ``"; "``-joined: an empty (null) value, bytes that are not
     UTF-8, text that is not one JSON object, missing/null fields, wrong JSON types,
     values outside the contract's bounds, patterns, enums and formats; and, like
-    pydantic, only once every field is valid, the broken cross-field rules. A record the
+    pydantic, only once every field is valid, the broken cross-field rules and an event
+    time more than ``max_future_skew`` after the record's (:func:`future_time_problem`).
+    A record the
     fast path checked has only the rules left to break; only the others pay for
     :func:`full_problem` (CASE evaluates lazily).
     """
@@ -305,14 +352,19 @@ def rejection() -> Column:
             F.when(~F.col(_READABLE), F.lit(UNREADABLE)),
         ),
     )
-    return F.coalesce(problem, _rules_problem())
+    return F.coalesce(problem, _rules_problem(max_future_skew))
 
 
 def _event() -> Column:
     return F.struct(*[F.col(s.name) for s in event_fields()])
 
 
-def validate_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame:
+def validate_records(
+    records: DataFrame,
+    *,
+    fast_path: bool = True,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+) -> DataFrame:
     """Each record with ``event`` (typed) and ``rejection`` (:func:`rejection`).
 
     ``event`` is null when ``rejection`` is not. Unknown extra keys are ignored (a
@@ -324,7 +376,10 @@ def validate_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame
     specs = event_fields()
     parsed = parse_records(records, fast_path=fast_path)
     judged = parsed.select(
-        *RECORD_COLUMNS, *[s.name for s in specs], rejection().alias("rejection")
+        *RECORD_COLUMNS,
+        RECORD_TIME,
+        *[s.name for s in specs],
+        rejection(max_future_skew).alias("rejection"),
     )
     # A rejected record carries no event: what Spark made of it can be outside what any
     # reader handles (a number read as a timestamp in the year -2435 breaks Python's
@@ -342,6 +397,7 @@ def gated_events(
     records: DataFrame,
     *,
     dead_letter_gate: str | None,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
     records_metric: str | None = None,
     valid_metric: str | None = None,
 ) -> DataFrame:
@@ -356,6 +412,8 @@ def gated_events(
     form than the producers') and sends it to the dead-letter topic when there is one,
     as :func:`dead_letter_columns` says. The gate is non-deterministic, so the optimizer
     neither moves nor drops it. ``dead_letter_gate=None`` only drops rejected records.
+    An event more than ``max_future_skew`` after its record is rejected as one that breaks
+    a cross-field rule is (:func:`future_time_problem`).
 
     ``records_metric`` and ``valid_metric`` name observed metrics (``observe``): the
     records judged, and the valid ones, in each micro-batch.
@@ -363,10 +421,7 @@ def gated_events(
     parsed = parse_records(records)
     if records_metric is not None:
         parsed = parsed.observe(records_metric, F.count(F.lit(1)).alias("records"))
-    rules_hold = F.lit(True)
-    for rule in CROSS_FIELD_RULES:
-        rules_hold = rules_hold & F.coalesce(F.expr(rule.sql), F.lit(False))
-    fast_valid = F.col(_CHECKED) & rules_hold
+    fast_valid = F.col(_CHECKED) & _rules_hold(max_future_skew)
 
     if dead_letter_gate is not None:
         gate = F.call_function(
@@ -374,11 +429,11 @@ def gated_events(
             *RECORD_COLUMNS,
             F.col(_CHECKED),
             F.col(_READABLE),
-            _rules_problem(),
+            _rules_problem(max_future_skew),
         )
         keep = fast_valid | gate
     else:
-        keep = fast_valid | rejection().isNull()
+        keep = fast_valid | rejection(max_future_skew).isNull()
     kept = parsed.where(keep)
     if valid_metric is not None:
         kept = kept.observe(valid_metric, F.count(F.lit(1)).alias("valid"))

@@ -287,12 +287,16 @@ class TopicMessage:
     topic: str
     partition: int
     offset: int
+    #: The record's own timestamp (ms since the epoch); None if it has none.
+    timestamp_ms: int | None = None
 
     def record(self) -> SourceRecord:
         """As the oracle's helpers take it (:mod:`airlines.jobs.testing`)."""
         from airlines.jobs.testing import SourceRecord
 
-        return SourceRecord(self.topic, self.partition, self.offset, self.key, self.value)
+        return SourceRecord(
+            self.topic, self.partition, self.offset, self.key, self.value, self.timestamp_ms
+        )
 
 
 def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[TopicMessage]:
@@ -300,7 +304,7 @@ def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[Topic
 
     Acknowledged messages (acks=all) are below the end, so nothing sent before is missed.
     """
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
     consumer = Consumer(
         {
@@ -331,7 +335,18 @@ def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[Topic
             positions[partition] = offset + 1
             pairs: Any = msg.headers() or []
             headers = {str(name): bytes(raw or b"").decode() for name, raw in pairs}
-            messages.append(TopicMessage(msg.key(), msg.value(), headers, topic, partition, offset))
+            kind, stamp = msg.timestamp()
+            messages.append(
+                TopicMessage(
+                    msg.key(),
+                    msg.value(),
+                    headers,
+                    topic,
+                    partition,
+                    offset,
+                    None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
+                )
+            )
         return messages
     finally:
         consumer.close()
