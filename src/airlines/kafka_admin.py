@@ -39,20 +39,35 @@ def min_insync_replicas(replication_factor: int) -> int:
     return max(1, min(2, replication_factor - 1))
 
 
+#: Topic setting: how far ahead of the broker's clock a record's own timestamp may be.
+TIMESTAMP_AFTER_MAX = "message.timestamp.after.max.ms"
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
     replication_factor: int
+    #: :data:`TIMESTAMP_AFTER_MAX`, when the topic has a bound (None: the broker's).
+    timestamp_after_max_ms: int | None = None
 
     @property
     def configs(self) -> dict[str, str]:
-        return {"min.insync.replicas": str(min_insync_replicas(self.replication_factor))}
+        configs = {"min.insync.replicas": str(min_insync_replicas(self.replication_factor))}
+        if self.timestamp_after_max_ms is not None:
+            configs[TIMESTAMP_AFTER_MAX] = str(self.timestamp_after_max_ms)
+        return configs
 
 
 def topic_specs(config: AppConfig) -> list[TopicSpec]:
-    """The regional input topics and the dead-letter topic of a config."""
-    specs = [TopicSpec(t.name, t.partitions, t.replication_factor) for t in config.topics]
+    """The regional input topics and the dead-letter topic of a config.
+
+    The broker refuses an input record whose own timestamp is further ahead of its clock
+    than ``streaming.maxFutureSkew``, as the job refuses an event further ahead of its
+    record: a producer cannot move the job's watermark by dating the record instead.
+    """
+    ahead_ms = round(config.streaming.max_future_skew.total_seconds() * 1000)
+    specs = [TopicSpec(t.name, t.partitions, t.replication_factor, ahead_ms) for t in config.topics]
     dead = config.dead_letter
     specs.append(TopicSpec(dead.topic, dead.partitions, dead.replication_factor))
     return specs
@@ -191,6 +206,7 @@ def ensure_topics(
                     outcome.action = "partitions increased"
                     outcome.notes.append(f"partitions {len(partitions)} -> {spec.partitions}")
                     outcome.partitions = spec.partitions
+            _align_timestamp_bound(admin, spec, outcome, timeout)
         if missing:
             new = [
                 NewTopic(
@@ -241,6 +257,39 @@ def ensure_topics(
     wanted = [o for o in outcomes.values() if o.action != "failed"]
     _wait_for_leaders(kafka, wanted, deadline)
     return [outcomes[s.name] for s in specs]
+
+
+def _align_timestamp_bound(
+    admin: AdminClient, spec: TopicSpec, outcome: TopicOutcome, timeout: float
+) -> None:
+    """Give an existing topic the spec's :data:`TIMESTAMP_AFTER_MAX` (topics created before
+    the bound existed, or with another); a note says what changed."""
+    from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+    from confluent_kafka.admin._resource import ResourceType
+
+    if spec.timestamp_after_max_ms is None:
+        return
+    wanted = str(spec.timestamp_after_max_ms)
+    resource = ConfigResource(ResourceType.TOPIC, spec.name)
+    try:
+        entries = admin.describe_configs([resource], request_timeout=min(30, timeout))
+        current = entries[resource].result()[TIMESTAMP_AFTER_MAX].value
+        if current == wanted:
+            return
+        change = ConfigResource(
+            ResourceType.TOPIC,
+            spec.name,
+            incremental_configs=[
+                ConfigEntry(
+                    TIMESTAMP_AFTER_MAX, wanted, incremental_operation=AlterConfigOpType.SET
+                )
+            ],
+        )
+        admin.incremental_alter_configs([change], request_timeout=min(30, timeout))[change].result()
+    except Exception as exc:
+        outcome.problems.append(f"cannot set {TIMESTAMP_AFTER_MAX}={wanted}: {_error_text(exc)}")
+    else:
+        outcome.notes.append(f"{TIMESTAMP_AFTER_MAX} {current} -> {wanted}")
 
 
 def _partitions_led(metadata: ClusterMetadata, outcome: TopicOutcome) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +17,7 @@ from confluent_kafka.admin._resource import ResourceType
 
 from airlines.config import AppConfig, KafkaConfig, dump_config
 from airlines.kafka_admin import (
+    TIMESTAMP_AFTER_MAX,
     admin_client,
     cluster_metadata,
     delete_topics,
@@ -24,7 +27,7 @@ from airlines.kafka_admin import (
 from airlines.redis_bootstrap import cluster_health, parse_cluster_nodes
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
-from airlines.stack.testing import RunningStack, run_cli
+from airlines.stack.testing import FreshConfig, RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -102,10 +105,19 @@ def test_topics_ensure_is_idempotent_and_grows_partitions(
         assert second.stdout.count("unchanged") == 4
         assert "created" not in second.stdout
 
-        path.write_text(dump_config(_config_with_topics(stack, suffix, partitions=5, rf=3)))
+        # Input records may be dated at most maxFutureSkew ahead of the broker's clock.
+        bounds = [topic_config(stack.config.kafka, n)[TIMESTAMP_AFTER_MAX] for n in names]
+        assert bounds == ["3600000"] * 3 + [str(2**63 - 1)]  # the dead letters: unbounded
+
+        grown_config = _config_with_topics(stack, suffix, partitions=5, rf=3)
+        grown_config.streaming.max_future_skew = timedelta(hours=2)
+        path.write_text(dump_config(grown_config))
         grown = run_cli("topics", "ensure", "--config", str(path))
         assert grown.returncode == 0, grown.stderr
         assert grown.stdout.count("partitions increased") == 4
+        assert grown.stdout.count(f"{TIMESTAMP_AFTER_MAX} 3600000 -> 7200000") == 3
+        bounds = [topic_config(stack.config.kafka, n)[TIMESTAMP_AFTER_MAX] for n in names]
+        assert bounds == ["7200000"] * 3 + [str(2**63 - 1)]
         metadata = cluster_metadata(stack.config.kafka)
         assert all(len(metadata.topics[name].partitions) == 5 for name in names)
 
@@ -116,6 +128,36 @@ def test_topics_ensure_is_idempotent_and_grows_partitions(
         assert "has 5 partitions, more than the configured 3" in mismatch.stdout
     finally:
         delete_topics(stack.config.kafka, names)
+
+
+def test_the_broker_refuses_an_input_record_dated_past_the_bound(
+    fresh_config: FreshConfig,
+) -> None:
+    """A producer cannot date the record itself ahead instead of its event."""
+    from confluent_kafka import Producer
+
+    from airlines.producers.publisher import producer_settings
+
+    config = fresh_config.config
+    producer = Producer(producer_settings(config.kafka))
+    now_ms = int(time.time() * 1000)
+    errors: list[Any] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        errors.append(err)
+
+    # One at a time: the broker refuses a whole batch for one record in it.
+    for ahead in (timedelta(minutes=50), timedelta(hours=2)):
+        producer.produce(
+            config.topics[0].name,
+            value=b"{}",
+            timestamp=now_ms + int(ahead.total_seconds() * 1000),
+            on_delivery=delivered,
+        )
+        assert producer.flush(30) == 0
+    assert errors[0] is None
+    assert errors[1] is not None
+    assert errors[1].code() == KafkaError.INVALID_TIMESTAMP, errors
 
 
 def test_topics_ensure_returns_once_every_leader_answers_for_its_partitions(

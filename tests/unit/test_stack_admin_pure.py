@@ -84,7 +84,12 @@ def test_topic_specs_include_the_dead_letter_topic() -> None:
     specs = topic_specs(AppConfig())
     assert [s.name for s in specs][-1] == "flights-dead-letter"
     assert all(s.replication_factor == 3 for s in specs)
-    assert specs[0].configs == {"min.insync.replicas": "2"}
+    # Input records may be dated at most streaming.maxFutureSkew ahead of the broker.
+    assert specs[0].configs == {
+        "min.insync.replicas": "2",
+        "message.timestamp.after.max.ms": "3600000",
+    }
+    assert specs[-1].configs == {"min.insync.replicas": "2"}
 
 
 def test_parse_checks() -> None:
