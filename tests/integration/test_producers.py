@@ -176,6 +176,40 @@ def test_replay_stops_at_a_line_it_cannot_read_and_sends_what_came_before(
     assert [str(i) for i in sent] == expected
 
 
+def test_replay_holds_back_events_dated_past_the_bound_unless_allowed(
+    stack: RunningStack, fresh_config: FreshConfig, tmp_path: Path
+) -> None:
+    """The job would dead-letter an event dated more than streaming.maxFutureSkew after
+    the clock it is sent by; replay says so per row and does not send it."""
+    topic = fresh_config.config.topics[0].name
+    sim = FleetSimulator(Region.EAST_COAST, fleet_size=4, seed=5)
+    old = sim.event_at(datetime(2015, 3, 1, 9, tzinfo=UTC))  # past years replay fine
+    ahead = sim.event_at(datetime(2999, 1, 1, tzinfo=UTC))
+    recent = sim.event_at(datetime.now(UTC))
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(b"\n".join(e.to_json() for e in (old, ahead, recent)) + b"\n")
+
+    checked = run_cli("replay", str(source), "--topic", topic, "--check")  # no config
+    held = run_cli("replay", str(source), "--topic", topic, env=fresh_config.env)
+    for result in (checked, held):
+        assert result.returncode == 1
+        assert (
+            f"{source}:2: timestamp: 2999-01-01T00:00:00.000000Z is more than 1h "
+            "(streaming.maxFutureSkew) after this machine's clock "
+        ) in result.stderr, result.stderr
+        assert f"{source}:1:" not in result.stderr
+        assert f"{source}:3:" not in result.stderr
+    assert "2 delivered, 0 failed" in held.stdout
+    sent = [FlightEvent.from_json(m.value or b"") for m in read_topic(fresh_config.config, topic)]
+    assert sent == [old, recent]
+
+    allowed = run_cli(
+        "replay", str(source), "--topic", topic, "--allow-future", env=fresh_config.env
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "3 delivered, 0 failed" in allowed.stdout
+
+
 def test_replay_of_a_whole_file_keeps_file_order(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:

@@ -194,6 +194,14 @@ def replay(
     check: Annotated[
         bool, typer.Option("--check", help="Only validate the file; send nothing.")
     ] = False,
+    allow_future: Annotated[
+        bool,
+        typer.Option(
+            "--allow-future",
+            help="Also send events dated more than streaming.maxFutureSkew after this "
+            "machine's clock (the job dead-letters them).",
+        ),
+    ] = False,
     naive_timezone: Annotated[
         str,
         typer.Option(
@@ -208,13 +216,17 @@ def replay(
     Rows without an event_id get a deterministic one (the same row of the same file gets
     the same id on every replay); the original record's words ('On Time', 'east_coast',
     ...) are read as the contract's values. Invalid rows are reported as FILE:LINE: field:
-    problem and not sent; exits 1 if there were any. A line that is not UTF-8 or longer
+    problem and not sent; exits 1 if there were any. So are events dated more than
+    streaming.maxFutureSkew after this machine's clock (FILE:LINE: timestamp: ...), which
+    the job would dead-letter, unless --allow-future. A line that is not UTF-8 or longer
     than 1 MiB ends the replay there (FILE:LINE: problem): the rows before it are sent and
     reported, and it exits 1.
     """
-    from datetime import UTC, tzinfo
+    from datetime import UTC, datetime, tzinfo
     from zoneinfo import ZoneInfo
 
+    from airlines.config.types import format_duration
+    from airlines.contract import DEFAULT_MAX_FUTURE_SKEW, future_time_problem
     from airlines.producers.publisher import EventPublisher, Pacer
     from airlines.producers.replay import (
         CsvHeaderError,
@@ -239,8 +251,11 @@ def replay(
     except ValueError as exc:
         fail(str(exc))
     publisher = None
-    if not check:  # --check needs no cluster, so no config either
-        kafka = resolve_config(config).kafka
+    # --check needs no cluster, so no config either (the default bound then).
+    app_config = resolve_config(config) if not check or config is not None else None
+    skew = app_config.streaming.max_future_skew if app_config else DEFAULT_MAX_FUTURE_SKEW
+    if app_config is not None and not check:
+        kafka = app_config.kafka
         publisher = EventPublisher(kafka)
         if not publisher.topic_exists(topic):
             fail(f"--topic: topic {topic!r} does not exist on {','.join(kafka.bootstrap_servers)}")
@@ -255,6 +270,19 @@ def replay(
                 if row.event is None:
                     problems += 1
                     say_error(f"{file}:{row.line}: {row.problem}")
+                    continue
+                ahead = None
+                if not allow_future:
+                    ahead = future_time_problem(
+                        row.event.timestamp,
+                        datetime.now(UTC),
+                        skew,
+                        format_duration(skew),
+                        "this machine's clock",
+                    )
+                if ahead is not None:
+                    problems += 1
+                    say_error(f"{file}:{row.line}: {ahead}; not sent (--allow-future sends it)")
                     continue
                 valid += 1
                 derived += row.derived_id
