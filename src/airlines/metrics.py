@@ -61,6 +61,9 @@ JOB_DEAD_LETTERED = _job(
 )
 JOB_LATE = _job("late_events_total", "counter", "Events dropped as late by the watermark.")
 JOB_DUPLICATES = _job("duplicate_events_total", "counter", "Repeated event ids dropped.")
+JOB_MARKERS = _job(
+    "smoke_markers_total", "counter", "Smoke-test markers (airlines smoke) read and skipped."
+)
 JOB_REDIS_RETRIES = _job(
     "redis_write_retries_total", "counter", "Redis write rounds retried (failover, redirects...)."
 )
@@ -118,6 +121,7 @@ METRICS: tuple[MetricSpec, ...] = (
     JOB_DEAD_LETTERED,
     JOB_LATE,
     JOB_DUPLICATES,
+    JOB_MARKERS,
     JOB_REDIS_RETRIES,
     JOB_BATCH_DURATION,
     JOB_LAST_BATCH_ID,

@@ -41,9 +41,11 @@ def heartbeat_key(key_prefix: str) -> str:
     return KeyLayout(key_prefix).heartbeat()
 
 
-def is_smoke_marker(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
-    """True for a message produced by ``airlines smoke`` (by its headers)."""
-    return any(name == SMOKE_HEADER for name, _ in headers or ())
+def is_smoke_marker(key: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+    """True for a message produced by ``airlines smoke``: its key *and* its header say so
+    (the streaming job decides the same way; a record with only one of them is judged as
+    any other record is)."""
+    return key == SMOKE_KEY and any(name == SMOKE_HEADER for name, _ in headers or ())
 
 
 @dataclass

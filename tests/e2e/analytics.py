@@ -81,6 +81,8 @@ _DUMP = textwrap.dedent(
             "topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
             "key": base64.b64encode(msg.key() or b"").decode(),
             "value": None if value is None else base64.b64encode(value).decode(),
+            "timestamp": msg.timestamp()[1],
+            "headers": [name for name, _ in msg.headers() or []],
         }) + "\\n")
         if msg.offset() + 1 >= remaining[key]:
             del remaining[key]
@@ -207,6 +209,8 @@ def dump_topics(kube: Kube, namespace: str, topics: list[str]) -> list[SourceRec
                 data["offset"],
                 base64.b64decode(data["key"]),
                 None if value is None else base64.b64decode(value),
+                data["timestamp"],
+                tuple(data["headers"]),
             )
         )
     where = [(r.topic, r.partition, r.offset) for r in records]

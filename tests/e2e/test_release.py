@@ -140,13 +140,19 @@ def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
         window=config.streaming.window,
         slide=config.streaming.slide,
         watermark=config.streaming.watermark,
+        max_future_skew=config.streaming.max_future_skew,
     )
-    events = [r for r in records if not r.is_smoke_marker]
-    # Every event is aggregated, dead-lettered, late or a duplicate.
+    # Every record is aggregated, dead-lettered, late, a duplicate or a smoke marker
+    # (helm test's, by key and header).
     assert config.streaming.slide is None
+    assert expected.markers == sum(r.is_smoke_marker for r in records) > 0
     assert (
-        expected.aggregated_events + expected.rejected + expected.late_events + expected.duplicates
-        == len(events)
+        expected.aggregated_events
+        + expected.rejected
+        + expected.late_events
+        + expected.duplicates
+        + expected.markers
+        == len(records)
     )
     with release.redis_config(tmp_path) as (path, env), environment(env):
         # Every window hash in Redis, through the port-forwards ...

@@ -336,11 +336,18 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
     assert len(logged) >= len(phases) - 3  # a kill may land between a commit and its log line
     for batch_id, batch in logged.items():
         figures = expected.phases[batch_id]
-        assert (batch.input_rows, batch.dead_lettered, batch.late_events, batch.duplicates) == (
+        assert (
+            batch.input_rows,
+            batch.dead_lettered,
+            batch.late_events,
+            batch.duplicates,
+            batch.markers,
+        ) == (
             figures.records,
             figures.rejected,
             figures.late,
             figures.duplicates,
+            figures.markers,
         ), batch_id
     # Every rejected record is dead-lettered (at least once), with its reason.
     rejected = {(r.topic, r.partition, r.offset) for r in records if r.key == b"bad"}

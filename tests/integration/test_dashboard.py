@@ -134,7 +134,14 @@ def _assert_batches_shown(page: Page, batches: list[dict[str, Any]]) -> None:
     shown = _cells(page, "batches-table")
     assert [int(b["batch_id"]) for b in shown] == [b["batch_id"] for b in batches]
     for row, batch in zip(shown, batches, strict=True):
-        for field in ("input_rows", "rows_written", "dead_lettered", "late_events", "duplicates"):
+        for field in (
+            "input_rows",
+            "rows_written",
+            "dead_lettered",
+            "late_events",
+            "duplicates",
+            "markers",
+        ):
             assert int(row[field]) == batch[field], (batch["batch_id"], field)
 
 
@@ -341,6 +348,7 @@ def test_dashboard_and_metrics_on_a_real_run(
                 ("airlines_job_dead_lettered_records_total", sum(b.dead_lettered for b in logged)),
                 ("airlines_job_late_events_total", sum(b.late_events for b in logged)),
                 ("airlines_job_duplicate_events_total", sum(b.duplicates for b in logged)),
+                ("airlines_job_smoke_markers_total", sum(b.markers for b in logged)),
                 ("airlines_job_batch_duration_seconds_count", len(logged)),
             ):
                 assert value(job_metrics, name) == figure, name

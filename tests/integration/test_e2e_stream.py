@@ -47,6 +47,7 @@ from airlines.jobs.testing import (
     window_hashes,
 )
 from airlines.producers.simulator import FleetSimulator
+from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
 from airlines.stack import testing as stack_testing
 from airlines.stack.testing import RunningStack, TopicMessage, read_topic, run_cli
 
@@ -142,6 +143,10 @@ def build_phases(config: AppConfig) -> tuple[list[list[Message]], list[tuple[str
     phases[2] += rng.sample(phases[1], 10) + _messages(rng.sample(on_time3, 15), rng)
     # The bad records go in with the first phase, spread over the topics.
     phases[0] += [(topic, b"bad", record.value) for topic, record in bad]
+    # An event under the smoke markers' key but without their header: an event like any
+    # other (the key alone cannot hide a record).
+    posing = sims[second].event_at(_at(30))
+    phases[0].append((second, SMOKE_KEY, posing.to_json()))
     return phases, bad
 
 
@@ -153,8 +158,14 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
         config = fresh.config
         phases, bad = build_phases(config)
         log = ""
-        for phase in phases:
+        for number, phase in enumerate(phases):
             produce_messages(config, phase)
+            if number == 0:  # what airlines smoke (helm test) writes: skipped, counted
+                produce_messages(
+                    config,
+                    [(t.name, SMOKE_KEY, b"smoke marker") for t in config.topics],
+                    headers=[(SMOKE_HEADER, b"1")],
+                )
             run = run_cli(
                 "stream", "--config", str(fresh.path), "--available-now", env=fresh.env, timeout=600
             )
@@ -218,8 +229,10 @@ def _late_per_group(scenario: Scenario) -> list[Counter[tuple[str, str, int]]]:
 def test_counts_reconcile_exactly(scenario: Scenario) -> None:
     expected = scenario.expected
     events_in = sum(len(phase) for phase in scenario.phases)
+    markers = len(scenario.config.topics)
     logged = scenario.batches
-    assert sum(b.input_rows for b in logged) == events_in
+    assert sum(b.input_rows for b in logged) == events_in + markers
+    assert sum(b.markers for b in logged) == expected.markers == markers
     # Every late event is counted, however many share a group in a batch or across
     # batches (Spark's aggregation alone would count one per group and batch).
     per_phase = _late_per_group(scenario)
@@ -232,8 +245,12 @@ def test_counts_reconcile_exactly(scenario: Scenario) -> None:
     assert sum(b.dead_lettered for b in logged) == len(scenario.dead_letters) == len(scenario.bad)
     aggregated = sum(w.event_count for w in expected.windows.values())  # tumbling: one each
     assert aggregated == expected.aggregated_events
-    assert events_in == (
-        aggregated + len(scenario.dead_letters) + expected.late_events + expected.duplicates
+    assert events_in + markers == (
+        aggregated
+        + len(scenario.dead_letters)
+        + expected.late_events
+        + expected.duplicates
+        + expected.markers
     )
     actual_aggregated = sum(int(h["event_count"]) for h in window_hashes(scenario.config).values())
     assert actual_aggregated == aggregated

@@ -61,22 +61,29 @@ def test_every_bad_record_is_rejected_with_its_reason(spark: SparkSession) -> No
         assert parse_valid(bad.value) is None, bad.kind
 
 
-def test_smoke_markers_are_neither_events_nor_dead_letters(spark: SparkSession) -> None:
-    from airlines.smoke import SMOKE_KEY
+def test_smoke_markers_are_known_by_key_and_header_and_nothing_else_is_hidden(
+    spark: SparkSession,
+) -> None:
+    from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
 
     event = template().to_json()
     sent = datetime(2026, 12, 7, 9, 0, 0, 123000, tzinfo=UTC)
+    header = [(SMOKE_HEADER, b"1")]
     rows = [
-        (SMOKE_KEY, b"smoke marker, not an event", "east", 0, 0, sent),
-        (None, event, "east", 0, 1, sent),
-        (b"DL1", event, "east", 0, 2, sent),
+        (SMOKE_KEY, b"smoke marker, not an event", "east", 0, 0, sent, header),
+        (None, event, "east", 0, 1, sent, None),
+        (b"DL1", event, "east", 0, 2, sent, None),
+        (SMOKE_KEY, event, "east", 0, 3, sent, None),  # the key alone
+        (SMOKE_KEY, event, "east", 0, 4, sent, [("other", b"1")]),
+        (b"DL1", event, "east", 0, 5, sent, header),  # the header alone
     ]
     kafka = spark.createDataFrame(
         rows,
-        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp",
+        "key binary, value binary, topic string, partition int, offset long, "
+        "timestamp timestamp, headers array<struct<key: string, value: binary>>",
     )
     kept = transform.kafka_records(kafka).collect()
-    assert sorted(row["offset"] for row in kept) == [1, 2]  # null keys kept
+    assert sorted(row["offset"] for row in kept) == [1, 2, 3, 4, 5]
     # The record's own time goes on, under a name no event field has.
     assert {row[transform.RECORD_TIME].astimezone(UTC) for row in kept} == {sent}
 

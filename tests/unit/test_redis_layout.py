@@ -108,3 +108,15 @@ def test_heartbeat() -> None:
         "rows",
         10,
     )
+
+
+def test_batch_reports_round_trip_and_old_ones_have_no_markers() -> None:
+    import orjson
+
+    from airlines.jobs.layout import BatchSummary
+
+    summary = BatchSummary(7, 1_700_000_000_000, 120, 40, 3, 2, 1, 950, None, markers=3)
+    assert BatchSummary.from_json(summary.to_json_bytes()) == summary
+    old = orjson.loads(summary.to_json_bytes())
+    del old["markers"]  # written before markers were counted
+    assert BatchSummary.from_json(orjson.dumps(old)).markers == 0

@@ -102,8 +102,11 @@ def test_parse_checks() -> None:
 
 def test_smoke_helpers() -> None:
     assert heartbeat_key("aa") == "aa:job:heartbeat"
-    assert is_smoke_marker([("airlines-smoke", b"1")])
-    assert not is_smoke_marker(None)
+    # A marker by its key and its header, never by one of them alone.
+    assert is_smoke_marker(b"__airlines_smoke__", [("airlines-smoke", b"1")])
+    assert not is_smoke_marker(b"__airlines_smoke__", None)
+    assert not is_smoke_marker(b"__airlines_smoke__", [("other", b"1")])
+    assert not is_smoke_marker(b"DL1", [("airlines-smoke", b"1")])
     assert timedelta(seconds=90)  # the documented default of --analytics-within
 
 

@@ -136,6 +136,7 @@ def health(
     )
     table = Table("batch", "finished", "records in", "rows written", "dead-lettered", "late")
     table.add_column("duplicates")
+    table.add_column("markers")
     table.add_column("duration")
     for b in state.batches:
         table.add_row(
@@ -146,6 +147,7 @@ def health(
             str(b.dead_lettered),
             str(b.late_events),
             str(b.duplicates),
+            str(b.markers),
             f"{b.duration_ms / 1000:.1f}s",
         )
     console.print(table)

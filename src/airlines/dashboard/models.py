@@ -76,6 +76,7 @@ class BatchOut(BaseModel):
     dead_lettered: int = Field(description="Records sent to the dead-letter topic.")
     late_events: int = Field(description="Events dropped as late by the watermark.")
     duplicates: int = Field(description="Repeated event ids dropped.")
+    markers: int = Field(description="Smoke-test markers (airlines smoke) skipped.")
     duration_ms: int
     watermark_ms: int | None
     watermark: str | None

@@ -301,7 +301,7 @@ def heartbeat_commands(
 class BatchSummary:
     """One analytics micro-batch as the job reports it to Redis (``P:job:batches``).
 
-    ``input_rows = aggregated + dead_lettered + late_events + duplicates``; the figures
+    ``input_rows = aggregated + dead_lettered + late_events + duplicates + markers``; the figures
     are those of the job's batch log line. ``watermark_ms`` is the event-time watermark
     the batch ran with (None before any event).
     """
@@ -315,6 +315,8 @@ class BatchSummary:
     duplicates: int
     duration_ms: int
     watermark_ms: int | None
+    #: Smoke markers skipped (0 in reports written before markers were counted).
+    markers: int = 0
 
     def to_json_bytes(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
@@ -322,7 +324,7 @@ class BatchSummary:
     @classmethod
     def from_json(cls, text: str | bytes) -> BatchSummary:
         data = orjson.loads(text)
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def batch_log_commands(

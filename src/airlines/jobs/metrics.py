@@ -68,6 +68,7 @@ class _Figures:
     dead_lettered: int = 0
     late: int = 0
     duplicates: int = 0
+    markers: int = 0
     redis_retries: int = 0
     duration_buckets: list[int] = field(
         default_factory=lambda: [0] * (len(BATCH_DURATION_BUCKETS) + 1)
@@ -100,6 +101,7 @@ class JobMetrics(Collector):
             f.dead_lettered += report.dead_lettered
             f.late += report.late_events
             f.duplicates += report.duplicates
+            f.markers += report.markers
             f.redis_retries += report.redis_retries
             f.duration_buckets[bisect.bisect_left(BATCH_DURATION_BUCKETS, seconds)] += 1
             f.duration_sum += seconds
@@ -120,6 +122,7 @@ class JobMetrics(Collector):
             (names.JOB_DEAD_LETTERED, f.dead_lettered),
             (names.JOB_LATE, f.late),
             (names.JOB_DUPLICATES, f.duplicates),
+            (names.JOB_MARKERS, f.markers),
             (names.JOB_REDIS_RETRIES, f.redis_retries),
         ):
             yield CounterMetricFamily(spec.family, spec.help, value=value)
@@ -162,6 +165,7 @@ class BatchLog:
             dead_lettered=report.dead_lettered,
             late_events=report.late_events,
             duplicates=report.duplicates,
+            markers=report.markers,
             duration_ms=report.duration_ms,
             watermark_ms=watermark_ms(report.watermark),
         )

@@ -57,6 +57,7 @@ log = logging.getLogger("airlines.stream")
 ANALYTICS_QUERY = "flight-analytics"
 #: Names of the observed metrics of the analytics query: the records judged, the valid.
 RECORDS_METRICS = "records"
+MARKERS_METRICS = "markers"
 VALIDATION_METRICS = "validation"
 #: Spark SQL setting the job turns off (see :func:`build_session`).
 CONSTRAINT_PROPAGATION = "spark.sql.constraintPropagation.enabled"
@@ -171,6 +172,8 @@ def kafka_stream(spark: SparkSession, config: AppConfig) -> DataFrame:
         .option("startingOffsets", config.streaming.starting_offsets)
         # Data deleted by retention before it was read is a loss: fail loudly.
         .option("failOnDataLoss", "true")
+        # Smoke markers are recognised by a header as well as their key.
+        .option("includeHeaders", "true")
     )
     if config.streaming.max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", config.streaming.max_offsets_per_trigger)
@@ -275,7 +278,7 @@ def analytics_output(
     dead-letter topic from inside this plan; without it they are only counted.
     """
     valid = transform.gated_events(
-        transform.kafka_records(records),
+        transform.kafka_records(records, markers_metric=MARKERS_METRICS),
         dead_letter_gate=dead_letter_gate,
         max_future_skew=config.streaming.max_future_skew,
         records_metric=RECORDS_METRICS,
@@ -333,9 +336,9 @@ def start_query(
 class BatchReport:
     """One analytics micro-batch, as logged.
 
-    Every record read is exactly one of: aggregated, dead-lettered, late or a
-    duplicate (``input_rows = aggregated + dead_lettered + late_events +
-    duplicates``). ``closed_window_rows`` (sliding windows only) counts windows of
+    Every record read is exactly one of: aggregated, dead-lettered, late, a duplicate or
+    a smoke marker (``input_rows = aggregated + dead_lettered + late_events + duplicates
+    + markers``). ``closed_window_rows`` (sliding windows only) counts windows of
     on-time events that had already closed; those events are aggregated elsewhere.
     """
 
@@ -349,12 +352,16 @@ class BatchReport:
     duplicates: int
     closed_window_rows: int
     watermark: str | None
+    #: Smoke markers (``airlines smoke``) skipped.
+    markers: int = 0
     #: Redis write retries the batch took (not logged; a metric).
     redis_retries: int = 0
 
     @property
     def aggregated(self) -> int:
-        return self.input_rows - self.dead_lettered - self.late_events - self.duplicates
+        return (
+            self.input_rows - self.dead_lettered - self.late_events - self.duplicates - self.markers
+        )
 
     def line(self) -> str:
         text = (
@@ -363,7 +370,7 @@ class BatchReport:
             f"{self.rows_written} rows written to Redis, {self.dead_lettered} dead-lettered, "
             f"{self.late_events} late (dropped by watermark"
             + (f" {self.watermark}" if self.watermark else "")
-            + f"), {self.duplicates} duplicates dropped"
+            + f"), {self.duplicates} duplicates dropped, {self.markers} smoke markers skipped"
         )
         if self.closed_window_rows:
             text += f", {self.closed_window_rows} closed-window rows"
@@ -377,6 +384,7 @@ DEDUPLICATION_OPERATOR = "dedupeWithinWatermark"
 def batch_report(progress: Any, rows_written: int) -> BatchReport:
     """Read a ``StreamingQueryProgress`` of the analytics query."""
     judged = progress.observedMetrics.get(RECORDS_METRICS)
+    markers = progress.observedMetrics.get(MARKERS_METRICS)
     valid = progress.observedMetrics.get(VALIDATION_METRICS)
     rejected = (
         (int(judged["records"]) - (int(valid["valid"]) if valid is not None else 0))
@@ -401,6 +409,7 @@ def batch_report(progress: Any, rows_written: int) -> BatchReport:
         duplicates=duplicates,
         closed_window_rows=closed,
         watermark=(progress.eventTime or {}).get("watermark"),
+        markers=int(markers["markers"]) if markers is not None else 0,
     )
 
 

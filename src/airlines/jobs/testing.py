@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -252,13 +252,14 @@ class PhaseFigures:
     late: int = 0
     duplicates: int = 0
     rejected: int = 0
+    markers: int = 0
 
 
 @dataclass
 class OracleResult:
-    """What the job must have written, and where every other event went.
+    """What the job must have written, and where every other record went.
 
-    ``aggregated_events + late_events + duplicates + rejected`` is every record.
+    ``aggregated_events + late_events + duplicates + rejected + markers`` is every record.
     """
 
     windows: dict[str, ExpectedWindow]
@@ -266,6 +267,7 @@ class OracleResult:
     late_events: int
     duplicates: int
     rejected: int
+    markers: int = 0
     #: Sliding windows only: windows of on-time events that had already closed.
     closed_window_rows: int = 0
     #: The same figures per phase, in phase order.
@@ -273,13 +275,21 @@ class OracleResult:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: A record as the oracle takes it: (topic, value), or (topic, value, the Kafka record's
-#: timestamp in ms) when the bound on event times is to be checked too.
-OracleRecord = tuple[str, bytes | None] | tuple[str, bytes | None, int]
+
+
+class OracleRecord(NamedTuple):
+    """A record as the oracle takes it (a plain ``(topic, value)`` pair will do)."""
+
+    topic: str
+    value: bytes | None
+    #: The Kafka record's timestamp (ms): the bound on event times is checked when given.
+    timestamp_ms: int | None = None
+    #: A smoke marker (``airlines smoke``): counted as one, never judged.
+    marker: bool = False
 
 
 def oracle(
-    phases: Sequence[Sequence[OracleRecord]],
+    phases: Sequence[Sequence[OracleRecord | tuple[str, bytes | None]]],
     routes: Mapping[str, str],
     layout: KeyLayout,
     *,
@@ -291,10 +301,10 @@ def oracle(
     """Expected Redis window hashes after the job processed ``phases``.
 
     ``phases`` are Spark's micro-batches in order, no-data batches included (empty),
-    each a list of (topic, message value[, record timestamp in ms]):
-    :func:`batch_phases` reads them from the query's offset log. A valid event more
-    than ``max_future_skew`` after its record's timestamp is rejected (records without
-    a timestamp are not checked).
+    each a list of :class:`OracleRecord` (or (topic, value) pairs): :func:`batch_phases`
+    reads them from the query's offset log. A valid event more than ``max_future_skew``
+    after its record's timestamp is rejected (records without a timestamp are not
+    checked); a smoke marker is counted as one.
 
     The watermark of batch ``n`` is the highest event time of the batches before it
     minus ``watermark``. Spark (3.4+) drops late rows against the watermark of the
@@ -323,12 +333,16 @@ def oracle(
         phase_max = max_event_ms
         counts = PhaseFigures(records=len(phase))
         figures.append(counts)
-        for record in phase:
-            topic, value = record[0], record[1]
-            event = parse_valid(value)
+        for pair in phase:
+            record = pair if isinstance(pair, OracleRecord) else OracleRecord(*pair)
+            topic, stamp = record.topic, record.timestamp_ms
+            if record.marker:
+                counts.markers += 1
+                continue
+            event = parse_valid(record.value)
             if event is None or (
-                len(record) == 3
-                and event.timestamp > _EPOCH + timedelta(milliseconds=record[2]) + max_future_skew
+                stamp is not None
+                and event.timestamp > _EPOCH + timedelta(milliseconds=stamp) + max_future_skew
             ):
                 counts.rejected += 1
                 continue
@@ -366,6 +380,7 @@ def oracle(
         late_events=sum(f.late for f in figures),
         duplicates=sum(f.duplicates for f in figures),
         rejected=sum(f.rejected for f in figures),
+        markers=sum(f.markers for f in figures),
         closed_window_rows=closed,
         phases=figures,
     )
@@ -418,9 +433,12 @@ def differences(
 
 
 def produce_messages(
-    config: Any, messages: Sequence[tuple[str, bytes | None, bytes | None]]
+    config: Any,
+    messages: Sequence[tuple[str, bytes | None, bytes | None]],
+    headers: Sequence[tuple[str, bytes]] | None = None,
 ) -> None:
-    """Send (topic, key, value) messages and wait until every one is acknowledged."""
+    """Send (topic, key, value) messages (each with ``headers``) and wait until every one
+    is acknowledged."""
     from confluent_kafka import Producer
 
     from airlines.producers.publisher import producer_settings
@@ -433,7 +451,9 @@ def produce_messages(
             failures.append(str(err))
 
     for topic, key, value in messages:
-        producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        producer.produce(
+            topic, value=value, key=key, headers=list(headers or ()), on_delivery=on_delivery
+        )
         producer.poll(0)
     remaining = producer.flush(60)
     if remaining or failures:
@@ -463,6 +483,7 @@ class LoggedBatch:
     dead_lettered: int
     late_events: int
     duplicates: int
+    markers: int
 
 
 def logged_batches(log_text: str) -> list[LoggedBatch]:
@@ -471,7 +492,8 @@ def logged_batches(log_text: str) -> list[LoggedBatch]:
 
     pattern = re.compile(
         r"batch (\d+): (\d+) records in .*?, (\d+) rows written to Redis, "
-        r"(\d+) dead-lettered, (\d+) late .*?, (\d+) duplicates dropped"
+        r"(\d+) dead-lettered, (\d+) late .*?, (\d+) duplicates dropped, "
+        r"(\d+) smoke markers skipped"
     )
     return [LoggedBatch(*(int(g) for g in match.groups())) for match in pattern.finditer(log_text)]
 
@@ -490,12 +512,14 @@ class SourceRecord:
     value: bytes | None
     #: The record's own timestamp (ms since the epoch), when read with it.
     timestamp_ms: int | None = None
+    #: Its headers' names, when read with them.
+    header_names: tuple[str, ...] = ()
 
     @property
     def is_smoke_marker(self) -> bool:
-        from airlines.smoke import SMOKE_KEY
+        from airlines.smoke import is_smoke_marker
 
-        return self.key == SMOKE_KEY
+        return is_smoke_marker(self.key, [(name, None) for name in self.header_names])
 
 
 @dataclass(frozen=True)
@@ -548,7 +572,7 @@ def batch_phases(
     records: Sequence[SourceRecord], batches: Sequence[CheckpointBatch]
 ) -> list[list[OracleRecord]]:
     """The records of each committed batch, in batch order (index = batch id), for
-    :func:`oracle`; smoke markers left out (the job skips them).
+    :func:`oracle`, smoke markers marked as such.
 
     Fails if a record lies beyond the last committed batch: call it once the job has
     caught up (see :func:`caught_up`).
@@ -558,15 +582,13 @@ def batch_phases(
         raise AssertionError(f"committed batches are not 0..n: {[b.batch_id for b in committed]}")
     result: list[list[OracleRecord]] = [[] for _ in committed]
     for record in records:
-        if record.is_smoke_marker:
-            continue
         where = (record.topic, record.partition)
         for index, batch in enumerate(committed):
             if record.offset < batch.end_offsets.get(where, 0):
                 result[index].append(
-                    (record.topic, record.value)
-                    if record.timestamp_ms is None
-                    else (record.topic, record.value, record.timestamp_ms)
+                    OracleRecord(
+                        record.topic, record.value, record.timestamp_ms, record.is_smoke_marker
+                    )
                 )
                 break
         else:

@@ -39,7 +39,7 @@ from airlines.jobs.schema import (
     event_fields,
     wire_schema,
 )
-from airlines.smoke import SMOKE_KEY
+from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
 
 #: The Kafka columns validation keeps (renamed so they cannot clash with event fields,
 #: e.g. Kafka's own ``timestamp``).
@@ -68,15 +68,28 @@ _JSON_WHITESPACE = " \t\r\n"
 _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
 
 
-def kafka_records(kafka: DataFrame) -> DataFrame:
+def is_smoke_marker() -> Column:
+    """A Kafka record (with ``headers``) is a marker of ``airlines smoke`` (``helm test``):
+    its key *and* a header say so, as :func:`airlines.smoke.is_smoke_marker` decides. The
+    key alone is not enough: anyone could use it to hide records from the reconciliation.
+    """
+    has_header = F.exists(F.col("headers"), lambda header: header["key"] == F.lit(SMOKE_HEADER))
+    return F.col("key").eqNullSafe(F.lit(SMOKE_KEY)) & F.coalesce(has_header, F.lit(False))
+
+
+def kafka_records(kafka: DataFrame, *, markers_metric: str | None = None) -> DataFrame:
     """Keep the Kafka source columns validation needs (key, value, topic, partition, offset,
     and the record's timestamp as :data:`RECORD_TIME`).
 
     Markers that ``airlines smoke`` (``helm test``) writes to the input topics are not
-    flight events: they are dropped here, so they neither count nor become dead letters.
+    flight events (:func:`is_smoke_marker`): they are dropped here, neither aggregated nor
+    dead-lettered, and counted in the observed metric ``markers_metric`` (``markers``),
+    so that every record read is accounted for.
     """
-    is_marker = F.col("key").eqNullSafe(F.lit(SMOKE_KEY))
-    return kafka.where(~is_marker).select(*RECORD_COLUMNS, F.col("timestamp").alias(RECORD_TIME))
+    marker = is_smoke_marker()
+    if markers_metric is not None:
+        kafka = kafka.observe(markers_metric, F.count_if(marker).alias("markers"))
+    return kafka.where(~marker).select(*RECORD_COLUMNS, F.col("timestamp").alias(RECORD_TIME))
 
 
 def _quoted(value: Column, spec: FieldSpec) -> Column:

@@ -295,7 +295,13 @@ class TopicMessage:
         from airlines.jobs.testing import SourceRecord
 
         return SourceRecord(
-            self.topic, self.partition, self.offset, self.key, self.value, self.timestamp_ms
+            self.topic,
+            self.partition,
+            self.offset,
+            self.key,
+            self.value,
+            self.timestamp_ms,
+            tuple(self.headers),
         )
 
 

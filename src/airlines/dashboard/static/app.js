@@ -254,6 +254,7 @@ async function loadHealth() {
     cell(tr, "dead_lettered", b.dead_lettered, fmt.int(b.dead_lettered));
     cell(tr, "late_events", b.late_events, fmt.int(b.late_events));
     cell(tr, "duplicates", b.duplicates, fmt.int(b.duplicates));
+    cell(tr, "markers", b.markers, fmt.int(b.markers));
     cell(tr, "duration_ms", b.duration_ms, `${(b.duration_ms / 1000).toFixed(1)} s`);
   });
   const batches = [...h.batches].reverse();
