@@ -7,12 +7,14 @@ from tests.e2e.analytics import missing_acknowledged
 
 from airlines.jobs.testing import SourceRecord
 from airlines.producers.publisher import PartitionAcks
-from airlines.smoke import SMOKE_KEY
+from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
 
 
 def _records(topic: str, partition: int, offsets: range, marker_at: int = -1) -> list[SourceRecord]:
     return [
-        SourceRecord(topic, partition, o, SMOKE_KEY if o == marker_at else b"AA1", b"{}")
+        SourceRecord(topic, partition, o, SMOKE_KEY, b"{}", header_names=(SMOKE_HEADER,))
+        if o == marker_at
+        else SourceRecord(topic, partition, o, b"AA1", b"{}")
         for o in offsets
     ]
 
