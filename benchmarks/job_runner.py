@@ -131,11 +131,9 @@ def run_bare(
     if dedupe:
         watermarked = watermarked.dropDuplicatesWithinWatermark(["event_id"])
     windows = watermarked.groupBy(
-        F.window("timestamp", spark_interval(streaming.window)),
-        "topic",
-        "airline",
-        "flight_id",
+        F.window("timestamp", spark_interval(streaming.window)), "topic", "flight_id"
     ).agg(
+        F.min("airline").alias("airline"),
         F.count(F.lit(1)).alias("event_count"),
         F.sum("passenger_count").alias("total_passengers"),
         F.avg("ticket_price").alias("avg_ticket_price"),

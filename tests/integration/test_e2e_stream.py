@@ -18,6 +18,7 @@ topic and the query commands.
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from airlines.jobs.testing import (
     differences,
     logged_batches,
     oracle,
+    parse_valid,
     produce_messages,
     window_hashes,
 )
@@ -143,6 +145,20 @@ def build_phases(config: AppConfig) -> tuple[list[list[Message]], list[tuple[str
     phases[2] += rng.sample(phases[1], 10) + _messages(rng.sample(on_time3, 15), rng)
     # The bad records go in with the first phase, spread over the topics.
     phases[0] += [(topic, b"bad", record.value) for topic, record in bad]
+    # One flight whose events disagree on the airline's name, in one window: still one
+    # flight (its id on its route), one window row, the first of the names.
+    base = sims[first].event_at(_at(400))
+    renamed = [
+        base.model_copy(
+            update={
+                "event_id": uuid.uuid4(),
+                "timestamp": _at(400 + i),
+                "airline": f"{base.airline} Air Lines" if i % 2 else base.airline,
+            }
+        )
+        for i in range(4)
+    ]
+    phases[0] += [(first, e.flight_id.encode(), e.to_json()) for e in renamed]
     # An event under the smoke markers' key but without their header: an event like any
     # other (the key alone cannot hide a record).
     posing = sims[second].event_at(_at(30))
@@ -370,3 +386,43 @@ def test_query_flight(scenario: Scenario) -> None:
     human = run_cli("query", "flight", flight, "--config", str(scenario.path), env=scenario.env)
     assert human.returncode == 0
     assert flight in human.stdout
+
+
+def test_a_flight_whose_events_disagree_on_the_airline_is_one_row_per_window(
+    scenario: Scenario,
+) -> None:
+    """The flight id on its route identifies a flight: ``airlines query flight`` (and the
+    dashboard, which reads the same hashes) shows one row per window, with every event
+    counted and the first of the names."""
+    by_flight: dict[str, set[str]] = {}
+    for topic, _, value in scenario.phases[0]:
+        if value and topic == scenario.config.topics[0].name:
+            event = parse_valid(value)
+            if event is not None:
+                by_flight.setdefault(event.flight_id, set()).add(event.airline)
+    conflicted = [f for f, names in by_flight.items() if len(names) > 1]
+    assert conflicted, "the scenario has a flight with two airline names"
+    run = run_cli(
+        "query",
+        "flight",
+        conflicted[0],
+        "--limit",
+        "1000",
+        "--json",
+        "--config",
+        str(scenario.path),
+        env=scenario.env,
+    )
+    assert run.returncode == 0, run.stderr
+    rows = orjson.loads(run.stdout)
+    starts = [(r["route"], r["window_start_ms"]) for r in rows]
+    assert len(starts) == len(set(starts)) > 0
+    expected = {
+        (w.route, w.window_start_ms): w
+        for w in scenario.expected.windows.values()
+        if w.flight_id == conflicted[0]
+    }
+    assert {(r["route"], r["window_start_ms"]): (r["airline"], r["event_count"]) for r in rows} == {
+        where: (w.airline, w.event_count) for where, w in expected.items()
+    }
+    assert min(by_flight[conflicted[0]]) in {r["airline"] for r in rows}

@@ -51,9 +51,10 @@ B, are the newest ``topN`` of A plus B). Writing a batch twice leaves exactly th
 of writing it once (TTLs aside, which restart on every write). Only the heartbeat
 carries wall-clock time: it says when the job last finished a batch.
 
-A flight id names one flight (its first two characters are the airline's
-designator), so ``(route, flight_id, window)`` identifies a hash although the
-aggregation also groups by airline.
+A flight is its flight id on its route (the id's first two characters are the
+airline's designator): ``(route, flight_id, window)`` identifies a hash, and the
+aggregation groups by exactly that. The airline is an attribute of the hash (the first,
+in string order, of the names the window's events carry).
 """
 
 from __future__ import annotations

@@ -368,6 +368,8 @@ def oracle(
                 expected = windows.setdefault(
                     key, ExpectedWindow(route, event.airline, event.flight_id, start, end)
                 )
+                # One flight, one window: its events' airline names, the first in order.
+                expected.airline = min(expected.airline, event.airline)
                 expected.event_count += 1
                 expected.total_passengers += event.passenger_count
                 expected.delayed_count += event.flight_status is FlightStatus.DELAYED
