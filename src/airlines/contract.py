@@ -127,6 +127,12 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
 )
 
 
+#: Largest value a record may have, as it arrives: 1 MiB, Kafka's default limit on what
+#: a broker accepts. The broker limits a batch as sent, compressed: a producer can send a
+#: record that decompresses to far more (32 MiB of one byte compress to kilobytes), and
+#: the job dead-letters such a record unread.
+MAX_RECORD_BYTES = 1_048_576
+
 #: How far an event's ``timestamp`` may lie ahead of its Kafka record's timestamp (the
 #: producer's clock when it sent the record), unless ``streaming.maxFutureSkew`` says
 #: otherwise. The watermark follows the highest event time seen, so one event dated far

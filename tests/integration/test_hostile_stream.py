@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from airlines.config import AppConfig
-from airlines.contract import Region
+from airlines.contract import MAX_RECORD_BYTES, Region
 from airlines.jobs import transform
 from airlines.jobs.hostile import hostile_record
 from airlines.jobs.layout import KeyLayout
@@ -73,6 +73,22 @@ def _send_largest(config: AppConfig, topic: str, build: Any) -> int:
     raise AssertionError("the broker took no record near its limit")
 
 
+def _send_compressed(config: AppConfig, topic: str, value: bytes) -> None:
+    """Send ``value`` compressed (zstd), whatever its size; the broker must accept it."""
+    from confluent_kafka import Producer
+
+    settings = {
+        **producer_settings(config.kafka),
+        "compression.type": "zstd",
+        "message.max.bytes": 100_000_000,  # the client's own bound, on the uncompressed
+    }
+    producer = Producer(settings)
+    outcome = _Reports()
+    producer.produce(topic, value=value, key=b"inflated", on_delivery=outcome.append_error)
+    producer.flush(60)
+    assert outcome == [None], outcome
+
+
 def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None:
     config = fresh_config.config
     topics = [t.name for t in config.topics]
@@ -103,6 +119,10 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
 
     sizes = [_send_largest(config, topics[0], padded), _send_largest(config, topics[1], oversized)]
     assert all(size > 1_000_000 for size in sizes), sizes
+    # A record that decompresses to 32 times the size bound: its producer compressed it
+    # to a few kilobytes, which the broker accepts.
+    inflated = padded(32 * MAX_RECORD_BYTES)
+    _send_compressed(config, topics[2], inflated)
 
     run = run_cli(
         "stream",
@@ -161,3 +181,10 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
             assert letter.value == value, where
             assert transform.HEADER_TRUNCATED not in letter.headers
     assert any(transform.HEADER_TRUNCATED in m.headers for m in letters)  # the large one
+    # The inflated record: rejected unread, for its size.
+    (letter,) = [
+        m for m in letters if m.headers.get(transform.HEADER_TRUNCATED) == str(len(inflated))
+    ]
+    assert letter.headers[transform.HEADER_REASON] == (
+        f"value: {len(inflated)} bytes, more than the {MAX_RECORD_BYTES} a record may have"
+    )

@@ -242,3 +242,28 @@ def test_the_local_jvm_runs_the_serial_collector_compiles_only_hot_code_and_writ
             assert hotspot.getVMOption(name).getValue() == value, name
     # The shuffle's writers read their setting from the executors' environment.
     assert not jvm.org.apache.spark.SparkEnv.get().conf().getBoolean(SHUFFLE_COMPRESS, True)
+
+
+def test_a_value_past_the_size_bound_is_rejected_unread(spark: SparkSession) -> None:
+    """Up to 1 MiB a record is judged as any other (an unknown field is ignored); past it,
+    by its size alone, whatever it holds (it arrived compressed)."""
+    from airlines.contract import MAX_RECORD_BYTES
+
+    event = template().to_json()
+
+    def padded(size: int) -> bytes:
+        head = event[:-1] + b',"x_padding":"'
+        return head + b"x" * (size - len(head) - 2) + b'"}'
+
+    values = [padded(MAX_RECORD_BYTES), padded(MAX_RECORD_BYTES + 1), b"{" * (3 * MAX_RECORD_BYTES)]
+    for fast_path in (True, False):
+        validated = transform.validate_records(
+            records(spark, [("east", v) for v in values]), fast_path=fast_path
+        )
+        reasons = [r["rejection"] for r in validated.orderBy("offset").collect()]
+        bound = f"more than the {MAX_RECORD_BYTES} a record may have"
+        assert reasons == [
+            None,
+            f"value: {MAX_RECORD_BYTES + 1} bytes, {bound}",
+            f"value: {3 * MAX_RECORD_BYTES} bytes, {bound}",
+        ]

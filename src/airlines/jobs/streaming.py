@@ -39,6 +39,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 from airlines import paths
 from airlines.config import AppConfig
 from airlines.config.types import spark_interval
+from airlines.contract import MAX_RECORD_BYTES
 from airlines.jobs import jvm, transform
 from airlines.jobs.layout import SINK_COLUMNS, KeyLayout, heartbeat_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
@@ -174,6 +175,10 @@ def kafka_stream(spark: SparkSession, config: AppConfig) -> DataFrame:
         .option("failOnDataLoss", "true")
         # Smoke markers are recognised by a header as well as their key.
         .option("includeHeaders", "true")
+        # At most 1 MiB of records per partition and fetch, as sent (compressed; Kafka's
+        # default, stated). A larger batch still arrives whole (Kafka never splits one),
+        # and a record past the contract's size bound is dead-lettered unread.
+        .option("kafka.max.partition.fetch.bytes", str(MAX_RECORD_BYTES))
     )
     if config.streaming.max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", config.streaming.max_offsets_per_trigger)

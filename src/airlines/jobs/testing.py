@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from airlines.contract import (
     DEFAULT_MAX_FUTURE_SKEW,
+    MAX_RECORD_BYTES,
     FlightEvent,
     FlightStatus,
 )
@@ -162,11 +163,13 @@ def bad_records(template: FlightEvent) -> list[BadRecord]:
 def parse_valid(value: bytes | None) -> FlightEvent | None:
     """The event if ``value`` satisfies the contract as the job reads it, else None.
 
+    A value past :data:`airlines.contract.MAX_RECORD_BYTES` is never an event.
+
     Strict JSON (no key given twice at any depth, no NaN or Infinity, nothing after the
     object), one object whose contract fields pass pydantic's strict validation; keys
     the contract does not know are ignored (the job is a tolerant reader of those).
     """
-    if value is None:
+    if value is None or len(value) > MAX_RECORD_BYTES:
         return None
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from airlines.contract import (
     CROSS_FIELD_RULES,
     DEFAULT_MAX_FUTURE_SKEW,
     MAX_FUTURE_SKEW_SETTING,
+    MAX_RECORD_BYTES,
     FlightStatus,
 )
 from airlines.jobs.jvm import CHECKED, READ_EVENT
@@ -220,8 +221,23 @@ def full_problem(value: Column) -> Column:
     This is the slow path: it parses the record again leniently, strictly, and, if
     that looks wrong, a third time as variants to say exactly what arrived; each parse
     is bound once (:func:`_let`). The job runs it only for the records the fast path
-    does not accept.
+    does not accept. A value past :data:`airlines.contract.MAX_RECORD_BYTES` is not
+    parsed at all: its size is the problem.
     """
+    return F.when(F.octet_length(value) > MAX_RECORD_BYTES, _size_problem(value)).otherwise(
+        _content_problem(value)
+    )
+
+
+def _size_problem(value: Column) -> Column:
+    return F.concat(
+        F.lit("value: "),
+        F.octet_length(value).cast("string"),
+        F.lit(f" bytes, more than the {MAX_RECORD_BYTES} a record may have"),
+    )
+
+
+def _content_problem(value: Column) -> Column:
     specs = event_fields()
     text = value.cast("string")
 
@@ -273,6 +289,8 @@ def parse_records(records: DataFrame, *, fast_path: bool = True) -> DataFrame:
     specs = event_fields()
     value = F.col("value")
     read = F.call_function(READ_EVENT, value) if fast_path else _spark_read(value)
+    # A value past the size bound is not read: the full validation rejects it unread.
+    read = F.when(F.octet_length(value) <= MAX_RECORD_BYTES, read)
     with_read = records.select(*RECORD_COLUMNS, RECORD_TIME, read.alias(_READ))
     return with_read.select(
         *RECORD_COLUMNS,
