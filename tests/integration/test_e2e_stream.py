@@ -27,6 +27,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.integration.processes import Command, free_port, http_get, wait_for
 
 from airlines.config import AppConfig
 from airlines.contract import FlightEvent
@@ -389,7 +390,7 @@ def test_query_flight(scenario: Scenario) -> None:
 
 
 def test_a_flight_whose_events_disagree_on_the_airline_is_one_row_per_window(
-    scenario: Scenario,
+    scenario: Scenario, tmp_path: Path
 ) -> None:
     """The flight id on its route identifies a flight: ``airlines query flight`` (and the
     dashboard, which reads the same hashes) shows one row per window, with every event
@@ -426,3 +427,23 @@ def test_a_flight_whose_events_disagree_on_the_airline_is_one_row_per_window(
         where: (w.airline, w.event_count) for where, w in expected.items()
     }
     assert min(by_flight[conflicted[0]]) in {r["airline"] for r in rows}
+
+    # The dashboard's API answers the same rows.
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    dashboard = Command.start(
+        "dashboard",
+        ["dashboard", "--port", str(port), "--config", str(scenario.path)],
+        tmp_path / "dashboard.log",
+        scenario.env,
+    )
+    try:
+        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
+        status, body = http_get(f"{base}/api/flights/{conflicted[0]}?limit=100")
+        assert status == 200, body
+        shown = orjson.loads(body)
+        assert sorted((r["route"], r["window_start_ms"], r["airline"]) for r in shown) == sorted(
+            (r["route"], r["window_start_ms"], r["airline"]) for r in rows
+        )
+    finally:
+        dashboard.stop()
