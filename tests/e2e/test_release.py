@@ -29,16 +29,15 @@ from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import REGIONS, Release
 
 from airlines.config.loader import load_config
-from airlines.jobs.layout import KeyLayout
 from airlines.jobs.testing import (
     CheckpointBatch,
     LoggedBatch,
     batch_phases,
     caught_up,
     checkpoint_batches,
+    config_oracle,
     differences,
     logged_batches,
-    oracle,
     window_hashes,
 )
 
@@ -133,15 +132,7 @@ def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
         return batches if caught_up(records, batches) else None
 
     batches = wait_until("the job has read every record", is_caught_up, 300, interval=5)
-    expected = oracle(
-        batch_phases(records, batches),
-        {t.name: t.route_name for t in config.topics},
-        KeyLayout(config.redis.key_prefix),
-        window=config.streaming.window,
-        slide=config.streaming.slide,
-        watermark=config.streaming.watermark,
-        max_future_skew=config.streaming.max_future_skew,
-    )
+    expected = config_oracle(config, batch_phases(records, batches))
     # Every record is aggregated, dead-lettered, late, a duplicate or a smoke marker
     # (helm test's, by key and header).
     assert config.streaming.slide is None

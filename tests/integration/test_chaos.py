@@ -37,7 +37,6 @@ from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config
 from airlines.contract import Region
 from airlines.jobs import transform
-from airlines.jobs.layout import KeyLayout
 from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import (
     SourceRecord,
@@ -45,10 +44,10 @@ from airlines.jobs.testing import (
     batch_phases,
     caught_up,
     checkpoint_batches,
+    config_oracle,
     differences,
     duplicate_event_ids,
     logged_batches,
-    oracle,
     window_hashes,
 )
 from airlines.producers.publisher import DeliveryStats, producer_settings
@@ -313,14 +312,7 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
 
     batches = checkpoint_batches(checkpoint)
     phases = batch_phases(records, batches)
-    expected = oracle(
-        phases,
-        {t.name: t.route_name for t in config.topics},
-        KeyLayout(config.redis.key_prefix),
-        window=config.streaming.window,
-        slide=config.streaming.slide,
-        watermark=config.streaming.watermark,
-    )
+    expected = config_oracle(config, phases)
     # Redis equals the oracle ...
     problems = differences(expected.windows, window_hashes(config))
     assert not problems, f"{len(problems)} differences, first: {problems[:5]}"

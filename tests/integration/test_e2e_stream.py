@@ -32,7 +32,6 @@ from tests.integration.processes import Command, free_port, http_get, wait_for
 from airlines.config import AppConfig
 from airlines.contract import FlightEvent
 from airlines.jobs import transform
-from airlines.jobs.layout import KeyLayout
 from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import (
     BadRecord,
@@ -42,9 +41,9 @@ from airlines.jobs.testing import (
     batch_phases,
     caught_up,
     checkpoint_batches,
+    config_oracle,
     differences,
     logged_batches,
-    oracle,
     parse_valid,
     produce_messages,
     window_hashes,
@@ -188,20 +187,12 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
             )
             log += run.stderr + run.stdout
             assert run.returncode == 0, run.stderr[-3000:]
-        routes = {t.name: t.route_name for t in config.topics}
         # The micro-batches as Spark's offset log says they read the topics (each run
         # ends with a no-data batch that moves the watermark on).
         records = [m.record() for t in config.topics for m in read_topic(config, t.name)]
         batches = checkpoint_batches(Path(checkpoint_dir(config, "analytics")))
         assert caught_up(records, batches)
-        expected = oracle(
-            batch_phases(records, batches),
-            routes,
-            KeyLayout(config.redis.key_prefix),
-            window=config.streaming.window,
-            slide=config.streaming.slide,
-            watermark=config.streaming.watermark,
-        )
+        expected = config_oracle(config, batch_phases(records, batches))
         yield Scenario(
             config,
             fresh.path,

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from airlines.jobs import transform
-from airlines.jobs.layout import KeyLayout
 from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import (
     batch_phases,
     caught_up,
     checkpoint_batches,
+    config_oracle,
     differences,
-    oracle,
     produce_messages,
     window_hashes,
 )
@@ -64,15 +63,7 @@ def test_an_event_dated_centuries_ahead_is_dead_lettered_and_the_analytics_go_on
     records = [m.record() for t in topics for m in read_topic(config, t)]
     batches = checkpoint_batches(Path(checkpoint_dir(config, "analytics")))
     assert caught_up(records, batches)
-    expected = oracle(
-        batch_phases(records, batches),
-        {t.name: t.route_name for t in config.topics},
-        KeyLayout(config.redis.key_prefix),
-        window=config.streaming.window,
-        slide=config.streaming.slide,
-        watermark=config.streaming.watermark,
-        max_future_skew=config.streaming.max_future_skew,
-    )
+    expected = config_oracle(config, batch_phases(records, batches))
     assert (expected.aggregated_events, expected.rejected, expected.late_events) == (480, 1, 0)
     assert differences(expected.windows, window_hashes(config)) == []
 

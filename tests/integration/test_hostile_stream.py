@@ -22,15 +22,14 @@ from airlines.config import AppConfig
 from airlines.contract import MAX_RECORD_BYTES, Region
 from airlines.jobs import transform
 from airlines.jobs.hostile import hostile_record
-from airlines.jobs.layout import KeyLayout
 from airlines.jobs.streaming import checkpoint_dir
 from airlines.jobs.testing import (
     batch_phases,
     caught_up,
     checkpoint_batches,
+    config_oracle,
     differences,
     logged_batches,
-    oracle,
     parse_valid,
     window_hashes,
 )
@@ -139,14 +138,7 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
     records = [m.record() for t in topics for m in read_topic(config, t)]
     batches = checkpoint_batches(Path(checkpoint_dir(config, "analytics")))
     assert caught_up(records, batches)
-    expected = oracle(
-        batch_phases(records, batches),
-        {t.name: t.route_name for t in config.topics},
-        KeyLayout(config.redis.key_prefix),
-        window=config.streaming.window,
-        slide=config.streaming.slide,
-        watermark=config.streaming.watermark,
-    )
+    expected = config_oracle(config, batch_phases(records, batches))
     logged = logged_batches(run.stderr + run.stdout)
     problems = differences(expected.windows, window_hashes(config))
     assert not problems, (problems[:3], logged, expected.phases)

@@ -391,6 +391,23 @@ def oracle(
     )
 
 
+def config_oracle(
+    config: Any, phases: Sequence[Sequence[OracleRecord | tuple[str, bytes | None]]]
+) -> OracleResult:
+    """:func:`oracle` of ``phases`` with a config's routes, key layout, windows, watermark
+    and bound on event times: what the job running with ``config`` must have written."""
+    streaming = config.streaming
+    return oracle(
+        phases,
+        {t.name: t.route_name for t in config.topics},
+        KeyLayout(config.redis.key_prefix),
+        window=streaming.window,
+        slide=streaming.slide,
+        watermark=streaming.watermark,
+        max_future_skew=streaming.max_future_skew,
+    )
+
+
 def _ms_of(duration: timedelta) -> int:
     return round(duration.total_seconds() * 1000)
 
