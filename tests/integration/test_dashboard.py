@@ -580,3 +580,75 @@ def test_every_api_parameter_is_checked_before_use(
     finally:
         dashboard.stop()
     assert "Traceback" not in log.read_text()
+
+
+#: An airline name as hostile as the contract lets through: markup plotly would read,
+#: a script, a right-to-left override and a zero-width space.
+HOSTILE_NAME = (
+    '<b>Bold</b><a href="https://example.invalid/">x</a>'
+    '<img src=x onerror="window.pwned=1">\u202eenil\u200b'
+)
+
+
+def test_names_from_the_events_reach_the_page_as_text(
+    stack: RunningStack,
+    fresh_config: FreshConfig,
+    dashboard_user: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    """Free text of the events (an airline's name) is shown as the text it is: no markup
+    in the tables or in plotly's labels, and no reordering of what follows it."""
+    start = 1_714_564_800_000
+    row = (
+        "r1",
+        HOSTILE_NAME,
+        "DL402",
+        start,
+        start + 300_000,
+        3,
+        400,
+        250.0,
+        12.0,
+        1,
+        1 / 3,
+        start,
+    )
+    writer = ClusterWriter(
+        SinkSettings.from_config(fresh_config.config.redis, stack.redis_password)
+    )
+    try:
+        assert writer.write_windows([row], batch_id=1) == 1
+    finally:
+        writer.close()
+    user, password = dashboard_user
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    dashboard = Command.start(
+        "dashboard",
+        ["dashboard", "--port", str(port), "--redis-user", user],
+        tmp_path / "dashboard.log",
+        {**fresh_config.env, "REDIS_PASSWORD": password},
+    )
+    try:
+        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(base + "/")
+            name = '#delays-table td[data-field="airline"]'
+            page.wait_for_selector(name)
+            assert page.text_content(name) == HOSTILE_NAME
+            assert page.eval_on_selector(name, "td => getComputedStyle(td).unicodeBidi") == (
+                "isolate"
+            )
+            markup = "#delays-table b, #delays-table a, #delays-table img"
+            assert page.eval_on_selector_all(markup, "found => found.length") == 0
+            # plotly's hover label of the flight's bar: the name as text, isolated.
+            page.evaluate("Plotly.Fx.hover('delays-chart', [{curveNumber: 0, pointNumber: 0}])")
+            page.wait_for_selector("#delays-chart .hoverlayer .hovertext")
+            hover = page.text_content("#delays-chart .hoverlayer .hovertext") or ""
+            assert f"\u2068{HOSTILE_NAME}\u2069: 12.0 min, 33% delayed" in hover, hover
+            links = "#delays-chart .hoverlayer a, #delays-chart .hoverlayer image"
+            assert page.eval_on_selector_all(links, "found => found.length") == 0
+            assert page.evaluate("window.pwned") is None
+    finally:
+        dashboard.stop()

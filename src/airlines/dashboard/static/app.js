@@ -19,6 +19,13 @@ async function api(path) {
   return { ok: response.ok, status: response.status, body };
 }
 
+// Data is text, never markup. Tables set textContent; plotly reads labels as a small HTML
+// subset (<b>, <a href>, <span style>), so names from the events are escaped for it, and
+// isolated (FSI ... PDI) so that bidirectional controls in a name cannot reorder what
+// follows it.
+const label = (text) =>
+  `\u2068${String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")}\u2069`;
+
 // -- formatting (the same as `airlines query` prints) --------------------------------------
 const fmt = {
   delay: (x) => (x === null ? "–" : x.toFixed(1)),
@@ -96,7 +103,7 @@ async function loadRoutes() {
       type: "bar",
       x: routes.map((r) => r.route),
       y: routes.map((r) => r.avg_delay_minutes),
-      hovertext: routes.map((r) => `${r.route}: ${fmt.delay(r.avg_delay_minutes)} min, ${fmt.share(r.delayed_share)} delayed, $${fmt.price(r.avg_ticket_price)}`),
+      hovertext: routes.map((r) => `${label(r.route)}: ${fmt.delay(r.avg_delay_minutes)} min, ${fmt.share(r.delayed_share)} delayed, $${fmt.price(r.avg_ticket_price)}`),
       hoverinfo: "text",
       marker: { color: "#1d4ed8" },
     }], {
@@ -159,7 +166,7 @@ async function loadDelays() {
     type: "bar",
     x: flights.map((f) => f.flight_id),
     y: flights.map((f) => f.avg_delay_minutes),
-    hovertext: flights.map((f) => `${f.airline}: ${fmt.delay(f.avg_delay_minutes)} min, ${fmt.share(f.delayed_share)} delayed`),
+    hovertext: flights.map((f) => `${label(f.airline)}: ${fmt.delay(f.avg_delay_minutes)} min, ${fmt.share(f.delayed_share)} delayed`),
     hoverinfo: "text",
     marker: { color: "#c2410c" },
   }], {
