@@ -206,7 +206,7 @@ def ensure_topics(
                     outcome.action = "partitions increased"
                     outcome.notes.append(f"partitions {len(partitions)} -> {spec.partitions}")
                     outcome.partitions = spec.partitions
-            _align_timestamp_bound(admin, spec, outcome, timeout)
+            _align_timestamp_bound(kafka, admin, spec, outcome, timeout)
         if missing:
             new = [
                 NewTopic(
@@ -260,7 +260,11 @@ def ensure_topics(
 
 
 def _align_timestamp_bound(
-    admin: AdminClient, spec: TopicSpec, outcome: TopicOutcome, timeout: float
+    kafka: KafkaConfig | list[str],
+    admin: AdminClient,
+    spec: TopicSpec,
+    outcome: TopicOutcome,
+    timeout: float,
 ) -> None:
     """Give an existing topic the spec's :data:`TIMESTAMP_AFTER_MAX` (topics created before
     the bound existed, or with another); a note says what changed."""
@@ -270,10 +274,8 @@ def _align_timestamp_bound(
     if spec.timestamp_after_max_ms is None:
         return
     wanted = str(spec.timestamp_after_max_ms)
-    resource = ConfigResource(ResourceType.TOPIC, spec.name)
     try:
-        entries = admin.describe_configs([resource], request_timeout=min(30, timeout))
-        current = entries[resource].result()[TIMESTAMP_AFTER_MAX].value
+        current = topic_config(kafka, spec.name, min(30, timeout), admin)[TIMESTAMP_AFTER_MAX]
         if current == wanted:
             return
         change = ConfigResource(
@@ -349,12 +351,17 @@ def _unserved(consumer: Consumer, outcome: TopicOutcome, wait: float) -> str | N
     return None
 
 
-def topic_config(kafka: KafkaConfig | list[str], topic: str, timeout: float = 10) -> dict[str, str]:
+def topic_config(
+    kafka: KafkaConfig | list[str],
+    topic: str,
+    timeout: float = 10,
+    admin: AdminClient | None = None,
+) -> dict[str, str]:
     """The effective configuration of a topic (``describe_configs``)."""
     from confluent_kafka.admin._config import ConfigResource
     from confluent_kafka.admin._resource import ResourceType
 
-    admin = admin_client(kafka)
+    admin = admin or admin_client(kafka)
     resource = ConfigResource(ResourceType.TOPIC, topic)
     futures = admin.describe_configs([resource], request_timeout=timeout)
     try:

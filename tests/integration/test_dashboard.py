@@ -26,6 +26,7 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -504,17 +505,22 @@ HOSTILE_WINDOWS = [
 ]
 
 
-def test_every_api_parameter_is_checked_before_use(
+#: The window start of the one window :func:`_dashboard_over` writes.
+ONE_WINDOW_START = 1_714_564_800_000
+
+
+@contextmanager
+def _dashboard_over(
     stack: RunningStack,
     fresh_config: FreshConfig,
     dashboard_user: tuple[str, str],
-    tmp_path: Path,
-) -> None:
-    """Any value of any parameter gets an answer (200 or 404), or 422 naming the parameter:
-    never a 500, never a traceback in the answer or the dashboard's log. Hypothesis draws
-    the values, against a real dashboard over a route that has analytics."""
-    start = 1_714_564_800_000
-    row = ("r1", "Delta", "DL402", start, start + 300_000, 3, 400, 250.0, 12.0, 1, 1 / 3, start)
+    airline: str,
+    log: Path,
+) -> Iterator[str]:
+    """A real dashboard (its own Redis user) over one window of route r1, flight DL402 of
+    ``airline``, written by the job's writer; yields its base URL."""
+    start = ONE_WINDOW_START
+    row = ("r1", airline, "DL402", start, start + 300_000, 3, 400, 250.0, 12.0, 1, 1 / 3, start)
     assert len(row) == len(SINK_COLUMNS)
     writer = ClusterWriter(
         SinkSettings.from_config(fresh_config.config.redis, stack.redis_password)
@@ -526,7 +532,6 @@ def test_every_api_parameter_is_checked_before_use(
     user, password = dashboard_user
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "dashboard.log"
     dashboard = Command.start(
         "dashboard",
         ["dashboard", "--port", str(port), "--redis-user", user],
@@ -535,6 +540,23 @@ def test_every_api_parameter_is_checked_before_use(
     )
     try:
         wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
+        yield base
+    finally:
+        dashboard.stop()
+
+
+def test_every_api_parameter_is_checked_before_use(
+    stack: RunningStack,
+    fresh_config: FreshConfig,
+    dashboard_user: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    """Any value of any parameter gets an answer (200 or 404), or 422 naming the parameter:
+    never a 500, never a traceback in the answer or the dashboard's log. Hypothesis draws
+    the values, against a real dashboard over a route that has analytics."""
+    start = ONE_WINDOW_START
+    log = tmp_path / "dashboard.log"
+    with _dashboard_over(stack, fresh_config, dashboard_user, "Delta", log) as base:
         assert _api(base, f"/api/routes/r1/top-delays?window={start}")[0] == 200
 
         def answer(path: str, names: tuple[str, ...], allowed: set[int]) -> None:
@@ -577,8 +599,6 @@ def test_every_api_parameter_is_checked_before_use(
             answer(f"/api/routes/r1/top-delays?window={quoted(window)}", ("window",), set())
         top_delays()
         flights_and_health()
-    finally:
-        dashboard.stop()
     assert "Traceback" not in log.read_text()
 
 
@@ -598,57 +618,24 @@ def test_names_from_the_events_reach_the_page_as_text(
 ) -> None:
     """Free text of the events (an airline's name) is shown as the text it is: no markup
     in the tables or in plotly's labels, and no reordering of what follows it."""
-    start = 1_714_564_800_000
-    row = (
-        "r1",
-        HOSTILE_NAME,
-        "DL402",
-        start,
-        start + 300_000,
-        3,
-        400,
-        250.0,
-        12.0,
-        1,
-        1 / 3,
-        start,
-    )
-    writer = ClusterWriter(
-        SinkSettings.from_config(fresh_config.config.redis, stack.redis_password)
-    )
-    try:
-        assert writer.write_windows([row], batch_id=1) == 1
-    finally:
-        writer.close()
-    user, password = dashboard_user
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    dashboard = Command.start(
-        "dashboard",
-        ["dashboard", "--port", str(port), "--redis-user", user],
-        tmp_path / "dashboard.log",
-        {**fresh_config.env, "REDIS_PASSWORD": password},
-    )
-    try:
-        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
-        with chromium() as browser:
-            page = browser.new_page()
-            page.goto(base + "/")
-            name = '#delays-table td[data-field="airline"]'
-            page.wait_for_selector(name)
-            assert page.text_content(name) == HOSTILE_NAME
-            assert page.eval_on_selector(name, "td => getComputedStyle(td).unicodeBidi") == (
-                "isolate"
-            )
-            markup = "#delays-table b, #delays-table a, #delays-table img"
-            assert page.eval_on_selector_all(markup, "found => found.length") == 0
-            # plotly's hover label of the flight's bar: the name as text, isolated.
-            page.evaluate("Plotly.Fx.hover('delays-chart', [{curveNumber: 0, pointNumber: 0}])")
-            page.wait_for_selector("#delays-chart .hoverlayer .hovertext")
-            hover = page.text_content("#delays-chart .hoverlayer .hovertext") or ""
-            assert f"\u2068{HOSTILE_NAME}\u2069: 12.0 min, 33% delayed" in hover, hover
-            links = "#delays-chart .hoverlayer a, #delays-chart .hoverlayer image"
-            assert page.eval_on_selector_all(links, "found => found.length") == 0
-            assert page.evaluate("window.pwned") is None
-    finally:
-        dashboard.stop()
+    log = tmp_path / "dashboard.log"
+    with (
+        _dashboard_over(stack, fresh_config, dashboard_user, HOSTILE_NAME, log) as base,
+        chromium() as browser,
+    ):
+        page = browser.new_page()
+        page.goto(base + "/")
+        name = '#delays-table td[data-field="airline"]'
+        page.wait_for_selector(name)
+        assert page.text_content(name) == HOSTILE_NAME
+        assert page.eval_on_selector(name, "td => getComputedStyle(td).unicodeBidi") == "isolate"
+        markup = "#delays-table b, #delays-table a, #delays-table img"
+        assert page.eval_on_selector_all(markup, "found => found.length") == 0
+        # plotly's hover label of the flight's bar: the name as text, isolated.
+        page.evaluate("Plotly.Fx.hover('delays-chart', [{curveNumber: 0, pointNumber: 0}])")
+        page.wait_for_selector("#delays-chart .hoverlayer .hovertext")
+        hover = page.text_content("#delays-chart .hoverlayer .hovertext") or ""
+        assert f"\u2068{HOSTILE_NAME}\u2069: 12.0 min, 33% delayed" in hover, hover
+        links = "#delays-chart .hoverlayer a, #delays-chart .hoverlayer image"
+        assert page.eval_on_selector_all(links, "found => found.length") == 0
+        assert page.evaluate("window.pwned") is None

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -207,6 +208,13 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
         next(fresh_iter, None)  # runs its cleanup: topics and keys deleted
 
 
+def _query_json(scenario: Scenario, *args: str) -> Any:
+    """``airlines query ARGS --json`` against the scenario's config, parsed."""
+    run = run_cli("query", *args, "--json", "--config", str(scenario.path), env=scenario.env)
+    assert run.returncode == 0, run.stderr
+    return orjson.loads(run.stdout)
+
+
 def test_redis_holds_exactly_what_the_oracle_computes(scenario: Scenario) -> None:
     actual = window_hashes(scenario.config)
     assert differences(scenario.expected.windows, actual) == []
@@ -317,22 +325,7 @@ def test_query_top_delays(scenario: Scenario) -> None:
         reverse=True,
     )
     iso = datetime.fromtimestamp(start / 1000, UTC).isoformat()
-    run = run_cli(
-        "query",
-        "top-delays",
-        "--route",
-        route,
-        "--window",
-        iso,
-        "--limit",
-        "3",
-        "--json",
-        "--config",
-        str(scenario.path),
-        env=scenario.env,
-    )
-    assert run.returncode == 0, run.stderr
-    top = orjson.loads(run.stdout)
+    top = _query_json(scenario, "top-delays", "--route", route, "--window", iso, "--limit", "3")
     assert [f["flight_id"] for f in top["flights"]] == [w.flight_id for w in in_window[:3]]
     assert [f["event_count"] for f in top["flights"]] == [w.event_count for w in in_window[:3]]
     latest = run_cli(
@@ -394,19 +387,7 @@ def test_a_flight_whose_events_disagree_on_the_airline_is_one_row_per_window(
                 by_flight.setdefault(event.flight_id, set()).add(event.airline)
     conflicted = [f for f, names in by_flight.items() if len(names) > 1]
     assert conflicted, "the scenario has a flight with two airline names"
-    run = run_cli(
-        "query",
-        "flight",
-        conflicted[0],
-        "--limit",
-        "1000",
-        "--json",
-        "--config",
-        str(scenario.path),
-        env=scenario.env,
-    )
-    assert run.returncode == 0, run.stderr
-    rows = orjson.loads(run.stdout)
+    rows = _query_json(scenario, "flight", conflicted[0], "--limit", "1000")
     starts = [(r["route"], r["window_start_ms"]) for r in rows]
     assert len(starts) == len(set(starts)) > 0
     expected = {
