@@ -22,3 +22,12 @@ def jars(bundle: str) -> list[Path]:
     """
     root = Path(os.environ.get("AIRLINES_JARS_DIR", cache_dir() / "jars"))
     return sorted((root / bundle).glob("*.jar"))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (a password, a private key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)

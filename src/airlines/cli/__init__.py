@@ -12,6 +12,7 @@ from airlines.cli import admin as admin_cli
 from airlines.cli import dashboard as dashboard_cli
 from airlines.cli import demo as demo_cli
 from airlines.cli import k8s as k8s_cli
+from airlines.cli import kafka as kafka_cli
 from airlines.cli import produce, values
 from airlines.cli import query as query_cli
 from airlines.cli import stack as stack_cli
@@ -28,6 +29,7 @@ app.add_typer(values.app, name="values")
 produce.register(app)
 app.add_typer(stack_cli.app, name="stack")
 app.add_typer(admin_cli.topics_app, name="topics")
+app.add_typer(kafka_cli.app, name="kafka")
 app.add_typer(admin_cli.redis_app, name="redis")
 app.command("smoke")(admin_cli.smoke)
 stream_cli.register(app)

@@ -66,6 +66,112 @@ class ProducerClient(Section):
     )
 
 
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class KafkaSasl(Section):
+    """Who the client is: a SASL user and where its password is read from (never the
+    password itself)."""
+
+    mechanism: SaslMechanism = Field("SCRAM-SHA-512", description="SASL mechanism.")
+    username: str | None = Field(None, min_length=1, description="SASL user name.")
+    username_file: str | None = Field(
+        None,
+        min_length=1,
+        description="Path of a file holding the user name (e.g. a mounted Secret), instead "
+        "of `username`: one configuration serves components that each mount their own.",
+    )
+    password_env: str | None = Field(
+        None,
+        pattern=ENV_NAME_PATTERN,
+        description="Name of the environment variable holding the password.",
+    )
+    password_file: str | None = Field(
+        None,
+        min_length=1,
+        description="Path of a file holding the password (e.g. a mounted Secret).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> KafkaSasl:
+        if (self.username is None) == (self.username_file is None):
+            raise ValueError("set exactly one of username and usernameFile")
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError(
+                "set exactly one of passwordFile and passwordEnv (where the password is read "
+                "from; never the password itself)"
+            )
+        return self
+
+
+class KafkaTls(Section):
+    """How the client checks the brokers (and, for mutual TLS, proves who it is)."""
+
+    ca_file: str = Field(
+        min_length=1,
+        description="PEM bundle of the CA(s) that signed the brokers' certificates (for a "
+        "broker with a public certificate: the system bundle, "
+        "/etc/ssl/certs/ca-certificates.crt).",
+    )
+    cert_file: str | None = Field(
+        None, min_length=1, description="Client certificate (PEM), for mutual TLS."
+    )
+    key_file: str | None = Field(
+        None, min_length=1, description="Client private key (PEM, unencrypted), for mutual TLS."
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> KafkaTls:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("certFile and keyFile: set both (mutual TLS) or neither")
+        return self
+
+
+class KafkaSecurity(Section):
+    """How the client talks to the brokers: encryption and authentication."""
+
+    protocol: KafkaProtocol = Field(
+        "PLAINTEXT",
+        description="security.protocol: SASL_SSL (authenticated and encrypted) for a "
+        "secured cluster, such as the local stack's and the chart's; PLAINTEXT only for a "
+        "cluster that is open to anyone who can reach it.",
+    )
+    sasl: KafkaSasl | None = Field(
+        None, description="SASL user; required by SASL_SSL and SASL_PLAINTEXT."
+    )
+    tls: KafkaTls | None = Field(
+        None, description="Trusted CA and optional client certificate; required by SSL protocols."
+    )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    @model_validator(mode="after")
+    def _matches_protocol(self) -> KafkaSecurity:
+        if self.uses_sasl and self.sasl is None:
+            raise ValueError(
+                f"sasl: required with protocol {self.protocol} (mechanism, user and "
+                "passwordFile or passwordEnv)"
+            )
+        if not self.uses_sasl and self.sasl is not None:
+            raise ValueError(f"sasl: protocol {self.protocol} does not use SASL; remove it")
+        if self.uses_tls and self.tls is None:
+            raise ValueError(
+                f"tls.caFile: required with protocol {self.protocol} (the CA that signed the "
+                "brokers' certificates)"
+            )
+        if not self.uses_tls and self.tls is not None:
+            raise ValueError(f"tls: protocol {self.protocol} does not use TLS; remove it")
+        return self
+
+
 class KafkaConfig(Section):
     """How to reach the Kafka cluster."""
 
@@ -77,6 +183,10 @@ class KafkaConfig(Section):
     client_id: str = Field("airlines-analytics", min_length=1, description="Kafka client.id.")
     producer: ProducerClient = Field(
         default_factory=ProducerClient, description="Producer client settings."
+    )
+    security: KafkaSecurity = Field(
+        default_factory=KafkaSecurity,
+        description="Encryption and authentication (protocol, SASL user, TLS).",
     )
 
 

@@ -12,7 +12,6 @@ no process of the stack is left.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from airlines.config import AppConfig, ConfigError, dump_config, load_config
+from airlines.paths import write_private
 from airlines.stack import procs, render
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import (
@@ -124,15 +124,6 @@ def tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it holds the Redis password)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
 
 
 class LocalStack:
@@ -325,7 +316,7 @@ class LocalStack:
             directory.mkdir(parents=True, exist_ok=True)
         (self.root / ".gitignore").write_text("# the local stack's runtime files\n*\n")
         if not layout.password_file.exists():
-            _write_private(layout.password_file, secrets.token_urlsafe(32) + "\n")
+            write_private(layout.password_file, secrets.token_urlsafe(32) + "\n")
         password = self.password()
         layout.state_file.write_text(plan.model_dump_json(indent=2) + "\n")
         zk_data = layout.data("zookeeper")
@@ -342,7 +333,7 @@ class LocalStack:
             elif spec.kind == "redis":
                 data = layout.data(spec.name)
                 data.mkdir(exist_ok=True)
-                _write_private(
+                write_private(
                     layout.conf_dir / f"{spec.name}.conf",
                     render.redis_conf(spec.port, data, layout.log(spec.name), password),
                 )
