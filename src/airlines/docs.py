@@ -97,7 +97,13 @@ def _walk(model: type[BaseModel], prefix: str, rows: list[str]) -> None:
         prop = schema["properties"][field.alias or name]
         if "$ref" in prop:
             prop = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]]
-        item = getattr(annotation, "__args__", (None,))[0]
+        args: tuple[Any, ...] = getattr(annotation, "__args__", (None,))
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if type(None) in args and len(args) == 2 and models:  # an optional section
+            rows.append(f"| `{key}` | object | {_default(field)} | {field.description or ''} |")
+            _walk(models[0], f"{key}.", rows)
+            continue
+        item = args[0]
         if isinstance(item, type) and issubclass(item, BaseModel):
             rows.append(f"| `{key}` | list | {_default(field)} | {field.description or ''} |")
             _walk(item, f"{key}[].", rows)

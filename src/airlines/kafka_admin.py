@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from airlines.config import AppConfig, KafkaConfig
+from airlines.kafka_client import librdkafka_settings
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer, KafkaError
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.admin._metadata import ClusterMetadata
 
@@ -90,12 +91,10 @@ class TopicOutcome:
         return not self.problems
 
 
-def client_config(kafka: KafkaConfig | list[str], **overrides: Any) -> dict[str, Any]:
-    servers = kafka if isinstance(kafka, list) else kafka.bootstrap_servers
-    client_id = "airlines-admin" if isinstance(kafka, list) else f"{kafka.client_id}-admin"
+def client_config(kafka: KafkaConfig, **overrides: Any) -> dict[str, Any]:
     conf: dict[str, Any] = {
-        "bootstrap.servers": ",".join(servers),
-        "client.id": client_id,
+        **librdkafka_settings(kafka),
+        "client.id": f"{kafka.client_id}-admin",
         "logger": _RDKAFKA_LOG,
         "socket.connection.setup.timeout.ms": 5000,
     }
@@ -103,33 +102,53 @@ def client_config(kafka: KafkaConfig | list[str], **overrides: Any) -> dict[str,
     return conf
 
 
-def admin_client(kafka: KafkaConfig | list[str], **overrides: Any) -> AdminClient:
+def admin_client(kafka: KafkaConfig, **overrides: Any) -> AdminClient:
     from confluent_kafka.admin import AdminClient
 
     return AdminClient(client_config(kafka, **overrides))
 
 
-def _servers(kafka: KafkaConfig | list[str]) -> str:
-    return ", ".join(kafka if isinstance(kafka, list) else kafka.bootstrap_servers)
+class ClientErrors:
+    """A client's ``error_cb``: keeps what librdkafka said, such as a refused login or an
+    untrusted certificate, which a failed request alone does not tell."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, error: KafkaError) -> None:
+        text = error.str()
+        # "sasl_ssl://127.0.0.1:9092/bootstrap: SASL authentication error: ..." → the cause
+        cause = text.split(": ", 1)[1] if "://" in text.split(": ", 1)[0] else text
+        if cause not in self.seen and "brokers are down" not in cause:
+            self.seen.append(cause)
+
+    def summary(self) -> str:
+        return f"; {self.seen[-1]}" if self.seen else ""
+
+
+def _servers(kafka: KafkaConfig) -> str:
+    return ", ".join(kafka.bootstrap_servers)
 
 
 def cluster_metadata(
-    kafka: KafkaConfig | list[str], timeout: float = 10, admin: AdminClient | None = None
+    kafka: KafkaConfig, timeout: float = 10, admin: AdminClient | None = None
 ) -> ClusterMetadata:
     """Cluster metadata, or a KafkaAdminError naming the bootstrap servers."""
     from confluent_kafka import KafkaException
 
-    admin = admin or admin_client(kafka)
+    errors = ClientErrors()
+    admin = admin or admin_client(kafka, error_cb=errors)
     try:
         return admin.list_topics(timeout=timeout)
     except KafkaException as exc:
+        admin.poll(0)  # serves error_cb: why the brokers could not be used
         raise KafkaAdminError(
             f"kafka: cannot get metadata from {_servers(kafka)} within {timeout:g}s "
-            f"({exc.args[0].str() if exc.args else exc})"
+            f"({exc.args[0].str() if exc.args else exc}{errors.summary()})"
         ) from exc
 
 
-def registered_brokers(kafka: KafkaConfig | list[str], timeout: float = 3) -> set[int]:
+def registered_brokers(kafka: KafkaConfig, timeout: float = 3) -> set[int]:
     """Ids of the brokers registered in the cluster; empty if it cannot be reached."""
     try:
         return set(cluster_metadata(kafka, timeout).brokers)
@@ -150,7 +169,7 @@ def _error_code(exc: BaseException) -> int | None:
 
 
 def ensure_topics(
-    kafka: KafkaConfig | list[str], specs: list[TopicSpec], timeout: float = 60
+    kafka: KafkaConfig, specs: list[TopicSpec], timeout: float = 60
 ) -> list[TopicOutcome]:
     """Create missing topics, grow partitions, report replication-factor mismatches.
 
@@ -260,7 +279,7 @@ def ensure_topics(
 
 
 def _align_timestamp_bound(
-    kafka: KafkaConfig | list[str],
+    kafka: KafkaConfig,
     admin: AdminClient,
     spec: TopicSpec,
     outcome: TopicOutcome,
@@ -304,9 +323,7 @@ def _partitions_led(metadata: ClusterMetadata, outcome: TopicOutcome) -> bool:
     )
 
 
-def _wait_for_leaders(
-    kafka: KafkaConfig | list[str], outcomes: list[TopicOutcome], deadline: float
-) -> None:
+def _wait_for_leaders(kafka: KafkaConfig, outcomes: list[TopicOutcome], deadline: float) -> None:
     """Until the metadata has a leader for each partition of ``outcomes`` and each leader
     answers for its partition; at the deadline, each topic still short says why.
 
@@ -352,7 +369,7 @@ def _unserved(consumer: Consumer, outcome: TopicOutcome, wait: float) -> str | N
 
 
 def topic_config(
-    kafka: KafkaConfig | list[str],
+    kafka: KafkaConfig,
     topic: str,
     timeout: float = 10,
     admin: AdminClient | None = None,
@@ -371,7 +388,7 @@ def topic_config(
     return {name: entry.value for name, entry in entries.items()}
 
 
-def delete_topics(kafka: KafkaConfig | list[str], names: list[str], timeout: float = 60) -> None:
+def delete_topics(kafka: KafkaConfig, names: list[str], timeout: float = 60) -> None:
     """Delete topics and wait until the cluster no longer lists them."""
     from confluent_kafka import KafkaError
 

@@ -80,7 +80,8 @@ def librdkafka_settings(kafka: KafkaConfig) -> dict[str, str]:
     return settings
 
 
-def _jaas_quote(value: str) -> str:
+def jaas_quote(value: str) -> str:
+    """A JAAS option value: double-quoted, backslashes and quotes escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -88,8 +89,8 @@ def jaas_config(sasl: KafkaSasl) -> str:
     """``sasl.jaas.config`` of the Java client for this user."""
     return (
         f"{LOGIN_MODULES[sasl.mechanism]} required "
-        f"username={_jaas_quote(sasl_username(sasl))} "
-        f"password={_jaas_quote(sasl_password(sasl))};"
+        f"username={jaas_quote(sasl_username(sasl))} "
+        f"password={jaas_quote(sasl_password(sasl))};"
     )
 
 

@@ -22,11 +22,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 
 from airlines.config import AppConfig
 from airlines.config.types import format_duration
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin._metadata import ClusterMetadata
 
 CHECKS = ("kafka", "redis", "analytics")
 #: Header and key of smoke-test marker messages (consumers should skip them).
@@ -70,7 +74,8 @@ def _timed(group: str, name: str, run: Callable[[], tuple[bool, str]]) -> CheckR
 
 
 def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
-    """Produce a marker to each topic and consume it back (all topics at once)."""
+    """Produce a marker to each input topic and consume it back (all topics at once); the
+    dead-letter topic, which only the streaming job may write, is checked readable."""
     from airlines import kafka_admin
 
     topics = config.topic_names
@@ -89,6 +94,10 @@ def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
             outcome[name] = (False, f"topic {name} {why} (run 'airlines topics ensure')")
         else:
             present.append(name)
+    dead_letter = config.dead_letter.topic
+    if dead_letter in present:
+        present.remove(dead_letter)
+        outcome[dead_letter] = _readable(config, dead_letter, metadata, timeout)
     if present:
         try:
             outcome.update(_round_trips(config, present, timeout))
@@ -148,6 +157,39 @@ def _connectable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _readable(
+    config: AppConfig, topic: str, metadata: ClusterMetadata, timeout: float
+) -> tuple[bool, str]:
+    """Every partition has a leader and its offsets can be read."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    from airlines.kafka_admin import client_config
+
+    partitions = metadata.topics[topic].partitions
+    leaderless = sorted(pid for pid, p in partitions.items() if p.leader < 0)
+    if leaderless:
+        return False, f"partitions without leader: {leaderless}"
+    consumer = Consumer(
+        client_config(
+            config.kafka,
+            **{"client.id": f"{config.kafka.client_id}-smoke", "group.id": "airlines-smoke-read"},
+        )
+    )
+    try:
+        records = 0
+        for pid in sorted(partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=timeout)
+            records += high - low
+    except KafkaException as exc:
+        return False, f"offsets cannot be read: {exc.args[0].str() if exc.args else exc}"
+    finally:
+        consumer.close()
+    return True, (
+        f"{len(partitions)} partitions with leaders, {records} records "
+        "(read only: only the streaming job writes dead letters)"
+    )
 
 
 def _round_trips(

@@ -24,6 +24,7 @@ from airlines.kafka_admin import (
     topic_config,
     topic_specs,
 )
+from airlines.kafka_client import librdkafka_settings
 from airlines.redis_bootstrap import cluster_health, parse_cluster_nodes
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
@@ -174,9 +175,7 @@ def test_topics_ensure_returns_once_every_leader_answers_for_its_partitions(
     path = tmp_path / "airlines.yaml"
     config = _config_with_topics(stack, suffix, partitions=3, rf=3)
     names = [spec.name for spec in topic_specs(config)]
-    consumer = Consumer(
-        {"bootstrap.servers": ",".join(stack.config.kafka.bootstrap_servers), "group.id": "t"}
-    )
+    consumer = Consumer({**librdkafka_settings(stack.config.kafka), "group.id": "t"})
     try:
         path.write_text(dump_config(config))
         result = run_cli("topics", "ensure", "--config", str(path))

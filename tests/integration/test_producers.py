@@ -17,6 +17,7 @@ import pytest
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig
 from airlines.contract import FlightEvent, Region
+from airlines.kafka_client import librdkafka_settings
 from airlines.producers.run import produce
 from airlines.producers.simulator import FleetSimulator
 from airlines.stack.testing import FreshConfig, RunningStack, read_topic, run_cli
@@ -329,9 +330,7 @@ def test_waiting_for_a_topic_gives_up_with_a_clear_error(
 def _message_count(config: AppConfig, topic: str) -> int:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer(
-        {"bootstrap.servers": ",".join(config.kafka.bootstrap_servers), "group.id": "count"}
-    )
+    consumer = Consumer({**librdkafka_settings(config.kafka), "group.id": "count"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(

@@ -10,7 +10,9 @@ from airlines.config import AppConfig, dump_config, load_config
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import plan_ports
 from airlines.stack.render import (
+    BrokerTls,
     check_fits_stack,
+    client_security,
     kafka_properties,
     log4j_properties,
     redis_conf,
@@ -32,14 +34,30 @@ def test_zookeeper_is_local_with_readiness_words() -> None:
     assert cfg["4lw.commands.whitelist"] == "ruok,srvr"
     assert cfg["admin.enableServer"] == "false"
     assert cfg["dataDir"] == "/s/data/zookeeper"
+    assert cfg["enforce.auth.enabled"] == "true"
+    assert cfg["enforce.auth.schemes"] == "sasl"
+
+
+TLS = BrokerTls(Path("/s/kafka/broker.pem"), Path("/s/kafka/ca.crt"), "broker-pw")
 
 
 @pytest.mark.parametrize("broker", [0, 1, 2])
 def test_kafka_broker_properties(broker: int) -> None:
-    props = parse_properties(kafka_properties(broker, PLAN, Path(f"/s/data/kafka-{broker}")))
+    props = parse_properties(kafka_properties(broker, PLAN, Path(f"/s/data/kafka-{broker}"), TLS))
     assert props["broker.id"] == str(broker)
-    assert props["listeners"] == f"PLAINTEXT://127.0.0.1:{15001 + broker}"
+    assert props["listeners"] == f"SASL_SSL://127.0.0.1:{15001 + broker}"
     assert props["advertised.listeners"] == props["listeners"]
+    assert props["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL"
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"].replace("SASL_", "")
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:broker;User:admin"
+    assert props["zookeeper.set.acl"] == "true"
+    assert props["ssl.keystore.location"] == "/s/kafka/broker.pem"
+    assert (
+        'username="broker" password="broker-pw";'
+        in props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    )
     assert props["zookeeper.connect"] == "127.0.0.1:15000"
     assert props["log.dirs"] == f"/s/data/kafka-{broker}"
     assert props["default.replication.factor"] == "3"
@@ -85,7 +103,9 @@ def test_stack_config_keeps_settings_and_uses_stack_endpoints(tmp_path: Path) ->
         }
     )
     layout = StackLayout(tmp_path)
-    config = stack_app_config(base, PLAN, layout.password_file)
+    admin = client_security("admin", tmp_path / "admin-password", tmp_path / "ca.crt")
+    config = stack_app_config(base, PLAN, layout.password_file, admin)
+    assert config.kafka.security == admin
     assert config.kafka.bootstrap_servers == [
         "127.0.0.1:15001",
         "127.0.0.1:15002",

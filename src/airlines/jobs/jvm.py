@@ -25,6 +25,7 @@ from pyspark.sql.types import BooleanType, StructField, StructType
 
 from airlines.config import KafkaConfig
 from airlines.jobs.schema import event_fields
+from airlines.kafka_client import java_settings
 
 READ_EVENT = "airlines_read_event"
 #: The field of :data:`READ_EVENT`'s struct that says the fast path checked the record.
@@ -94,7 +95,7 @@ def register_reader(spark: SparkSession) -> None:
 def dead_letter_producer_config(kafka: KafkaConfig) -> dict[str, str]:
     """The gate's producer settings (the gate adds idempotence and ``acks=all``)."""
     return {
-        "bootstrap.servers": ",".join(kafka.bootstrap_servers),
+        **java_settings(kafka),
         "client.id": f"{kafka.client_id}-dead-letters",
         "compression.type": "lz4",
     }

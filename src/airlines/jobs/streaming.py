@@ -43,6 +43,8 @@ from airlines.contract import MAX_RECORD_BYTES
 from airlines.jobs import jvm, transform
 from airlines.jobs.layout import SINK_COLUMNS, KeyLayout, heartbeat_commands
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings, writer_for
+from airlines.kafka_client import java_settings
+from airlines.kafka_principals import STREAMING_GROUP_PREFIX
 from airlines.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -168,8 +170,11 @@ def kafka_stream(spark: SparkSession, config: AppConfig) -> DataFrame:
     """All configured topics, as one Kafka source."""
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", ",".join(config.kafka.bootstrap_servers))
+        # Servers and security (the SASL login is read from its file here, on the driver).
+        .options(**{f"kafka.{key}": value for key, value in java_settings(config.kafka).items()})
         .option("subscribe", ",".join(t.name for t in config.topics))
+        # The consumer groups the streaming principal may use (kafka_principals).
+        .option("groupIdPrefix", STREAMING_GROUP_PREFIX)
         .option("startingOffsets", config.streaming.starting_offsets)
         # Data deleted by retention before it was read is a loss: fail loudly.
         .option("failOnDataLoss", "true")

@@ -19,13 +19,14 @@ from typing import Any
 
 from airlines.config import KafkaConfig
 from airlines.contract import FlightEvent
+from airlines.kafka_client import librdkafka_settings
 
 
 def producer_settings(kafka: KafkaConfig) -> dict[str, Any]:
     """librdkafka configuration of every producer this project runs."""
     client = kafka.producer
     return {
-        "bootstrap.servers": ",".join(kafka.bootstrap_servers),
+        **librdkafka_settings(kafka),
         "client.id": kafka.client_id,
         "enable.idempotence": True,
         "acks": "all",

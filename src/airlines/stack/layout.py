@@ -6,6 +6,8 @@
     stack.json        the port plan the data belongs to
     airlines.yaml     generated AppConfig for the other commands
     redis-password    0600, generated with ``secrets``
+    kafka/            0700: ca.crt, ca.key and broker.pem (key and chain) of the brokers'
+                      TLS; users/<user>/password of each SCRAM user; zookeeper-password
     conf/             zoo.cfg, kafka-N.properties, log4j.properties, redis-P.conf (0600)
     data/             zookeeper/, kafka-N/, redis-P/
     logs/             <service>.log (the service's own log), <service>.out (stdout/stderr)
@@ -33,6 +35,37 @@ class StackLayout:
     @property
     def password_file(self) -> Path:
         return self.root / "redis-password"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.kafka_dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.kafka_dir / "ca.key"
+
+    @property
+    def broker_pem(self) -> Path:
+        return self.kafka_dir / "broker.pem"
+
+    def user_password_file(self, user: str) -> Path:
+        return self.kafka_dir / "users" / user / "password"
+
+    @property
+    def zookeeper_password_file(self) -> Path:
+        return self.kafka_dir / "zookeeper-password"
+
+    @property
+    def zookeeper_jaas(self) -> Path:
+        return self.conf_dir / "zookeeper-jaas.conf"
+
+    @property
+    def kafka_jaas(self) -> Path:
+        return self.conf_dir / "kafka-jaas.conf"
 
     @property
     def conf_dir(self) -> Path:
@@ -72,6 +105,7 @@ class StackLayout:
             self.state_file,
             self.config_file,
             self.password_file,
+            self.kafka_dir,
             self.conf_dir,
             self.data_dir,
             self.log_dir,

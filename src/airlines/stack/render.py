@@ -6,9 +6,12 @@ Pure functions (no I/O), so they are unit tested on their own.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from airlines.config import AppConfig
+from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls
+from airlines.kafka_client import LOGIN_MODULES, jaas_quote
+from airlines.kafka_principals import ADMIN_USER, BROKER_USER
 from airlines.stack.ports import HOST, KAFKA_BROKERS, REDIS_BUS_OFFSET, PortPlan
 
 #: JVM heaps: the machine is shared (2 cores); these are enough for a local stack.
@@ -16,6 +19,10 @@ ZOOKEEPER_HEAP = "128m"
 KAFKA_HEAP = "384m"
 #: A Redis node is declared failed after this long without answering (then failover).
 REDIS_NODE_TIMEOUT_MS = 5000
+#: The SASL mechanism of the stack's brokers.
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+#: The DIGEST-MD5 user the brokers log in to ZooKeeper as.
+ZOOKEEPER_USER = "kafka"
 #: Topic-level min.insync.replicas for a replication factor (see kafka_admin).
 MIN_INSYNC_REPLICAS = 2
 
@@ -42,23 +49,75 @@ def zookeeper_cfg(plan: PortPlan, data_dir: Path) -> str:
             "maxClientCnxns": 0,
             "admin.enableServer": False,
             "4lw.commands.whitelist": "ruok,srvr",
+            # Every client session must authenticate (SASL DIGEST-MD5, zookeeper-jaas.conf):
+            # only the brokers (and the stack's own bootstrap of their credentials) can.
+            "authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+            "enforce.auth.enabled": True,
+            "enforce.auth.schemes": "sasl",
             "autopurge.snapRetainCount": 3,
             "autopurge.purgeInterval": 1,
         }
     )
 
 
-def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path) -> str:
-    """``server.properties`` of broker ``broker_id`` (ZooKeeper mode, replicated defaults)."""
+def zookeeper_jaas(kafka_password: str) -> str:
+    """ZooKeeper's JAAS: the one DIGEST-MD5 user, ``kafka``, its clients log in as."""
+    return (
+        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+        f"  user_{ZOOKEEPER_USER}={jaas_quote(kafka_password)};\n}};\n"
+    )
+
+
+def zookeeper_client_jaas(kafka_password: str) -> str:
+    """The brokers' (and the credential bootstrap's) JAAS ``Client``: ZooKeeper login."""
+    return (
+        "Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+        f"  username={jaas_quote(ZOOKEEPER_USER)}\n  password={jaas_quote(kafka_password)};\n}};\n"
+    )
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """The files of the brokers' TLS and the broker principal's SCRAM password."""
+
+    keystore: Path  # PKCS#8 key and certificate chain, PEM
+    truststore: Path  # the CA, PEM
+    broker_password: str
+
+
+def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path, tls: BrokerTls) -> str:
+    """``server.properties`` of broker ``broker_id`` (ZooKeeper mode, replicated defaults).
+
+    One listener, SASL_SSL with SCRAM-SHA-512, for clients and the other brokers alike (the
+    brokers log in as ``broker``); ACLs decide the rest (:mod:`airlines.kafka_principals`).
+    Holds the broker's password: written with mode 0600.
+    """
     port = plan.kafka[broker_id]
-    listener = f"PLAINTEXT://{HOST}:{port}"
+    listener = f"SASL_SSL://{HOST}:{port}"
+    broker_login = (
+        f"{LOGIN_MODULES[SCRAM_MECHANISM]} required username={jaas_quote(BROKER_USER)} "
+        f"password={jaas_quote(tls.broker_password)};"
+    )
     return properties(
         {
             "broker.id": broker_id,
             "listeners": listener,
             "advertised.listeners": listener,
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name": "SASL_SSL",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": broker_login,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": tls.keystore,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": tls.truststore,
+            "ssl.client.auth": "none",
+            "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+            "allow.everyone.if.no.acl.found": False,
+            "super.users": f"User:{BROKER_USER};User:{ADMIN_USER}",
+            # The brokers' znodes are readable and writable by their SASL identity only.
+            "zookeeper.set.acl": True,
             "zookeeper.connect": plan.zookeeper_connect,
             "zookeeper.connection.timeout.ms": 30_000,
             "zookeeper.session.timeout.ms": 10_000,
@@ -156,13 +215,27 @@ def _quote(value: str) -> str:
     return value
 
 
-def stack_app_config(base: AppConfig, plan: PortPlan, password_file: Path) -> AppConfig:
-    """The config ``stack up`` writes: ``base`` with the stack's endpoints and password file.
+def client_security(user: str, password_file: Path, ca_file: Path) -> KafkaSecurity:
+    """Kafka client security of one of the stack's SCRAM users."""
+    return KafkaSecurity(
+        protocol="SASL_SSL",
+        sasl=KafkaSasl(mechanism=SCRAM_MECHANISM, username=user, password_file=str(password_file)),
+        tls=KafkaTls(ca_file=str(ca_file)),
+    )
+
+
+def stack_app_config(
+    base: AppConfig, plan: PortPlan, password_file: Path, kafka_security: KafkaSecurity
+) -> AppConfig:
+    """The config ``stack up`` writes: ``base`` with the stack's endpoints, Redis password
+    file and Kafka client security.
 
     Topics, key prefix, streaming and producer settings are kept from ``base``.
     """
     check_fits_stack(base)
-    kafka = base.kafka.model_copy(update={"bootstrap_servers": plan.bootstrap_servers})
+    kafka = base.kafka.model_copy(
+        update={"bootstrap_servers": plan.bootstrap_servers, "security": kafka_security}
+    )
     redis = base.redis.model_copy(
         update={"nodes": plan.redis_nodes, "password_file": str(password_file)}
     )

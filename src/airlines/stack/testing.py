@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config, load_config
+from airlines.kafka_client import librdkafka_settings
 from airlines.stack import procs
 from airlines.stack.local import LocalStack, StackError
 from airlines.stack.ports import PortsBusyError, find_free_plan
@@ -314,7 +315,7 @@ def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[Topic
 
     consumer = Consumer(
         {
-            "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
+            **librdkafka_settings(config.kafka),
             "group.id": f"test-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
