@@ -8,6 +8,7 @@ hook that applies it: the checks below read it from there (``with_carried``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,13 @@ def test_references_resolve(docs: list[dict[str, Any]]) -> None:
         for volume in volumes:
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in config_maps, pod.where
+            for ref, keys in _secret_refs(volume):
+                assert ref in secrets, f"{pod.where}: Secret {ref} missing"
+                (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == ref]
+                assert set(keys) <= set(secret.get("data") or {}), f"{pod.where}: {ref} {keys}"
+            for source in volume.get("projected", {}).get("sources", []):
+                if "configMap" in source:
+                    assert source["configMap"]["name"] in config_maps, pod.where
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in claims, pod.where
         mounted = {v["name"] for v in volumes} | pod.claim_templates
@@ -273,6 +281,19 @@ def test_references_resolve(docs: list[dict[str, Any]]) -> None:
                         s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == ref["name"]
                     ]
                     assert ref["key"] in secret["data"], pod.where
+
+
+def _secret_refs(volume: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(Secret, keys it must hold) of a secret or projected volume."""
+    found = []
+    if "secret" in volume:
+        items = volume["secret"].get("items", [])
+        found.append((volume["secret"]["secretName"], [i["key"] for i in items]))
+    for source in volume.get("projected", {}).get("sources", []):
+        if "secret" in source:
+            items = source["secret"].get("items", [])
+            found.append((source["secret"]["name"], [i["key"] for i in items]))
+    return found
 
 
 def test_config_hosts_exist(env: str, docs: list[dict[str, Any]]) -> None:
@@ -537,14 +558,116 @@ def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
     for config_map in by_kind(docs, "ConfigMap"):
         for key, text in config_map.get("data", {}).items():
             if key.endswith(".yaml"):
-                assert secret_like_keys(yaml.safe_load(text)) == [], config_map["metadata"]["name"]
+                found = secret_like_keys(yaml.safe_load(text))
+                # A volume's `secret:` names a Secret (the SparkApplication's volumes).
+                found = [k for k in found if not re.search(r"volumes\[\d+\]\..*secret$", k)]
+                assert found == [], config_map["metadata"]["name"]
     for secret in by_kind(docs, "Secret"):
-        if secret["metadata"]["name"].endswith("-webhook-certs"):
+        name = secret["metadata"]["name"]
+        if name.endswith("-webhook-certs"):
             # The Spark Operator's webhook writes its own certificate into it at run time.
-            assert not secret.get("data"), secret["metadata"]["name"]
+            assert not secret.get("data"), name
             continue
-        if secret["metadata"]["name"].endswith("-redis-dashboard-auth"):
+        if name.endswith("-redis-dashboard-auth"):
             # The dashboard's read-only Redis user.
             assert set(secret["data"]) == {"password"}
             continue
+        if "-kafka-user-" in name:
+            # One Kafka principal: its SCRAM user name and password.
+            assert set(secret["data"]) == {"username", "password"}, name
+            continue
+        if name.endswith("-kafka-tls"):
+            # The chart's CA: its certificate and key (only the brokers' init container
+            # mounts the key).
+            assert set(secret["data"]) == {"ca.crt", "ca.key"}, name
+            continue
+        if name.endswith("-zookeeper-auth"):
+            assert set(secret["data"]) == {"kafka-password", "quorum-password"}, name
+            continue
         assert set(secret["data"]) == {"redis-password"}
+
+
+def test_no_secret_value_in_a_config_map_or_a_command_line(docs: list[dict[str, Any]]) -> None:
+    """Every generated password and key reaches its pods as a mounted file or a
+    secret-backed variable: none is in a ConfigMap, an argument or a plain variable."""
+    import base64
+
+    values = {
+        base64.b64decode(value).decode()
+        for secret in by_kind(docs, "Secret")
+        for value in (secret.get("data") or {}).values()
+    }
+    values = {v for v in values if len(v) >= 16}
+    assert len(values) >= 8
+    for config_map in by_kind(docs, "ConfigMap"):
+        text = yaml.safe_dump(config_map.get("data", {}))
+        assert not [v for v in values if v in text], config_map["metadata"]["name"]
+    for pod in pod_specs(with_carried(docs)):
+        for container in containers(pod):
+            words = [*container.get("command", []), *container.get("args", [])]
+            words += [str(env.get("value", "")) for env in container.get("env", [])]
+            text = "\n".join(words)
+            assert not [v for v in values if v in text], container["name"]
+
+
+# --- Kafka security -------------------------------------------------------------------------
+
+
+def _kafka_principal(pod_volumes: list[dict[str, Any]], name: str = "config") -> str | None:
+    """The Kafka principal whose Secret a pod's config volume carries (None: no Kafka)."""
+    (volume,) = [v for v in pod_volumes if v["name"] == name]
+    for source in volume.get("projected", {}).get("sources", []):
+        items = source.get("secret", {}).get("items", [])
+        if any(i["path"] == "kafka/password" for i in items):
+            secret = source["secret"]["name"]
+            assert secret.startswith("rel-kafka-user-") or "-kafka-user-" in secret
+            return str(secret.split("-kafka-user-", 1)[1])
+    return None
+
+
+def test_every_kafka_client_is_its_own_principal(env: str, docs: list[dict[str, Any]]) -> None:
+    """Each component mounts ITS principal's Secret (and the CA) where the config's
+    kafka.security names the files; the topics hook applies everyone's as the admin."""
+    from airlines.kafka_principals import principal_users
+
+    values = _chart_values(env)
+    config = values.app_config("rel", _namespace(env))
+    seen: dict[str, str | None] = {}
+    for pod in pod_specs(docs):
+        volumes = pod.spec.get("volumes", [])
+        if pod.spark:
+            (app,) = by_kind(docs, "SparkApplication")
+            volumes = app["spec"]["volumes"]
+        if any(v["name"] == "config" for v in volumes):
+            seen[pod.where] = _kafka_principal(volumes)
+    producers = {w: u for w, u in seen.items() if "-producer-" in w}
+    assert producers
+    assert all(user == w.rsplit("rel-", 1)[1] for w, user in producers.items()), producers
+    assert seen["Job/rel-kafka-topics"] == "topics"
+    assert {u for w, u in seen.items() if w.startswith("Pod/rel-test-")} == {"smoke"}
+    assert seen["SparkApplication/rel-streaming/driver"] == "streaming"
+    assert seen["SparkApplication/rel-streaming/executor"] == "streaming"
+    assert seen["Deployment/rel-dashboard"] is None  # Redis only
+    (job,) = [d for d in by_kind(docs, "Job") if d["metadata"]["name"] == "rel-kafka-topics"]
+    volumes = job["spec"]["template"]["spec"]["volumes"]
+    assert _kafka_principal(volumes, "config-admin") == "admin"
+    (principals,) = [v for v in volumes if v["name"] == "principals"]
+    paths = [s["secret"]["items"][0]["path"] for s in principals["projected"]["sources"]]
+    assert paths == [f"{user}/password" for user in principal_users(config)]
+    security = config.kafka.security
+    assert security.protocol == "SASL_SSL"
+    assert security.sasl is not None
+    assert security.sasl.mechanism == "SCRAM-SHA-512"
+
+
+def test_no_listener_is_plaintext(docs: list[dict[str, Any]]) -> None:
+    """Every values file: both listeners SASL_SSL, the authorizer on, nothing open."""
+    (scripts,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "rel-kafka-scripts"
+    ]
+    start = scripts["data"]["start.sh"]
+    (mapping,) = re.findall(r"^listener\.security\.protocol\.map=(.*)$", start, re.M)
+    assert mapping == "CLIENT:SASL_SSL,BROKER:SASL_SSL"
+    assert "PLAINTEXT" not in start
+    assert "allow.everyone.if.no.acl.found=false" in start
+    assert re.search(r"^super\.users=User:broker;User:admin$", start, re.M)

@@ -45,6 +45,7 @@ that both `airlines values validate` and `helm template` must reject.
 {{- if and $redis.enabled (gt (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
 {{- $problems = append $problems (printf "global.config.redis.ackReplicas: %d exceeds redis-cluster.replicasPerPrimary (%d): no write could ever be confirmed" (int $config.redis.ackReplicas) (int $redis.replicasPerPrimary)) -}}
 {{- end -}}
+{{- $problems = concat $problems (include "airlines-analytics.kafkaSecurityProblems" . | fromJsonArray) -}}
 {{- if .Values.streaming.enabled -}}
 {{- /* DRIVER_MIN_MEMORY_MIB: the driver generates the job's code for every micro-batch */ -}}
 {{- $memory := toString .Values.streaming.driver.memory -}}
@@ -145,4 +146,83 @@ computed here from its values so the umbrella can name them without the subchart
 {{- $chartName := default "spark-operator" $operator.nameOverride -}}
 {{- ternary .Release.Name (printf "%s-%s" .Release.Name $chartName) (contains $chartName .Release.Name) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+kafka.security of the clients: what the pydantic models check (airlines.config.models
+KafkaSecurity, which the JSON Schema cannot say), and the rules of
+airlines.config.chart.ChartValues.kafka_security_problems. A JSON list of problems.
+*/}}
+{{- define "airlines-analytics.kafkaSecurityProblems" -}}
+{{- $problems := list -}}
+{{- $where := "global.config.kafka.security" -}}
+{{- $security := .Values.global.config.kafka.security | default dict -}}
+{{- $protocol := toString ($security.protocol | default "PLAINTEXT") -}}
+{{- $sasl := $security.sasl -}}
+{{- $tls := $security.tls -}}
+{{- $kafka := .Values.kafka -}}
+{{- $globalKafka := .Values.global.kafka | default dict -}}
+{{- $usesSasl := hasPrefix "SASL_" $protocol -}}
+{{- $usesTls := hasSuffix "SSL" $protocol -}}
+{{- if and $usesSasl (not $sasl) -}}
+{{- $problems = append $problems (printf "%s.sasl: required with protocol %s (mechanism, user and passwordFile or passwordEnv)" $where $protocol) -}}
+{{- end -}}
+{{- if and (not $usesSasl) $sasl -}}
+{{- $problems = append $problems (printf "%s.sasl: protocol %s does not use SASL; remove it" $where $protocol) -}}
+{{- end -}}
+{{- if and $usesTls (not (and $tls $tls.caFile)) -}}
+{{- $problems = append $problems (printf "%s.tls.caFile: required with protocol %s (the CA that signed the brokers' certificates)" $where $protocol) -}}
+{{- end -}}
+{{- if and (not $usesTls) $tls -}}
+{{- $problems = append $problems (printf "%s.tls: protocol %s does not use TLS; remove it" $where $protocol) -}}
+{{- end -}}
+{{- if $kafka.enabled -}}
+{{- $want := "PLAINTEXT" -}}
+{{- if $kafka.auth.enabled -}}{{- $want = ternary "SASL_SSL" "SASL_PLAINTEXT" $kafka.tls.enabled -}}{{- else -}}{{- $want = ternary "SSL" "PLAINTEXT" $kafka.tls.enabled -}}{{- end -}}
+{{- if ne $protocol $want -}}
+{{- $problems = append $problems (printf "%s.protocol: %s does not match the chart's brokers (kafka.auth.enabled %v, kafka.tls.enabled %v): set %s" $where $protocol $kafka.auth.enabled $kafka.tls.enabled $want) -}}
+{{- end -}}
+{{- if $globalKafka.existingSecret -}}
+{{- $problems = append $problems "global.kafka.existingSecret: only with kafka.enabled false (the chart's Kafka has a principal, and a Secret, per component)" -}}
+{{- end -}}
+{{- end -}}
+{{- if $sasl -}}
+{{- if or (and $sasl.passwordFile $sasl.passwordEnv) (not (or $sasl.passwordFile $sasl.passwordEnv)) -}}
+{{- $problems = append $problems (printf "%s.sasl: set exactly one of passwordFile and passwordEnv (where the password is read from; never the password itself)" $where) -}}
+{{- else if ne (toString $sasl.passwordFile) "/etc/airlines/kafka/password" -}}
+{{- $problems = append $problems (printf "%s.sasl.passwordFile: must be /etc/airlines/kafka/password (where each pod mounts its credentials; never the password itself)" $where) -}}
+{{- end -}}
+{{- if and $kafka.enabled (ne (toString ($sasl.mechanism | default "SCRAM-SHA-512")) "SCRAM-SHA-512") -}}
+{{- $problems = append $problems (printf "%s.sasl.mechanism: the chart's brokers take SCRAM-SHA-512, not %s" $where $sasl.mechanism) -}}
+{{- end -}}
+{{- if and $kafka.enabled (not $sasl.usernameFile) -}}
+{{- $problems = append $problems (printf "%s.sasl.usernameFile: required with the chart's Kafka (/etc/airlines/kafka/username: each component is its own principal)" $where) -}}
+{{- end -}}
+{{- if and $sasl.usernameFile (ne (toString $sasl.usernameFile) "/etc/airlines/kafka/username") -}}
+{{- $problems = append $problems (printf "%s.sasl.usernameFile: must be /etc/airlines/kafka/username (where each pod mounts its credentials)" $where) -}}
+{{- end -}}
+{{- if and (not $kafka.enabled) (not $globalKafka.existingSecret) -}}
+{{- $problems = append $problems (printf "global.kafka.existingSecret: required when kafka.enabled is false and %s uses SASL (name the Secret with the username and password)" $where) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $tls $tls.caFile -}}
+{{- if and $kafka.enabled (ne (toString $tls.caFile) "/etc/airlines/kafka-ca/ca.crt") -}}
+{{- $problems = append $problems (printf "%s.tls.caFile: must be /etc/airlines/kafka-ca/ca.crt with the chart's Kafka (where each pod mounts the brokers' CA)" $where) -}}
+{{- end -}}
+{{- if and (not $kafka.enabled) (eq (toString $tls.caFile) "/etc/airlines/kafka-ca/ca.crt") (not (or $globalKafka.caSecret $globalKafka.existingSecret)) -}}
+{{- $problems = append $problems (printf "global.kafka.caSecret: required when kafka.enabled is false and %s.tls.caFile is /etc/airlines/kafka-ca/ca.crt (name the Secret with its ca.crt)" $where) -}}
+{{- end -}}
+{{- if $tls.certFile -}}
+{{- $problems = append $problems (printf "%s.tls.certFile: client certificates are not mounted by the chart" $where) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $kafka.enabled $kafka.tls.enabled $kafka.tls.existingSecret (not $globalKafka.caSecret) -}}
+{{- $problems = append $problems "global.kafka.caSecret: required with kafka.tls.existingSecret (the Secret whose ca.crt signed the brokers' certificates, usually the same one)" -}}
+{{- end -}}
+{{- range $user, $generation := $globalKafka.credentialGenerations -}}
+{{- if not (regexMatch "^(broker|admin|streaming|topics|smoke|producer-[a-z][-a-z]*)$" $user) -}}
+{{- $problems = append $problems (printf "global.kafka.credentialGenerations: '%s' is not a principal of the system (broker, admin, producer-<region>, streaming, topics, smoke)" $user) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $problems -}}
 {{- end -}}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -60,6 +60,9 @@ from airlines.config.chart_dashboard import (
 from airlines.config.models import (
     AppConfig,
     KafkaConfig,
+    KafkaSasl,
+    KafkaSecurity,
+    KafkaTls,
     RedisConfig,
     StreamingConfig,
 )
@@ -70,8 +73,21 @@ from airlines.contract import Region
 CONFIG_MOUNT_DIR = "/etc/airlines"
 CONFIG_PATH = f"{CONFIG_MOUNT_DIR}/config.yaml"
 
+#: Where every pod that talks to Kafka finds its own principal's user name and password
+#: (its Secret) and the CA that signed the brokers' certificates: the config's
+#: ``kafka.security`` names these files, each pod mounts its own.
+KAFKA_CREDENTIALS_DIR = f"{CONFIG_MOUNT_DIR}/kafka"
+KAFKA_USERNAME_FILE = f"{KAFKA_CREDENTIALS_DIR}/username"
+KAFKA_PASSWORD_FILE = f"{KAFKA_CREDENTIALS_DIR}/password"
+KAFKA_CA_DIR = f"{CONFIG_MOUNT_DIR}/kafka-ca"
+KAFKA_CA_FILE = f"{KAFKA_CA_DIR}/ca.crt"
+#: The only SASL mechanism of the chart's brokers (their users are SCRAM credentials).
+KAFKA_MECHANISM = "SCRAM-SHA-512"
+
 #: Fixed ports, shared by Services, StatefulSets, NetworkPolicies and the config.
 KAFKA_PORT = 9092
+#: The brokers' own listener (replication, the controller): brokers only.
+KAFKA_BROKER_PORT = 9093
 REDIS_PORT = 6379
 ZOOKEEPER_PORT = 2181
 
@@ -114,6 +130,55 @@ class RedisAuth(ChartSection):
     )
 
 
+SecretName = Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+
+
+class GlobalKafka(ChartSection):
+    """Kafka facts every component that talks to Kafka needs: whose credentials it mounts
+    and which CA it trusts (global.config.kafka.security names the files)."""
+
+    existing_secret: SecretName = Field(
+        "",
+        description="An external Kafka's credentials (kafka.enabled: false): a Secret with "
+        "`username` and `password` (and `ca.crt`, when global.config.kafka.security.tls."
+        "caFile is /etc/airlines/kafka-ca/ca.crt) that every component mounts. Empty with "
+        "the chart's Kafka: each component mounts its own principal's Secret, generated "
+        "by the chart.",
+    )
+    ca_secret: SecretName = Field(
+        "",
+        description="Secret whose `ca.crt` every client trusts (mounted at "
+        "/etc/airlines/kafka-ca/ca.crt). Empty: the chart's own CA (its Secret "
+        "`<prefix>-kafka-tls`, generated or cert-manager's), or global.kafka.existingSecret "
+        "with an external Kafka. Required with kafka.tls.existingSecret (usually the same "
+        "Secret).",
+    )
+    credential_generations: dict[str, int] = Field(
+        default_factory=dict,
+        description="Password rotation: a principal's password is generated anew when its "
+        "number here changes (e.g. {producer-east-coast: 2}); its pods restart and the "
+        "topics hook sets the new credential. Principals: broker, admin, producer-<region>, "
+        "streaming, topics, smoke.",
+    )
+
+    @field_validator("credential_generations")
+    @classmethod
+    def _known_principals(cls, value: dict[str, int]) -> dict[str, int]:
+        for user, generation in value.items():
+            if not re.fullmatch(PRINCIPAL_PATTERN, user):
+                raise ValueError(
+                    f"{user!r} is not a principal of the system (broker, admin, "
+                    "producer-<region>, streaming, topics, smoke)"
+                )
+            if generation < 1:
+                raise ValueError(f"{user}: a generation is a positive number, got {generation}")
+        return value
+
+
+#: The system's Kafka principals (airlines.kafka_principals.principal_users).
+PRINCIPAL_PATTERN = r"^(broker|admin|streaming|topics|smoke|producer-[a-z][-a-z]*)$"
+
+
 class GlobalRedis(ChartSection):
     """Redis facts every subchart that talks to Redis needs."""
 
@@ -152,6 +217,20 @@ class NetworkPolicyValues(ChartSection):
     )
 
 
+def chart_kafka_security() -> KafkaSecurity:
+    """What every component of the chart uses by default: SCRAM over TLS, as the
+    principal whose Secret the pod mounts, trusting the CA it mounts."""
+    return KafkaSecurity(
+        protocol="SASL_SSL",
+        sasl=KafkaSasl(
+            mechanism=KAFKA_MECHANISM,
+            username_file=KAFKA_USERNAME_FILE,
+            password_file=KAFKA_PASSWORD_FILE,
+        ),
+        tls=KafkaTls(ca_file=KAFKA_CA_FILE),
+    )
+
+
 class ChartKafkaConfig(KafkaConfig):
     """Kafka client settings; the chart fills in its own brokers."""
 
@@ -159,6 +238,13 @@ class ChartKafkaConfig(KafkaConfig):
         default_factory=list,
         description="Brokers of an external Kafka (only with kafka.enabled: false); "
         "empty when the chart deploys Kafka: it fills in its brokers' DNS names.",
+    )
+    security: KafkaSecurity = Field(
+        default_factory=chart_kafka_security,
+        description="How every component talks to Kafka. With the chart's Kafka it must "
+        "match kafka.auth and kafka.tls (SASL_SSL by default; SASL_PLAINTEXT with "
+        "kafka.tls.enabled false), with the user and password files each pod mounts "
+        f"({KAFKA_USERNAME_FILE}, {KAFKA_PASSWORD_FILE}) and the CA {KAFKA_CA_FILE}.",
     )
 
 
@@ -222,6 +308,9 @@ class GlobalValues(ChartSection):
         default_factory=list, description="Names of image pull Secrets for every pod."
     )
     images: ProjectImages = Field(default_factory=ProjectImages, description="Project images.")
+    kafka: GlobalKafka = Field(
+        default_factory=GlobalKafka, description="Kafka credentials and CA of the clients."
+    )
     redis: GlobalRedis = Field(default_factory=GlobalRedis, description="Redis facts.")
     network_policy: NetworkPolicyValues = Field(
         default_factory=NetworkPolicyValues, description="NetworkPolicies."
@@ -245,7 +334,7 @@ class ZookeeperValues(SubchartValues):
 
     replica_count: int = Field(3, ge=1, le=7, description="Ensemble size (odd).")
     image: ImageValues = Field(
-        default_factory=lambda: ImageValues(repository="zookeeper", tag="3.9.3"),
+        default_factory=lambda: ImageValues(repository="zookeeper", tag="3.9.4"),
         description="Official ZooKeeper image.",
     )
     heap: JvmMemory = Field("256m", description="JVM heap (-Xmx).")
@@ -301,6 +390,98 @@ class KafkaStopJob(ChartSection):
         return self
 
 
+class KafkaAuth(ChartSection):
+    """Who may talk to the brokers: SCRAM users, one per component, and ACLs."""
+
+    enabled: bool = Field(
+        True,
+        description="SASL SCRAM-SHA-512 on every listener (clients and brokers), a "
+        "generated password per principal (a Secret each, kept across upgrades), ACLs "
+        "enforced by the authorizer (allow.everyone.if.no.acl.found=false; super users: "
+        "broker and admin). false only with allowInsecure: true.",
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Allow auth.enabled: false, a Kafka anyone who reaches it may write, "
+        "read and delete (the chart's notes say so).",
+    )
+
+
+class CertManagerIssuer(ChartSection):
+    """The cert-manager issuer of the brokers' certificate."""
+
+    name: str = Field("", max_length=253, description="Issuer (or ClusterIssuer) name.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field("Issuer", description="Its kind.")
+    group: str = Field("cert-manager.io", min_length=1, description="Its API group.")
+
+
+class KafkaCertManager(ChartSection):
+    """The brokers' certificate from cert-manager (a `Certificate`) instead of the chart's CA."""
+
+    enabled: bool = Field(
+        False,
+        description="Request the brokers' certificate (every broker's DNS name, key in "
+        "PKCS#8) from cert-manager into the Secret `<prefix>-kafka-tls`; clients trust its "
+        "ca.crt.",
+    )
+    issuer_ref: CertManagerIssuer = Field(
+        default_factory=CertManagerIssuer, description="The issuer (name required)."
+    )
+    duration: str = Field(
+        "2160h", pattern=r"^[0-9]+h$", description="Certificate lifetime (hours)."
+    )
+    renew_before: str = Field(
+        "360h", pattern=r"^[0-9]+h$", description="Renew this long before it expires."
+    )
+
+
+class KafkaTlsValues(ChartSection):
+    """TLS on every listener: where the brokers' certificates come from."""
+
+    enabled: bool = Field(
+        True,
+        description="Encrypt every listener (clients: SASL_SSL; false: SASL_PLAINTEXT, e.g. "
+        "to measure what TLS costs). By default the chart generates a CA (Secret "
+        "`<prefix>-kafka-tls`, kept across upgrades) and each broker a certificate for its "
+        "own DNS name from it at start.",
+    )
+    existing_secret: SecretName = Field(
+        "",
+        description="Bring your own certificates: a Secret with `tls.crt` (chain), "
+        "`tls.key` (PKCS#8 PEM, unencrypted) and `ca.crt`, valid for every broker's DNS "
+        "name (`*.<prefix>-kafka-headless.<namespace>.svc.<clusterDomain>`); set "
+        "global.kafka.caSecret too.",
+    )
+    cert_manager: KafkaCertManager = Field(
+        default_factory=KafkaCertManager, description="Certificates from cert-manager."
+    )
+    issuer_resources: Resources = Field(
+        default_factory=lambda: resources("50m", "96Mi", "500m"),
+        description="Resources of the init container that issues a broker's certificate "
+        "from the chart's CA (`airlines kafka tls issue`).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KafkaTlsValues:
+        if self.existing_secret and self.cert_manager.enabled:
+            raise ValueError(
+                "certManager.enabled: not with existingSecret (one source of certificates)"
+            )
+        if self.cert_manager.enabled and not self.cert_manager.issuer_ref.name:
+            raise ValueError("certManager.issuerRef.name: required with certManager.enabled")
+        return self
+
+
+def kafka_protocol(auth: bool, tls: bool) -> str:
+    """The security.protocol of the chart's listeners."""
+    return {
+        (True, True): "SASL_SSL",
+        (True, False): "SASL_PLAINTEXT",
+        (False, True): "SSL",
+        (False, False): "PLAINTEXT",
+    }[(auth, tls)]
+
+
 class KafkaValues(SubchartValues):
     """The Kafka brokers (ZooKeeper mode)."""
 
@@ -329,9 +510,13 @@ class KafkaValues(SubchartValues):
     )
     min_insync_replicas: int = Field(2, ge=1, le=9, description="min.insync.replicas.")
     log_retention_hours: int = Field(24, ge=1, description="log.retention.hours.")
+    auth: KafkaAuth = Field(default_factory=KafkaAuth, description="SCRAM authentication and ACLs.")
+    tls: KafkaTlsValues = Field(default_factory=KafkaTlsValues, description="TLS.")
     topics_job: HookJob = Field(
         default_factory=HookJob,
-        description="Hook Job running `airlines topics ensure` (regional + dead-letter topics).",
+        description="Hook Job: sets every principal's SCRAM credential and ACLs (`airlines "
+        "kafka principals apply`, as the admin), then `airlines topics ensure` (regional + "
+        "dead-letter topics, as the topics principal).",
     )
     stop_job: KafkaStopJob = Field(
         default_factory=KafkaStopJob,
@@ -340,6 +525,11 @@ class KafkaValues(SubchartValues):
 
     @model_validator(mode="after")
     def _replication(self) -> KafkaValues:
+        if not self.auth.enabled and not self.auth.allow_insecure:
+            raise ValueError(
+                "auth.enabled: false needs auth.allowInsecure: true (anyone who reaches the "
+                "brokers could then write, read and delete every topic)"
+            )
         if self.default_replication_factor > self.replica_count:
             raise ValueError(
                 "defaultReplicationFactor: must not exceed replicaCount "
@@ -760,6 +950,7 @@ class ChartValues(ChartSection):
                 "is false (name the Secret with the password of the external cluster's "
                 f"user {user.name!r})"
             )
+        out.extend(self.kafka_security_problems())
         if self.streaming.enabled and self.streaming.checkpoint.enabled:
             location = cfg.streaming.checkpoint_location
             mount = self.streaming.checkpoint.mount_path.rstrip("/") + "/"
@@ -768,6 +959,85 @@ class ChartValues(ChartSection):
                     f"global.config.streaming.checkpointLocation: {location!r} is not on the "
                     f"checkpoint volume (streaming.checkpoint.mountPath {mount!r}) nor a URI"
                 )
+        return out
+
+    def kafka_security_problems(self) -> list[str]:
+        """The clients' kafka.security against the brokers' kafka.auth and kafka.tls, and
+        the files every pod mounts (the chart's ``validateValues`` checks the same)."""
+        security = self.global_.config.kafka.security
+        where = "global.config.kafka.security"
+        out: list[str] = []
+        if self.kafka.enabled:
+            auth, tls = self.kafka.auth.enabled, self.kafka.tls.enabled
+            want = kafka_protocol(auth, tls)
+            if security.protocol != want:
+                out.append(
+                    f"{where}.protocol: {security.protocol} does not match the chart's "
+                    f"brokers (kafka.auth.enabled {str(auth).lower()}, kafka.tls.enabled "
+                    f"{str(tls).lower()}): set {want}"
+                )
+            if self.global_.kafka.existing_secret:
+                out.append(
+                    "global.kafka.existingSecret: only with kafka.enabled false (the chart's "
+                    "Kafka has a principal, and a Secret, per component)"
+                )
+        sasl = security.sasl
+        if sasl is not None:
+            if self.kafka.enabled and sasl.mechanism != KAFKA_MECHANISM:
+                out.append(
+                    f"{where}.sasl.mechanism: the chart's brokers take {KAFKA_MECHANISM}, "
+                    f"not {sasl.mechanism}"
+                )
+            if self.kafka.enabled and sasl.username_file is None:
+                out.append(
+                    f"{where}.sasl.usernameFile: required with the chart's Kafka "
+                    f"({KAFKA_USERNAME_FILE}: each component is its own principal)"
+                )
+            if sasl.username_file is not None and sasl.username_file != KAFKA_USERNAME_FILE:
+                out.append(
+                    f"{where}.sasl.usernameFile: must be {KAFKA_USERNAME_FILE} (where each "
+                    "pod mounts its credentials)"
+                )
+            if sasl.password_file != KAFKA_PASSWORD_FILE:
+                out.append(
+                    f"{where}.sasl.passwordFile: must be {KAFKA_PASSWORD_FILE} (where each "
+                    "pod mounts its credentials; never the password itself)"
+                )
+            if not self.kafka.enabled and not self.global_.kafka.existing_secret:
+                out.append(
+                    "global.kafka.existingSecret: required when kafka.enabled is false and "
+                    f"{where} uses SASL (name the Secret with the username and password)"
+                )
+        if security.tls is not None:
+            if self.kafka.enabled and security.tls.ca_file != KAFKA_CA_FILE:
+                out.append(
+                    f"{where}.tls.caFile: must be {KAFKA_CA_FILE} with the chart's Kafka "
+                    "(where each pod mounts the brokers' CA)"
+                )
+            if (
+                not self.kafka.enabled
+                and security.tls.ca_file == KAFKA_CA_FILE
+                and not (self.global_.kafka.ca_secret or self.global_.kafka.existing_secret)
+            ):
+                out.append(
+                    "global.kafka.caSecret: required when kafka.enabled is false and "
+                    f"{where}.tls.caFile is {KAFKA_CA_FILE} (name the Secret with its ca.crt)"
+                )
+            if security.tls.cert_file is not None:
+                out.append(
+                    f"{where}.tls.certFile: client certificates are not mounted by the chart"
+                )
+        brokers_tls = self.kafka.tls
+        if (
+            self.kafka.enabled
+            and brokers_tls.enabled
+            and brokers_tls.existing_secret
+            and not self.global_.kafka.ca_secret
+        ):
+            out.append(
+                "global.kafka.caSecret: required with kafka.tls.existingSecret (the Secret "
+                "whose ca.crt signed the brokers' certificates, usually the same one)"
+            )
         return out
 
     # --- what the chart renders -----------------------------------------------------------

@@ -6,12 +6,12 @@ names. They write only to /tmp (an emptyDir): the root filesystem is read-only. 
 command that needs no config (the SparkApplication's apply hook) leaves it out.
 */}}
 
-{{/* Volumes of a CLI pod. */}}
+{{/* Volumes of a CLI pod: the config (with the Kafka principal's credentials and the
+CA, for a Kafka client) and /tmp.
+Usage: include "airlines.cli.volumes" (dict "ctx" $ "kafkaUser" "topics") ("kafkaUser" optional) */}}
 {{- define "airlines.cli.volumes" -}}
-- name: config
-  configMap:
-    name: {{ include "airlines.configMapName" . }}
-{{ include "airlines.cli.tmpVolume" . }}
+{{ include "airlines.configVolume" . }}
+{{ include "airlines.cli.tmpVolume" .ctx }}
 {{- end -}}
 
 {{/* The writable /tmp of a CLI pod (without the config: a command that reads none). */}}
@@ -21,9 +21,10 @@ command that needs no config (the SparkApplication's apply hook) leaves it out.
     sizeLimit: 64Mi
 {{- end -}}
 
-{{/* Volume mounts of a CLI container. */}}
+{{/* Volume mounts of a CLI container (the config volume named "config" unless
+.configVolume names another). */}}
 {{- define "airlines.cli.volumeMounts" -}}
-- name: config
+- name: {{ .configVolume | default "config" }}
   mountPath: /etc/airlines
   readOnly: true
 - name: tmp
@@ -63,7 +64,8 @@ AIRLINES_CONFIG with "config" false). */}}
 {{/*
 A container running `airlines <args>` from the project's CLI image.
 Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (list "topics" "ensure") "resources" .Values.x.resources "redis" false)
-Optional: "config" false (no config mount, no AIRLINES_CONFIG), "mounts" (list of extra
+Optional: "config" false (no config mount, no AIRLINES_CONFIG), "configVolume" (the
+volume mounted at /etc/airlines, "config" by default), "mounts" (list of extra
 volumeMounts).
 */}}
 {{- define "airlines.cli.container" -}}
@@ -80,7 +82,7 @@ volumeMounts).
     {{- include "airlines.cli.env" . | nindent 4 }}
   volumeMounts:
     {{- if $config }}
-    {{- include "airlines.cli.volumeMounts" .ctx | nindent 4 }}
+    {{- include "airlines.cli.volumeMounts" (dict "configVolume" .configVolume) | nindent 4 }}
     {{- else }}
     - name: tmp
       mountPath: /tmp

@@ -172,3 +172,9 @@ spec:
       path: /metrics
       interval: {{ $monitor.interval }}
 {{- end -}}
+
+{{/* Secret holding ZooKeeper's SASL passwords (kafka-password: the brokers' user
+"kafka"; quorum-password: the servers' among themselves). */}}
+{{- define "airlines.zookeeper.secretName" -}}
+{{- include "airlines.name" (dict "ctx" . "component" "zookeeper-auth") -}}
+{{- end -}}

@@ -67,9 +67,10 @@ spec:
     onSubmissionFailureRetryInterval: {{ .Values.restartPolicy.onSubmissionFailureRetryInterval }}
     {{- end }}
   volumes:
-    - name: config
-      configMap:
-        name: {{ include "airlines.configMapName" . }}
+    # The config, and the streaming principal's Kafka credentials and the brokers' CA:
+    # the driver builds the Kafka clients' JAAS from them at start; the executors (the
+    # Kafka consumers and the dead-letter producer) read the CA at the same path.
+    {{- include "airlines.configVolume" (dict "ctx" $ "kafkaUser" "streaming") | nindent 4 }}
     - name: tmp
       emptyDir:
         sizeLimit: 2Gi
@@ -95,6 +96,7 @@ spec:
       airlines-analytics/spark-role: driver
     annotations:
       checksum/config: {{ include "airlines.configChecksum" . }}
+      {{- include "airlines.kafka.credentialsChecksum" (dict "ctx" $ "user" "streaming") | nindent 6 }}
       {{- if .Values.metrics.enabled }}
       {{- include "airlines.scrapeAnnotations" .Values.metrics.port | nindent 6 }}
       {{- end }}
