@@ -40,9 +40,10 @@ _DUMP = textwrap.dedent(
     import base64, json, sys
     from confluent_kafka import Consumer, TopicPartition
     from airlines.config.loader import load_config
+    from airlines.kafka_client import librdkafka_settings
     config = load_config("/etc/airlines/config.yaml")
     consumer = Consumer({
-        "bootstrap.servers": ",".join(config.kafka.bootstrap_servers),
+        **librdkafka_settings(config.kafka),
         "group.id": "e2e-dump", "enable.auto.commit": False,
         "enable.partition.eof": True, "isolation.level": "read_committed",
     })
@@ -93,14 +94,50 @@ _DUMP = textwrap.dedent(
 )
 
 
-def toolbox_manifest(release: str, namespace: str, image: str) -> dict[str, Any]:
+def config_volume(release: str, kafka_user: str | None) -> dict[str, Any]:
+    """The chart's config volume of a pod: the config, and (for a Kafka client) the
+    principal's Secret and the brokers' CA where the config's kafka.security reads them."""
+    sources: list[dict[str, Any]] = [{"configMap": {"name": f"{release}-config"}}]
+    if kafka_user is not None:
+        sources.append(
+            {
+                "secret": {
+                    "name": f"{release}-kafka-user-{kafka_user}",
+                    "items": [
+                        {"key": "username", "path": "kafka/username"},
+                        {"key": "password", "path": "kafka/password"},
+                    ],
+                }
+            }
+        )
+    sources.append(
+        {
+            "secret": {
+                "name": f"{release}-kafka-tls",
+                "items": [{"key": "ca.crt", "path": "kafka-ca/ca.crt"}],
+            }
+        }
+    )
+    return {"name": "config", "projected": {"defaultMode": 0o440, "sources": sources}}
+
+
+def toolbox_manifest(
+    release: str,
+    namespace: str,
+    image: str,
+    *,
+    name: str = "",
+    kafka_user: str | None = "admin",
+) -> dict[str, Any]:
     """A pod with the project's CLI, its config and the Redis password, doing nothing;
-    restricted like every pod of the chart (the cluster enforces it)."""
+    restricted like every pod of the chart (the cluster enforces it). It reads Kafka as
+    the admin (the oracle reads every topic); ``kafka_user`` None: no Kafka credentials
+    at all (the CA only), as any pod with the client label could be."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": TOOLBOX,
+            "name": name or TOOLBOX,
             "namespace": namespace,
             "labels": {
                 "app.kubernetes.io/instance": release,
@@ -115,6 +152,7 @@ def toolbox_manifest(release: str, namespace: str, image: str) -> dict[str, Any]
                 "runAsNonRoot": True,
                 "runAsUser": 10001,
                 "runAsGroup": 10001,
+                "fsGroup": 10001,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "terminationGracePeriodSeconds": 1,
@@ -152,23 +190,28 @@ def toolbox_manifest(release: str, namespace: str, image: str) -> dict[str, Any]
                     ],
                 }
             ],
-            "volumes": [
-                {"name": "config", "configMap": {"name": f"{release}-config"}},
-                {"name": "tmp", "emptyDir": {}},
-            ],
+            "volumes": [config_volume(release, kafka_user), {"name": "tmp", "emptyDir": {}}],
         },
     }
 
 
-def start_toolbox(kube: Kube, release: str, namespace: str, image: str) -> None:
-    manifest = yaml.safe_dump(toolbox_manifest(release, namespace, image))
-    kube.kubectl("apply", "-f", "-", stdin=manifest)
+def start_toolbox(
+    kube: Kube,
+    release: str,
+    namespace: str,
+    image: str,
+    *,
+    name: str = TOOLBOX,
+    kafka_user: str | None = "admin",
+) -> None:
+    manifest = toolbox_manifest(release, namespace, image, name=name, kafka_user=kafka_user)
+    kube.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(manifest))
     kube.kubectl(
         "-n",
         namespace,
         "wait",
         "--for=condition=Ready",
-        f"pod/{TOOLBOX}",
+        f"pod/{name}",
         "--timeout=120s",
         timeout=150,
     )

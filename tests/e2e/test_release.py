@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -230,6 +231,69 @@ def test_helm_test_passes(release: Release, toolbox: str) -> None:
     out = release.kube.helm("test", release.name, "-n", release.namespace, "--timeout", "10m")
     assert "Phase:          Succeeded" in out, out
     assert "Failed" not in out.split("TEST SUITE")[-1], out
+
+
+#: Runs in a pod with the Kafka client label and the brokers' CA but no principal's
+#: Secret: tries to write one record to an input topic every way it could (no TLS, TLS
+#: without SASL, SASL as a made-up user, as a real principal with a guessed password) and
+#: prints one line per way: "delivered" or why not.
+_INTRUDER = textwrap.dedent(
+    """
+    import sys
+    from confluent_kafka import Producer
+    from airlines.config.loader import load_config
+    config = load_config("/etc/airlines/config.yaml")
+    servers = ",".join(config.kafka.bootstrap_servers)
+    topic = config.topics[0].name
+    tls = {"ssl.ca.location": "/etc/airlines/kafka-ca/ca.crt"}
+    scram = {"sasl.mechanism": "SCRAM-SHA-512"}
+    ways = {
+        "plaintext": {"security.protocol": "PLAINTEXT"},
+        "tls-only": {"security.protocol": "SSL", **tls},
+        "made-up-user": {"security.protocol": "SASL_SSL", **tls, **scram,
+                         "sasl.username": "intruder", "sasl.password": "intruder-password"},
+        "guessed-password": {"security.protocol": "SASL_SSL", **tls, **scram,
+                             "sasl.username": "producer-east-coast", "sasl.password": "guess"},
+    }
+    for name, settings in ways.items():
+        outcome = []
+        producer = Producer({"bootstrap.servers": servers, "message.timeout.ms": 15000,
+                             "socket.timeout.ms": 5000, **settings,
+                             "error_cb": lambda e: outcome.append(str(e))})
+        delivered = []
+        producer.produce(topic, b"intruder", key=b"intruder",
+                         on_delivery=lambda err, msg: delivered.append(err))
+        producer.flush(30)
+        if delivered and delivered[0] is None:
+            print(f"{name}: delivered", flush=True)
+        else:
+            print(f"{name}: refused ({delivered[0] if delivered else outcome[:1]})", flush=True)
+    """
+)
+
+
+def test_a_client_without_credentials_cannot_produce(release: Release) -> None:
+    """The NetworkPolicy lets any pod with the client label reach the brokers (and the
+    e2e cluster's network plugin enforces none): the brokers themselves must refuse it."""
+    name = "e2e-intruder"
+    analytics.start_toolbox(
+        release.kube, release.name, release.namespace, PRODUCER_IMAGE, name=name, kafka_user=None
+    )
+    try:
+        out = release.kube.kubectl(
+            "-n", release.namespace, "exec", "-i", name, "--", "python", "-",
+            stdin=_INTRUDER, timeout=300,
+        )  # fmt: skip
+    finally:
+        release.kube.kubectl(
+            "-n", release.namespace, "delete", "pod", name, "--wait=false", "--ignore-not-found"
+        )
+    lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    assert set(lines) == {"plaintext", "tls-only", "made-up-user", "guessed-password"}, out
+    assert all(v.startswith("refused") for v in lines.values()), out
+    # A real principal's credential is refused nothing of what it may do (helm test wrote
+    # as smoke), and nothing the intruder tried reached the topic (the oracle below
+    # counts every record of the input topics).
 
 
 def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
@@ -500,9 +564,23 @@ def test_pod_loss_loses_and_doubles_nothing(release: Release, tmp_path: Path) ->
     )
 
 
+def _kafka_password(release: Release, user: str) -> str:
+    import base64
+
+    secret = release.kube.json(
+        "-n", release.namespace, "get", "secret", release.resource(f"kafka-user-{user}")
+    )
+    return base64.b64decode(secret["data"]["password"]).decode()
+
+
 def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path) -> None:
+    """Also rotates the east-coast producer's password: its pod restarts with the new
+    one, the topics hook sets it in Kafka, and the producer reconnects and delivers
+    (counted by the reconciliation at the end)."""
     driver = release.wait_running(EXECUTORS)
     last = max((b.batch_id for b in _batches(release, driver)), default=-1)
+    old_password = _kafka_password(release, "producer-east-coast")
+    unchanged = _kafka_password(release, "producer-west-coast")
     release.kube.helm(
         "upgrade",
         *release.helm_args(
@@ -510,6 +588,8 @@ def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path
             "global.config.streaming.trigger=10s",
             "--set",
             "global.config.producers.rate=20",
+            "--set",
+            "global.kafka.credentialGenerations.producer-east-coast=2",
             "--wait",
             "--timeout",
             "15m",
@@ -518,6 +598,8 @@ def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path
     config = release.config_yaml()
     assert config["streaming"]["trigger"] == "10s", config["streaming"]
     assert float(config["producers"]["rate"]) == 20.0
+    assert _kafka_password(release, "producer-east-coast") != old_password
+    assert _kafka_password(release, "producer-west-coast") == unchanged
     # The upgrade set the producers' replicas back to the chart's 1: they run again.
     release.start_producers()
     new_driver = _new_driver(release, driver["metadata"]["uid"])
@@ -529,7 +611,9 @@ def test_upgrade_applies_new_config_and_resumes(release: Release, tmp_path: Path
     )
     resumed = _wait_batches_with_input(release, new_driver, last, count=2)
     assert resumed[0].batch_id > last
-    release.stop_producers()
+    counts = release.stop_producers()
+    # The east-coast producer, with its new password, delivered.
+    assert counts["east-coast"] > 0, counts
     result = _check_analytics(release, tmp_path)
     assert not analytics.delivered_problems(
         result["records"], release.delivered, release.acknowledged
