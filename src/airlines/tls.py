@@ -127,10 +127,20 @@ def issue(
             ),
             critical=False,
         )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
+        .add_extension(_authority_key_id(ca_cert, ca_key), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return KeyPair(_pem(cert), _pkcs8(key))
+
+
+def _authority_key_id(
+    ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+) -> x509.AuthorityKeyIdentifier:
+    """The issuer's own subject key identifier when it has one: Helm's genCA writes one
+    that is not the SHA-1 of the key's bits, and a JDK builds no path through a
+    certificate whose authority key identifier differs from its issuer's."""
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
