@@ -12,7 +12,8 @@ producer-REGION    write its region's topic (idempotently), nothing else
 streaming          read the input topics with its consumer groups, write the
                    dead-letter topic
 topics             create the system's topics and alter their configuration
-smoke              write the input topics and read back every topic
+smoke              write the input topics and read its markers back, describe
+                   the dead-letter topic
 =================  =========================================================
 """
 
@@ -110,8 +111,8 @@ def principals(config: AppConfig) -> list[Principal]:
         Principal(
             "smoke",
             (
-                *_on("topic", inputs, "WRITE"),
-                *_on("topic", config.topic_names, "READ", "DESCRIBE"),
+                *_on("topic", inputs, "WRITE", "READ", "DESCRIBE"),
+                *_on("topic", [dead_letter], "DESCRIBE"),
                 Grant("group", SMOKE_GROUP_PREFIX, "READ", prefixed=True),
             ),
         )
