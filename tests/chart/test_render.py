@@ -671,3 +671,29 @@ def test_no_listener_is_plaintext(docs: list[dict[str, Any]]) -> None:
     assert "PLAINTEXT" not in start
     assert "allow.everyone.if.no.acl.found=false" in start
     assert re.search(r"^super\.users=User:broker;User:admin$", start, re.M)
+
+
+def test_brokers_certificate_chains_to_the_ca_helm_generated(
+    env: str, docs: list[dict[str, Any]]
+) -> None:
+    """What each broker's init container does with the CA Helm's genCA made (PKCS#1 key,
+    a subject key identifier of Go's): a certificate for the broker's name that verifies
+    against that CA, its authority key id the CA's own (the JDK builds no path
+    otherwise), its key PKCS#8 (the only form the brokers' PEM key store reads)."""
+    import base64
+
+    from cryptography import x509
+
+    from airlines.tls import KeyPair, issue
+
+    (secret,) = [d for d in by_kind(docs, "Secret") if d["metadata"]["name"] == "rel-kafka-tls"]
+    ca = KeyPair(*(base64.b64decode(secret["data"][k]).decode() for k in ("ca.crt", "ca.key")))
+    assert "BEGIN RSA PRIVATE KEY" in ca.key  # PKCS#1: why the init container exists
+    pair = issue(ca, "rel-kafka-0", dns_names=["rel-kafka-0.rel-kafka-headless"])
+    assert pair.key.startswith("-----BEGIN PRIVATE KEY-----")
+    cert = x509.load_pem_x509_certificate(pair.cert.encode())
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.encode())
+    cert.verify_directly_issued_by(ca_cert)
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
