@@ -6,7 +6,9 @@
   seconds per million records (:mod:`benchmarks.job`);
 * freshness: p50/p95/p99 from production to visible in Redis at a steady rate, with the
   default 30 s trigger and with 5 s (:mod:`benchmarks.freshness`);
-* memory: driver and executor RSS holding ~50k window groups (:mod:`benchmarks.memory`).
+* memory: driver and executor RSS holding ~50k window groups (:mod:`benchmarks.memory`);
+* security: what TLS, SCRAM and ACLs cost the producer, the brokers and the job per
+  event, beside a throwaway stack without them (:mod:`benchmarks.security`).
 
 Uses the running local stack when it is up (``airlines stack up``), else starts a
 throwaway one. Prints one table (``--json``: the same figures as JSON); never asserts.
@@ -28,7 +30,7 @@ import typer
 
 from airlines.cli.stream import spark_settings
 from airlines.stack.testing import RunningStack
-from benchmarks import freshness, job, memory
+from benchmarks import freshness, job, memory, security
 from benchmarks.figures import Figure
 from benchmarks.producer import bench_producer
 from benchmarks.report import as_json, table
@@ -55,6 +57,7 @@ PARTS: dict[str, Callable[[RunningStack, BenchOptions], list[Figure]]] = {
         for figure in freshness.run(stack, trigger, seconds=o.seconds, extra=o.spark_conf)
     ],
     "memory": lambda stack, _o: memory.run(stack),
+    "security": lambda stack, _o: security.run(stack),
 }
 
 

@@ -136,3 +136,12 @@ def test_layout_purges_only_its_own_files(tmp_path: Path) -> None:
     layout = StackLayout(tmp_path)
     assert all(path.parent == tmp_path for path in layout.purgeable())
     assert layout.pid_file("kafka-0") == tmp_path / "run" / "kafka-0.pid"
+
+
+def test_an_insecure_stack_is_asked_for_and_is_open() -> None:
+    props = parse_properties(kafka_properties(0, PLAN, Path("/s/data/kafka-0"), None))
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:15001"
+    assert "authorizer.class.name" not in props
+    assert "zookeeper.set.acl" not in props
+    cfg = parse_properties(zookeeper_cfg(PLAN, Path("/z"), enforce_auth=False))
+    assert "enforce.auth.enabled" not in cfg

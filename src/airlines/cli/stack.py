@@ -91,6 +91,13 @@ def up(
     timeout: Annotated[
         str, typer.Option(help="Give up (and stop everything) if not ready within this.")
     ] = "120s",
+    insecure_kafka: Annotated[
+        bool,
+        typer.Option(
+            help="Kafka without TLS, authentication or ACLs, and ZooKeeper without SASL: "
+            "open to any local process. Only to measure what security costs."
+        ),
+    ] = False,
 ) -> None:
     """Start the stack and wait until it is ready; stays in the foreground unless --detach.
 
@@ -142,13 +149,19 @@ def up(
         TimeElapsedColumn(),
         console=err_console,
     )
+    if insecure_kafka:
+        err_console.print(
+            "[bold yellow]warning:[/] --insecure-kafka: Kafka and ZooKeeper accept any local "
+            "process, unauthenticated and unencrypted",
+            highlight=False,
+        )
     stack = LocalStack(stack_dir(), RichReporter(progress))
     started = time.monotonic()
     already = bool(stack.running())
     try:
         stack.prerequisites()
         with progress:
-            status = stack.up(plan, base, timeout=limit)
+            status = stack.up(plan, base, timeout=limit, insecure_kafka=insecure_kafka)
     except PrerequisiteError as exc:
         fail("missing prerequisites, nothing was started:\n  " + "\n  ".join(exc.problems), 1)
     except PortsBusyError as exc:

@@ -36,8 +36,15 @@ def properties(values: Mapping[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def zookeeper_cfg(plan: PortPlan, data_dir: Path) -> str:
+def zookeeper_cfg(plan: PortPlan, data_dir: Path, *, enforce_auth: bool = True) -> str:
     """A standalone ZooKeeper on 127.0.0.1 with the ruok/srvr four-letter words."""
+    auth = {
+        # Every client session must authenticate (SASL DIGEST-MD5, zookeeper-jaas.conf):
+        # only the brokers (and the stack's own bootstrap of their credentials) can.
+        "authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+        "enforce.auth.enabled": True,
+        "enforce.auth.schemes": "sasl",
+    }
     return properties(
         {
             "tickTime": 2000,
@@ -49,11 +56,7 @@ def zookeeper_cfg(plan: PortPlan, data_dir: Path) -> str:
             "maxClientCnxns": 0,
             "admin.enableServer": False,
             "4lw.commands.whitelist": "ruok,srvr",
-            # Every client session must authenticate (SASL DIGEST-MD5, zookeeper-jaas.conf):
-            # only the brokers (and the stack's own bootstrap of their credentials) can.
-            "authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-            "enforce.auth.enabled": True,
-            "enforce.auth.schemes": "sasl",
+            **(auth if enforce_auth else {}),
             "autopurge.snapRetainCount": 3,
             "autopurge.purgeInterval": 1,
         }
@@ -85,39 +88,53 @@ class BrokerTls:
     broker_password: str
 
 
-def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path, tls: BrokerTls) -> str:
-    """``server.properties`` of broker ``broker_id`` (ZooKeeper mode, replicated defaults).
-
-    One listener, SASL_SSL with SCRAM-SHA-512, for clients and the other brokers alike (the
-    brokers log in as ``broker``); ACLs decide the rest (:mod:`airlines.kafka_principals`).
-    Holds the broker's password: written with mode 0600.
-    """
-    port = plan.kafka[broker_id]
-    listener = f"SASL_SSL://{HOST}:{port}"
+def _listener_security(tls: BrokerTls) -> dict[str, object]:
     broker_login = (
         f"{LOGIN_MODULES[SCRAM_MECHANISM]} required username={jaas_quote(BROKER_USER)} "
         f"password={jaas_quote(tls.broker_password)};"
     )
+    return {
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": broker_login,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": tls.keystore,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": tls.truststore,
+        "ssl.client.auth": "none",
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "allow.everyone.if.no.acl.found": False,
+        "super.users": f"User:{BROKER_USER};User:{ADMIN_USER}",
+        # The brokers' znodes are writable by their SASL identity only.
+        "zookeeper.set.acl": True,
+    }
+
+
+def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path, tls: BrokerTls | None) -> str:
+    """``server.properties`` of broker ``broker_id`` (ZooKeeper mode, replicated defaults).
+
+    One listener, SASL_SSL with SCRAM-SHA-512, for clients and the other brokers alike (the
+    brokers log in as ``broker``); ACLs decide the rest (:mod:`airlines.kafka_principals`).
+    Holds the broker's password: written with mode 0600. ``tls`` None: a PLAINTEXT
+    listener open to anyone (``stack up --insecure-kafka``, to measure what security costs).
+    """
+    port = plan.kafka[broker_id]
+    protocol = "PLAINTEXT" if tls is None else "SASL_SSL"
+    listener = f"{protocol}://{HOST}:{port}"
+    security = (
+        {"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT",
+         "inter.broker.listener.name": "PLAINTEXT"}
+        if tls is None
+        else _listener_security(tls)
+    )  # fmt: skip
     return properties(
         {
             "broker.id": broker_id,
             "listeners": listener,
             "advertised.listeners": listener,
-            "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
-            "inter.broker.listener.name": "SASL_SSL",
-            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
-            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
-            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": broker_login,
-            "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": tls.keystore,
-            "ssl.truststore.type": "PEM",
-            "ssl.truststore.location": tls.truststore,
-            "ssl.client.auth": "none",
-            "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
-            "allow.everyone.if.no.acl.found": False,
-            "super.users": f"User:{BROKER_USER};User:{ADMIN_USER}",
-            # The brokers' znodes are readable and writable by their SASL identity only.
-            "zookeeper.set.acl": True,
+            **security,
             "zookeeper.connect": plan.zookeeper_connect,
             "zookeeper.connection.timeout.ms": 30_000,
             "zookeeper.session.timeout.ms": 10_000,

@@ -180,7 +180,9 @@ def reap_orphaned_stacks(base: Path) -> list[Path]:
     return reaped
 
 
-def start_test_stack(root: Path, attempts: int = 3, timeout: float = 180) -> RunningStack:
+def start_test_stack(
+    root: Path, attempts: int = 3, timeout: float = 180, *, insecure_kafka: bool = False
+) -> RunningStack:
     """Start a fresh stack in ``root`` on a free block of ports (retried if one is taken)."""
     root.mkdir(parents=True, exist_ok=True)
     me = os.getpid()
@@ -189,7 +191,7 @@ def start_test_stack(root: Path, attempts: int = 3, timeout: float = 180) -> Run
     for attempt in range(attempts):
         plan = find_free_plan()
         try:
-            status = local.up(plan, timeout=timeout)
+            status = local.up(plan, timeout=timeout, insecure_kafka=insecure_kafka)
             break
         except (PortsBusyError, StackError) as exc:
             # Another session may take a port between the probe and the bind.
@@ -206,7 +208,7 @@ def start_test_stack(root: Path, attempts: int = 3, timeout: float = 180) -> Run
 
 
 @contextmanager
-def managed_stack(root: Path) -> Iterator[RunningStack]:
+def managed_stack(root: Path, *, insecure_kafka: bool = False) -> Iterator[RunningStack]:
     """Start a stack, yield it, and always stop every one of its processes.
 
     SIGTERM is turned into KeyboardInterrupt meanwhile, so a cancelled test run
@@ -220,7 +222,7 @@ def managed_stack(root: Path) -> Iterator[RunningStack]:
 
         signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield start_test_stack(root)
+        yield start_test_stack(root, insecure_kafka=insecure_kafka)
     finally:
         _down_quietly(root)
         if previous in (signal.SIG_DFL, None):
