@@ -6,7 +6,7 @@ project's images are built from their own Dockerfiles on those stand-ins, and th
 own images (pod sandbox, CoreDNS, local-path-provisioner, Spark operator) from binaries
 that ``scripts/setup-cluster-tools.sh`` builds. ``IMAGES`` is the one table of what is
 built, from what, and under which names the node's containerd knows it: the official
-references (``docker.io/library/zookeeper:3.9.3``, ...), so that the user's own
+references (``docker.io/library/zookeeper:3.9.4``, ...), so that the user's own
 ``helm install -f values/minikube.yaml`` runs unchanged. Those names exist in that
 containerd only; nothing is ever pushed.
 
@@ -112,8 +112,8 @@ IMAGES: tuple[ImageSpec, ...] = (
               inputs=("pyspark",)),
     ImageSpec("maven", _LK + "maven:3.9.11-eclipse-temurin-17", ("jre",),
               "maven:3.9.11-eclipse-temurin-17"),
-    ImageSpec("zookeeper", _LK + "zookeeper:3.9.3", ("jre",), "zookeeper:3.9.3",
-              ("zookeeper:3.9.3",), ("jars",)),
+    ImageSpec("zookeeper", _LK + "zookeeper:3.9.4", ("jre",), "zookeeper:3.9.4",
+              ("zookeeper:3.9.4",), ("jars",)),
     ImageSpec("kafka", _LK + "kafka:3.9.1", ("jre",), "apache/kafka:3.9.1",
               ("apache/kafka:3.9.1",), ("jars",)),
     ImageSpec("redis", _LK + "redis:7.4.2", ("debian",), "redis:7.4.2", ("redis:7.4.2",)),

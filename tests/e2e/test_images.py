@@ -131,12 +131,12 @@ def test_zookeeper_standin(built: dict[str, images.BuiltImage]) -> None:
     )
     uid, path, cmd, version, data_owner, conf = out.splitlines()[:6]
     assert (uid, data_owner) == ("1000", "1000")
-    assert path == "/apache-zookeeper-3.9.3-bin/bin/zkServer.sh"
+    assert path == "/apache-zookeeper-3.9.4-bin/bin/zkServer.sh"
     assert "-Dzookeeper.log.dir=/tmp/logs" in cmd
     assert "-cp /tmp/conf:" in cmd
     assert cmd.index("-Xmx1000m") < cmd.index("-Xmx64m"), "SERVER_JVMFLAGS wins"
     assert cmd.endswith("org.apache.zookeeper.server.quorum.QuorumPeerMain /tmp/conf/zoo.cfg")
-    assert version.startswith("Apache ZooKeeper, version 3.9.3")
+    assert version.startswith("Apache ZooKeeper, version 3.9.4")
     assert conf.split() == ["logback.xml", "zoo.cfg"] or "logback.xml" in out
 
 

@@ -25,7 +25,7 @@ def _arg_defaults(dockerfile: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("ref", "normalized"),
     [
-        ("zookeeper:3.9.3", "docker.io/library/zookeeper:3.9.3"),
+        ("zookeeper:3.9.4", "docker.io/library/zookeeper:3.9.4"),
         ("apache/kafka:3.9.1", "docker.io/apache/kafka:3.9.1"),
         ("redis", "docker.io/library/redis:latest"),
         ("airlines-analytics/producer:0.1.0", "docker.io/airlines-analytics/producer:0.1.0"),
@@ -122,7 +122,7 @@ def test_spark_standin_is_the_pyspark_pin() -> None:
 
 def test_standin_poms_pin_the_official_versions() -> None:
     zookeeper = (images.STANDINS / "zookeeper/pom.xml").read_text()
-    assert "<zookeeper.version>3.9.3</zookeeper.version>" in zookeeper
+    assert "<zookeeper.version>3.9.4</zookeeper.version>" in zookeeper
     kafka = (images.STANDINS / "kafka/pom.xml").read_text()
     assert "<kafka.version>3.9.1</kafka.version>" in kafka
     assert "slf4j-reload4j" in kafka
@@ -289,4 +289,4 @@ def test_cli_lists_the_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     out = io.StringIO(result.output).read()
     assert "ghcr.io/kubeflow/spark-operator/controller:2.4.0" in out
-    assert "docker.io/library/zookeeper:3.9.3" in out
+    assert "docker.io/library/zookeeper:3.9.4" in out

@@ -334,7 +334,7 @@ class ZookeeperValues(SubchartValues):
 
     replica_count: int = Field(3, ge=1, le=7, description="Ensemble size (odd).")
     image: ImageValues = Field(
-        default_factory=lambda: ImageValues(repository="zookeeper", tag="3.9.3"),
+        default_factory=lambda: ImageValues(repository="zookeeper", tag="3.9.4"),
         description="Official ZooKeeper image.",
     )
     heap: JvmMemory = Field("256m", description="JVM heap (-Xmx).")
