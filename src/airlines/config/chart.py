@@ -153,6 +153,15 @@ class GlobalKafka(ChartSection):
         "with an external Kafka. Required with kafka.tls.existingSecret (usually the same "
         "Secret).",
     )
+    user_secrets: dict[str, SecretName] = Field(
+        default_factory=dict,
+        description="Bring your own credentials: principal -> an existing Secret with "
+        "`username` (the principal's name) and `password` (e.g. {streaming: "
+        "my-streaming-credentials}). The chart then makes no Secret for that principal, "
+        "its pods mount yours, and the topics hook sets its password in Kafka; restart its "
+        "pods after you change it. Principals: broker, admin, producer-<region>, streaming, "
+        "topics, smoke.",
+    )
     credential_generations: dict[str, int] = Field(
         default_factory=dict,
         description="Password rotation: a principal's password is generated anew when its "
@@ -160,6 +169,26 @@ class GlobalKafka(ChartSection):
         "topics hook sets the new credential. Principals: broker, admin, producer-<region>, "
         "streaming, topics, smoke.",
     )
+
+    @field_validator("user_secrets")
+    @classmethod
+    def _own_secrets_of_principals(cls, value: dict[str, str]) -> dict[str, str]:
+        for user in value:
+            if not re.fullmatch(PRINCIPAL_PATTERN, user):
+                raise ValueError(
+                    f"{user!r} is not a principal of the system (broker, admin, "
+                    "producer-<region>, streaming, topics, smoke)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_of_credentials(self) -> GlobalKafka:
+        if self.existing_secret and self.user_secrets:
+            raise ValueError(
+                "userSecrets: not with existingSecret (an external Kafka's one credential "
+                "for every component)"
+            )
+        return self
 
     @field_validator("credential_generations")
     @classmethod

@@ -31,7 +31,9 @@ CA, through the projected "config" volume that carries /etc/airlines/config.yaml
 
 {{/* Secret of one principal. Usage: include "airlines.kafka.userSecretName" (dict "ctx" $ "user" "smoke") */}}
 {{- define "airlines.kafka.userSecretName" -}}
-{{- default (include "airlines.name" (dict "ctx" .ctx "component" (printf "kafka-user-%s" .user))) .ctx.Values.global.kafka.existingSecret -}}
+{{- $kafka := .ctx.Values.global.kafka -}}
+{{- $generated := include "airlines.name" (dict "ctx" .ctx "component" (printf "kafka-user-%s" .user)) -}}
+{{- default (default $generated (get ($kafka.userSecrets | default dict) .user)) $kafka.existingSecret -}}
 {{- end -}}
 
 {{/* Secret whose ca.crt the clients trust. */}}
