@@ -59,8 +59,9 @@ def sasl_password(sasl: KafkaSasl) -> str:
     return value
 
 
-def librdkafka_settings(kafka: KafkaConfig) -> dict[str, str]:
-    """``bootstrap.servers`` and the security settings, as librdkafka names them."""
+def _base_settings(kafka: KafkaConfig) -> dict[str, str]:
+    """What both client libraries name alike: the servers, the protocol, the mechanism,
+    and that the broker's certificate must name the host the client connected to."""
     security = kafka.security
     settings = {
         "bootstrap.servers": ",".join(kafka.bootstrap_servers),
@@ -68,12 +69,20 @@ def librdkafka_settings(kafka: KafkaConfig) -> dict[str, str]:
     }
     if security.sasl is not None:
         settings["sasl.mechanism"] = security.sasl.mechanism
+    if security.tls is not None:
+        settings["ssl.endpoint.identification.algorithm"] = "https"
+    return settings
+
+
+def librdkafka_settings(kafka: KafkaConfig) -> dict[str, str]:
+    """``bootstrap.servers`` and the security settings, as librdkafka names them."""
+    security = kafka.security
+    settings = _base_settings(kafka)
+    if security.sasl is not None:
         settings["sasl.username"] = sasl_username(security.sasl)
         settings["sasl.password"] = sasl_password(security.sasl)
     if security.tls is not None:
         settings["ssl.ca.location"] = security.tls.ca_file
-        # The broker's certificate must name the host the client connected to.
-        settings["ssl.endpoint.identification.algorithm"] = "https"
         if security.tls.cert_file is not None and security.tls.key_file is not None:
             settings["ssl.certificate.location"] = security.tls.cert_file
             settings["ssl.key.location"] = security.tls.key_file
@@ -85,13 +94,17 @@ def jaas_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def jaas_login(mechanism: str, username: str, password: str) -> str:
+    """A ``sasl.jaas.config`` value: this user's login with this mechanism."""
+    return (
+        f"{LOGIN_MODULES[mechanism]} required "
+        f"username={jaas_quote(username)} password={jaas_quote(password)};"
+    )
+
+
 def jaas_config(sasl: KafkaSasl) -> str:
     """``sasl.jaas.config`` of the Java client for this user."""
-    return (
-        f"{LOGIN_MODULES[sasl.mechanism]} required "
-        f"username={jaas_quote(sasl_username(sasl))} "
-        f"password={jaas_quote(sasl_password(sasl))};"
-    )
+    return jaas_login(sasl.mechanism, sasl_username(sasl), sasl_password(sasl))
 
 
 def java_settings(kafka: KafkaConfig) -> dict[str, str]:
@@ -101,17 +114,12 @@ def java_settings(kafka: KafkaConfig) -> dict[str, str]:
     no keystore has to be made; a client key is passed inline, as the PEM store takes it.
     """
     security = kafka.security
-    settings = {
-        "bootstrap.servers": ",".join(kafka.bootstrap_servers),
-        "security.protocol": security.protocol,
-    }
+    settings = _base_settings(kafka)
     if security.sasl is not None:
-        settings["sasl.mechanism"] = security.sasl.mechanism
         settings["sasl.jaas.config"] = jaas_config(security.sasl)
     if security.tls is not None:
         settings["ssl.truststore.type"] = "PEM"
         settings["ssl.truststore.location"] = security.tls.ca_file
-        settings["ssl.endpoint.identification.algorithm"] = "https"
         if security.tls.cert_file is not None and security.tls.key_file is not None:
             settings["ssl.keystore.type"] = "PEM"
             settings["ssl.keystore.certificate.chain"] = _read_file(

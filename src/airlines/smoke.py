@@ -30,7 +30,7 @@ from airlines.config import AppConfig
 from airlines.config.types import format_duration
 
 if TYPE_CHECKING:
-    from confluent_kafka.admin._metadata import ClusterMetadata
+    from confluent_kafka.admin._metadata import ClusterMetadata, TopicMetadata
 
 CHECKS = ("kafka", "redis", "analytics")
 #: Header and key of smoke-test marker messages (consumers should skip them).
@@ -133,22 +133,31 @@ def _diagnose(config: AppConfig, topics: list[str]) -> dict[str, str]:
         topic = metadata.topics.get(name)
         if topic is None:
             continue
-        replicas = max(len(p.replicas) for p in topic.partitions.values())
-        needed = kafka_admin.min_insync_replicas(replicas)
+        leaderless, short, needed = _unwritable(topic)
         notes = [f"brokers registered: {len(brokers)} {brokers}"]
         if unreachable:
             notes.append(f"registered but not reachable: {', '.join(unreachable)}")
-        leaderless = [pid for pid, p in topic.partitions.items() if p.leader < 0]
-        short = [pid for pid, p in topic.partitions.items() if len(p.isrs) < needed]
         if leaderless:
-            notes.append(f"partitions without leader: {sorted(leaderless)}")
+            notes.append(f"partitions without leader: {leaderless}")
         if short:
             notes.append(
-                f"partitions {sorted(short)} have fewer in-sync replicas than "
+                f"partitions {short} have fewer in-sync replicas than "
                 f"min.insync.replicas {needed}, so acks=all writes are refused"
             )
         hints[name] = f" ({'; '.join(notes)})"
     return hints
+
+
+def _unwritable(topic: TopicMetadata) -> tuple[list[int], list[int], int]:
+    """The partitions without a leader, those with fewer in-sync replicas than
+    ``min.insync.replicas`` (acks=all writes are refused there), and that minimum."""
+    from airlines.kafka_admin import min_insync_replicas
+
+    partitions = topic.partitions
+    needed = min_insync_replicas(max(len(p.replicas) for p in partitions.values()))
+    leaderless = sorted(pid for pid, p in partitions.items() if p.leader < 0)
+    short = sorted(pid for pid, p in partitions.items() if len(p.isrs) < needed)
+    return leaderless, short, needed
 
 
 def _connectable(host: str, port: int) -> bool:
@@ -162,14 +171,10 @@ def _connectable(host: str, port: int) -> bool:
 def _described(topic: str, metadata: ClusterMetadata) -> tuple[bool, str]:
     """Every partition of the topic has a leader and enough in-sync replicas (as the
     metadata says)."""
-    from airlines.kafka_admin import min_insync_replicas
-
     partitions = metadata.topics[topic].partitions
-    leaderless = sorted(pid for pid, p in partitions.items() if p.leader < 0)
+    leaderless, short, needed = _unwritable(metadata.topics[topic])
     if leaderless:
         return False, f"partitions without leader: {leaderless}"
-    needed = min_insync_replicas(max(len(p.replicas) for p in partitions.values()))
-    short = sorted(pid for pid, p in partitions.items() if len(p.isrs) < needed)
     if short:
         return False, (
             f"partitions {short} have fewer in-sync replicas than min.insync.replicas "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls
-from airlines.kafka_client import LOGIN_MODULES, jaas_quote
+from airlines.kafka_client import jaas_login, jaas_quote
 from airlines.kafka_principals import ADMIN_USER, BROKER_USER
 from airlines.stack.ports import HOST, KAFKA_BROKERS, REDIS_BUS_OFFSET, PortPlan
 
@@ -89,10 +89,7 @@ class BrokerTls:
 
 
 def _listener_security(tls: BrokerTls) -> dict[str, object]:
-    broker_login = (
-        f"{LOGIN_MODULES[SCRAM_MECHANISM]} required username={jaas_quote(BROKER_USER)} "
-        f"password={jaas_quote(tls.broker_password)};"
-    )
+    broker_login = jaas_login(SCRAM_MECHANISM, BROKER_USER, tls.broker_password)
     return {
         "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
         "inter.broker.listener.name": "SASL_SSL",
