@@ -101,14 +101,19 @@ class JobSupervisor:
 
     def stop(self) -> None:
         self._stopping.set()
-        current = self._current
-        if current is not None and current.poll() is None:
-            os.killpg(current.pid, signal.SIGTERM)
-            try:
-                current.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(current.pid, signal.SIGKILL)
-        self._thread.join(120)
+        # Until the supervisor has ended: a job started just as the stop was asked for
+        # is stopped too.
+        deadline = time.monotonic() + 180
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            current = self._current
+            if current is not None and current.poll() is None:
+                os.killpg(current.pid, signal.SIGTERM)
+                try:
+                    current.wait(90)
+                except subprocess.TimeoutExpired:
+                    os.killpg(current.pid, signal.SIGKILL)
+            self._thread.join(5)
+        assert not self._thread.is_alive(), "the job supervisor did not stop"
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -279,6 +284,9 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
                 job.kill()
                 schedule.append("job killed")
         _progress(config, 2, state)
+    except BaseException:
+        job.stop()  # a supervisor left running would restart the job for ever
+        raise
     finally:
         stop_producers.set()
         for thread in producers:
