@@ -168,6 +168,10 @@ def test_the_login_link_sets_a_session_cookie_and_drops_the_token(dashboard: Das
     session = f"{COOKIE}={cookie.value}"
     assert dashboard.get("/", Cookie=session)[0].status == 200
     assert dashboard.get("/api/health", Cookie=session)[0].status == 503
+    assert cookie["secure"] == ""  # plain HTTP: a Secure cookie would never come back
+    # Behind a TLS-terminating proxy, the cookie is for HTTPS only.
+    response, _ = dashboard.get(f"/?token={dashboard.token}", **{"X-Forwarded-Proto": "https"})
+    assert SimpleCookie(response.getheader("Set-Cookie") or "")[COOKIE]["secure"] is True
     # A wrong token in the link is refused, and sets nothing.
     response, _ = dashboard.get(f"/?token={secrets.token_urlsafe(32)}")
     assert response.status == 401

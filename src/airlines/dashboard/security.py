@@ -171,7 +171,10 @@ class AuthMiddleware:
             session,
             httponly=True,
             samesite="strict",
-            secure=connection.url.scheme == "https",
+            # Behind a TLS-terminating ingress the request arrives over plain HTTP: its
+            # X-Forwarded-Proto says what the browser used (a forged one only makes the
+            # cookie stricter).
+            secure="https" in (connection.url.scheme, connection.headers.get("x-forwarded-proto")),
             path="/",
         )
         return response
