@@ -61,11 +61,24 @@ def route_template(scope: Scope, routes: list[BaseRoute]) -> str:
     path = getattr(route, "path", None)
     if path:
         return str(path)
+    return _matching_template(scope, routes) or "other"
+
+
+def _matching_template(scope: Scope, routes: list[BaseRoute]) -> str | None:
     for candidate in routes:
         match, _ = candidate.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(candidate, "path", "other"))
-    return "other"
+        if match is not Match.FULL:
+            continue
+        path = getattr(candidate, "path", None)
+        if path:
+            return str(path)
+        # An included router (FastAPI keeps it whole, its routes' paths prefixed).
+        inner: Any = getattr(getattr(candidate, "original_router", candidate), "routes", None)
+        if inner:
+            found = _matching_template(scope, list(inner))
+            if found:
+                return found
+    return None
 
 
 class RequestMetricsMiddleware:
