@@ -96,7 +96,7 @@ PRODUCER_LATENCY = _producer(
 DASHBOARD_REQUESTS = MetricSpec(
     "airlines_dashboard_requests_total",
     "counter",
-    "HTTP requests served, by route template, method and status code.",
+    "HTTP requests served, by route template, method and status class (2xx..5xx).",
     ("path", "method", "status"),
     component="dashboard",
 )
@@ -111,6 +111,18 @@ DASHBOARD_REDIS_ERRORS = MetricSpec(
     "airlines_dashboard_redis_errors_total",
     "counter",
     "Requests answered 503 because Redis could not be read.",
+    component="dashboard",
+)
+DASHBOARD_STREAMS = MetricSpec(
+    "airlines_dashboard_live_streams",
+    "gauge",
+    "Live event streams (server-sent events) open now.",
+    component="dashboard",
+)
+DASHBOARD_STREAMS_REFUSED = MetricSpec(
+    "airlines_dashboard_streams_refused_total",
+    "counter",
+    "Event streams refused (429) at the per-client or total bound.",
     component="dashboard",
 )
 
@@ -136,6 +148,8 @@ METRICS: tuple[MetricSpec, ...] = (
     DASHBOARD_REQUESTS,
     DASHBOARD_DURATION,
     DASHBOARD_REDIS_ERRORS,
+    DASHBOARD_STREAMS,
+    DASHBOARD_STREAMS_REFUSED,
 )
 
 #: Bucket bounds (seconds) of the duration histograms.
@@ -146,6 +160,7 @@ REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 #: Default ports of /metrics (the chart's and the demo's).
 JOB_METRICS_PORT = 9108
 PRODUCER_METRICS_PORT = 9102
+DASHBOARD_METRICS_PORT = 9110
 
 
 class MetricsListenError(RuntimeError):

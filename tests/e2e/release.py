@@ -208,6 +208,14 @@ class Release:
         secret = self.kube.json("-n", self.namespace, "get", "secret", self.resource("redis-auth"))
         return base64.b64decode(secret["data"]["redis-password"]).decode()
 
+    def dashboard_token(self) -> str:
+        """The dashboard's token, as the chart's notes tell a user to read it."""
+        import base64
+
+        name = self.resource("dashboard-auth")
+        secret = self.kube.json("-n", self.namespace, "get", "secret", name)
+        return base64.b64decode(secret["data"]["token"]).decode()
+
     # --- producers -----------------------------------------------------------------------
     def producer(self, region: str) -> str:
         return self.resource(f"producer-{region}")

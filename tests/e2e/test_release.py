@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e import analytics
 from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import REGIONS, Release
@@ -41,6 +42,7 @@ from airlines.jobs.testing import (
     logged_batches,
     window_hashes,
 )
+from airlines.metrics import DASHBOARD_METRICS_PORT
 
 #: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
 pytestmark = pytest.mark.timeout(1800)
@@ -242,6 +244,7 @@ _INTRUDER = textwrap.dedent(
     import sys
     from confluent_kafka import Producer
     from airlines.config.loader import load_config
+from airlines.metrics import DASHBOARD_METRICS_PORT
     config = load_config("/etc/airlines/config.yaml")
     servers = ",".join(config.kafka.bootstrap_servers)
     topic = config.topics[0].name
@@ -316,12 +319,13 @@ def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:
     )
 
 
-def _get(port: int, path: str) -> tuple[int, bytes]:
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
 
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as reply:
+        with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.status, reply.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -338,16 +342,26 @@ def _metric(text: str, name: str) -> float:
 def test_dashboard_and_job_metrics_show_the_same_analytics(
     release: Release, tmp_path: Path
 ) -> None:
-    """Through port-forwards, as a user opens them: the dashboard's page and API agree
-    with ``airlines query --json``, and the job's /metrics with its own batch log."""
+    """Through port-forwards, as a user opens them: the dashboard refuses whoever lacks
+    its token (read from its Secret as the notes say) and answers with it; its page and
+    API agree with ``airlines query --json``; its /metrics are on their own port; and the
+    job's /metrics agree with its own batch log."""
     driver = release.wait_running(EXECUTORS)
     service = f"svc/{release.resource('dashboard')}"
+    token = release.dashboard_token()
+    bearer = {"Authorization": f"Bearer {token}"}
     with (
         release.redis_config(tmp_path) as (path, env),
         environment(env),
         release.kube.port_forward(release.namespace, service, 80) as port,
     ):
-        status, page = _get(port, "/")
+        for refused in ("/", "/api/routes", "/api/events", "/metrics"):
+            status, body = _get(port, refused)
+            assert status == 401, (refused, body[:200])
+        status, body = _get(port, "/api/routes", {"Authorization": "Bearer not-the-token"})
+        assert status == 401
+        assert _get(port, "/healthz") == (200, b"ok\n")
+        status, page = _get(port, "/", bearer)
         assert status == 200
         assert b"<html" in page.lower()
         # Everything the page loads comes from the dashboard itself (no CDN).
@@ -367,20 +381,30 @@ def test_dashboard_and_job_metrics_show_the_same_analytics(
             assert done.returncode == 0, done.stderr
             expected = orjson.loads(done.stdout)
             assert expected, "no analytics to show"
-            status, body = _get(port, "/api/routes")
+            status, body = _get(port, "/api/routes", bearer)
             assert status == 200, body
             return bool(orjson.loads(body) == expected)
 
         wait_until("/api/routes equals airlines query routes --json", api_equals_the_cli, 120)
-        status, body = _get(port, "/api/flights/ZZ9999")
+        status, body = _get(port, "/api/flights/ZZ9999", bearer)
         assert status == 404, body
         assert b"ZZ9999" in body
-        status, body = _get(port, "/api/flights/NO-SUCH-FLIGHT")
+        status, body = _get(port, "/api/flights/NO-SUCH-FLIGHT", bearer)
         assert status == 422, body
         assert b"flight_id" in body
+        # The page's port serves no metrics, even to the token's holder.
+        assert _get(port, "/metrics", bearer)[0] == 404
+    with release.kube.port_forward(release.namespace, service, DASHBOARD_METRICS_PORT) as port:
         status, body = _get(port, "/metrics")
         assert status == 200
-        assert b"airlines_dashboard_requests_total" in body
+        served = {
+            (sample.labels["path"], sample.labels["status"])
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+            if sample.name == "airlines_dashboard_requests_total"
+        }
+        # Counted under the routes' templates, refusals included.
+        assert {("/api/routes", "2xx"), ("/api/routes", "4xx")} <= served, served
     logged = _batches(release, driver)
     service = f"svc/{release.resource('streaming-metrics')}"
     with release.kube.port_forward(release.namespace, service, 9108) as port:

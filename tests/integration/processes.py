@@ -82,10 +82,13 @@ class Command:
         return int(self.process.returncode)
 
 
-def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+def http_get(
+    url: str, timeout: float = 10, headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes]:
     """Status and body of a GET (errors are answers too); (0, b"") if nothing answers."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as err:
         return int(err.code), err.read()

@@ -7,6 +7,9 @@ chart gives it. Headless Chromium (Debian's, driven by Playwright) opens the pag
 
 * before the first batch it says there are no analytics yet, then fills in without a
   reload when the job writes them (server-sent events);
+* without the dashboard's token the page is refused (401); its login link
+  (``/?token=...``) lets the browser in, and the page then lives within its
+  Content-Security-Policy;
 * the page shows the same figures as `airlines query --json` (its tables carry the exact
   values; the text is formatted as the CLI formats it), and the API returns the very
   documents the CLI prints;
@@ -45,6 +48,7 @@ from airlines.dashboard.readonly import ReadOnlyViolationError, acl_rules, read_
 from airlines.jobs.layout import SINK_COLUMNS
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
 from airlines.jobs.testing import logged_batches, produce_messages
+from airlines.paths import write_private
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_conn import cluster_client
 from airlines.stack.testing import FreshConfig, RunningStack, run_cli
@@ -78,8 +82,24 @@ def _query(env: dict[str, str], *args: str) -> Any:
     return json.loads(result.stdout)
 
 
+#: The dashboards' token in these tests (each writes it to a file of its own).
+TOKEN = secrets.token_urlsafe(32)
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _auth_args(tmp_path: Path, metrics_port: int | None = None) -> list[str]:
+    """The dashboard's token file (and metrics port) arguments."""
+    token_file = tmp_path / f"dashboard-token-{secrets.token_hex(4)}"
+    write_private(token_file, TOKEN + "\n")
+    return ["--token-file", str(token_file), "--metrics-port", str(metrics_port or free_port())]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    return http_get(url, headers=BEARER)
+
+
 def _api(base: str, path: str) -> tuple[int, Any]:
-    status, body = http_get(base + path)
+    status, body = _get(base + path)
     return status, json.loads(body) if body else None
 
 
@@ -219,7 +239,8 @@ def test_dashboard_and_metrics_on_a_real_run(
     path.write_text(dump_config(config))
     env = {**fresh_config.env, "AIRLINES_CONFIG": str(path)}
     user, password = dashboard_user
-    ports = {name: free_port() for name in ("job", "dashboard", *(r.value for r in Region))}
+    names = ("job", "dashboard", "dashboard-metrics", *(r.value for r in Region))
+    ports = {name: free_port() for name in names}
     base = f"http://127.0.0.1:{ports['dashboard']}"
     commands: list[Command] = []
     try:
@@ -227,7 +248,14 @@ def test_dashboard_and_metrics_on_a_real_run(
         # redis.passwordEnv names) is that user's password, not the cluster's.
         dashboard = Command.start(
             "dashboard",
-            ["dashboard", "--port", str(ports["dashboard"]), "--redis-user", user],
+            [
+                "dashboard",
+                "--port",
+                str(ports["dashboard"]),
+                "--redis-user",
+                user,
+                *_auth_args(tmp_path, ports["dashboard-metrics"]),
+            ],
             tmp_path / "dashboard.log",
             {**env, "REDIS_PASSWORD": password},
         )
@@ -256,7 +284,21 @@ def test_dashboard_and_metrics_on_a_real_run(
             page = browser.new_page()
             requested: list[str] = []
             page.on("request", lambda request: requested.append(request.url))
-            page.goto(base + "/")
+            # The page lives within its Content-Security-Policy: Chromium reports any
+            # script, style or connection the policy blocks on the console.
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            # -- without the token the page is refused; its login link lets the browser in --
+            refused = page.goto(base + "/")
+            assert refused is not None
+            assert refused.status == 401
+            assert "asks for its token" in page.inner_text("h1")
+            assert page.evaluate("typeof window.Plotly") == "undefined"
+            page.goto(f"{base}/?token={TOKEN}")
+            assert page.url == base + "/", "the token stays out of the address bar"
             page.wait_for_selector("#routes-empty:not([hidden])")
             assert "No analytics yet" in page.inner_text("#routes-empty")
             page.evaluate("window.__notReloaded = true")
@@ -391,6 +433,7 @@ def test_dashboard_and_metrics_on_a_real_run(
 
             others = [u for u in requested if not u.startswith(base + "/")]
             assert others == [], f"the page requested something else: {others[:5]}"
+            assert blocked == [], f"the page broke its Content-Security-Policy: {blocked[:3]}"
 
         # -- the API's statuses ----------------------------------------------------------------
         status, body = _api(base, "/api/flights/ZZ999")
@@ -406,9 +449,9 @@ def test_dashboard_and_metrics_on_a_real_run(
 
         # -- the dashboard counts the requests it serves ---------------------------------------
         def served() -> float:
-            samples = scrape(base + "/metrics")
+            samples = scrape(f"http://127.0.0.1:{ports['dashboard-metrics']}/metrics")
             assert samples is not None
-            key = {"path": "/api/routes", "method": "GET", "status": "200"}
+            key = {"path": "/api/routes", "method": "GET", "status": "2xx"}
             return value(samples, "airlines_dashboard_requests_total", **key)
 
         counted = served()
@@ -430,7 +473,7 @@ def test_dashboard_without_redis_says_so(fresh_config: FreshConfig, tmp_path: Pa
     base = f"http://127.0.0.1:{port}"
     dashboard = Command.start(
         "dashboard",
-        ["dashboard", "--port", str(port), "--config", str(path)],
+        ["dashboard", "--port", str(port), "--config", str(path), *_auth_args(tmp_path)],
         tmp_path / "dashboard.log",
         fresh_config.env,
     )
@@ -440,10 +483,10 @@ def test_dashboard_without_redis_says_so(fresh_config: FreshConfig, tmp_path: Pa
         assert status == 503
         assert body["detail"].startswith("Redis is unreachable (127.0.0.1:")
         assert "Traceback" not in json.dumps(body)
-        assert http_get(base + "/readyz")[0] == 503
+        assert _get(base + "/readyz")[0] == 503
         with chromium() as browser:
             page = browser.new_page()
-            page.goto(base + "/")
+            page.goto(f"{base}/?token={TOKEN}")
             page.wait_for_selector("#banner:not([hidden])")
             assert "Redis is unreachable" in page.inner_text("#banner")
             assert page.get_attribute("#live-status", "data-status") == "unavailable"
@@ -534,7 +577,7 @@ def _dashboard_over(
     base = f"http://127.0.0.1:{port}"
     dashboard = Command.start(
         "dashboard",
-        ["dashboard", "--port", str(port), "--redis-user", user],
+        ["dashboard", "--port", str(port), "--redis-user", user, *_auth_args(log.parent)],
         log,
         {**fresh_config.env, "REDIS_PASSWORD": password},
     )
@@ -560,7 +603,7 @@ def test_every_api_parameter_is_checked_before_use(
         assert _api(base, f"/api/routes/r1/top-delays?window={start}")[0] == 200
 
         def answer(path: str, names: tuple[str, ...], allowed: set[int]) -> None:
-            status, body = http_get(base + path)
+            status, body = _get(base + path)
             assert status in allowed | {422}, (path, status, body[:300])
             assert b"Traceback" not in body
             if status == 422:
@@ -624,7 +667,7 @@ def test_names_from_the_events_reach_the_page_as_text(
         chromium() as browser,
     ):
         page = browser.new_page()
-        page.goto(base + "/")
+        page.goto(f"{base}/?token={TOKEN}")
         name = '#delays-table td[data-field="airline"]'
         page.wait_for_selector(name)
         assert page.text_content(name) == HOSTILE_NAME

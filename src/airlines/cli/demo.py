@@ -27,6 +27,7 @@ from airlines.cli.common import airlines_command, console, fail, stack_config_pa
 from airlines.cli.dashboard import DEFAULT_PORT
 from airlines.config import dump_config, load_config
 from airlines.contract import Region
+from airlines.paths import write_private
 
 
 def _stack_is_up(env: dict[str, str]) -> bool:
@@ -101,6 +102,7 @@ def demo(
 ) -> None:
     """Run stack + producers + streaming job + web dashboard; watch the analytics live."""
     from airlines.cli.query import delays_table
+    from airlines.dashboard.security import new_token
     from airlines.query import AnalyticsReader
     from airlines.redis_conn import cluster_client
 
@@ -137,7 +139,11 @@ def demo(
     interrupted = False
     try:
         job_log = workdir / "stream.log"
-        metrics = {"job": _free_port(), **{region.value: _free_port() for region in Region}}
+        metrics = {
+            "job": _free_port(),
+            **{region.value: _free_port() for region in Region},
+            "dashboard": _free_port(),
+        }
         processes.append(
             _start(
                 ["stream", "--config", str(config_path), "--metrics-port", str(metrics["job"])],
@@ -149,22 +155,24 @@ def demo(
             args = ["produce", "--region", region.value, "--config", str(config_path)]
             args += ["--metrics-port", str(metrics[region.value])]
             processes.append(_start(args, workdir / f"produce-{region.value}.log", env))
-        processes.append(
-            _start(
-                ["dashboard", "--config", str(config_path), "--port", str(dashboard_port)],
-                workdir / "dashboard.log",
-                env,
-            )
-        )
+        # The dashboard asks for a token: a new one each demo, in a file only this user
+        # reads; the login link below carries it, as Jupyter's does.
+        token = new_token()
+        token_file = workdir / "dashboard-token"
+        write_private(token_file, token + "\n")
+        args = ["dashboard", "--config", str(config_path), "--port", str(dashboard_port)]
+        args += ["--token-file", str(token_file), "--metrics-port", str(metrics["dashboard"])]
+        processes.append(_start(args, workdir / "dashboard.log", env))
         console.print(
-            f"[bold]dashboard: http://127.0.0.1:{dashboard_port}/[/]  (live charts; the first "
-            "figures appear within two triggers)",
+            f"[bold]dashboard: http://127.0.0.1:{dashboard_port}/?token={token}[/]  (live "
+            "charts; the first figures appear within two triggers)",
             highlight=False,
         )
         console.print(
             "metrics: "
-            + "  ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items())
-            + f"  dashboard http://127.0.0.1:{dashboard_port}/metrics",
+            + "  ".join(
+                f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items()
+            ),
             highlight=False,
         )
         console.print(f"logs: {workdir}/ (stream.log, produce-*.log, dashboard.log)")

@@ -3,6 +3,7 @@
 from airlines.config.loader import ConfigError, dump_config, format_errors, load_config
 from airlines.config.models import (
     AppConfig,
+    DashboardConfig,
     DeadLetterConfig,
     KafkaConfig,
     KafkaSasl,
@@ -18,6 +19,7 @@ from airlines.config.models import (
 __all__ = [
     "AppConfig",
     "ConfigError",
+    "DashboardConfig",
     "DeadLetterConfig",
     "KafkaConfig",
     "KafkaSasl",

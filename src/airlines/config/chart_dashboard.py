@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from airlines.config.chart_blocks import (
     ChartSection,
@@ -24,7 +24,7 @@ from airlines.config.chart_blocks import (
     resources,
 )
 from airlines.config.types import Duration
-from airlines.metrics import JOB_METRICS_PORT, PRODUCER_METRICS_PORT
+from airlines.metrics import DASHBOARD_METRICS_PORT, JOB_METRICS_PORT, PRODUCER_METRICS_PORT
 
 #: The dashboard's container port (``airlines dashboard --port``).
 DASHBOARD_PORT = 8050
@@ -136,6 +136,35 @@ class DashboardIngress(ChartSection):
     annotations: dict[str, str] = Field(default_factory=dict, description="Annotations.")
 
 
+class DashboardAuth(ChartSection):
+    """Who may open the dashboard."""
+
+    mode: Literal["token", "proxy", "none"] = Field(
+        "token",
+        description="token: the dashboard asks for a token, from a Secret the chart "
+        "generates (random, kept across upgrades; the notes show how to read it) or from "
+        "existingSecret; open `/?token=<token>` once, a session cookie does the rest. "
+        "proxy: an authenticating proxy in front (e.g. an ingress with oauth2-proxy) "
+        "does it, and the dashboard trusts it: set allowedFrom to that proxy, the only "
+        "one its NetworkPolicy then admits. none: nobody is asked (needs allowInsecure).",
+    )
+    existing_secret: str = Field(
+        "",
+        pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="mode token: a Secret of yours holding the token (at least 16 "
+        "printable ASCII characters); empty: the chart generates one.",
+    )
+    existing_secret_key: str = Field(
+        "token", min_length=1, pattern=r"^[-._a-zA-Z0-9]+$", description="Key in it."
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Allow mode none: anyone who reaches the dashboard reads it (the "
+        "notes say so).",
+    )
+
+
 class DashboardValues(SubchartValues):
     """The web dashboard (`airlines dashboard`): read-only, from Redis."""
 
@@ -147,10 +176,17 @@ class DashboardValues(SubchartValues):
     )
     service: DashboardService = Field(default_factory=DashboardService, description="Service.")
     ingress: DashboardIngress = Field(default_factory=DashboardIngress, description="Ingress.")
+    auth: DashboardAuth = Field(default_factory=DashboardAuth, description="Authentication.")
+    metrics: MetricsEndpoint = Field(
+        default_factory=lambda: MetricsEndpoint(port=DASHBOARD_METRICS_PORT),
+        description="/metrics, on a port of its own (its Service port `metrics`), which "
+        "only global.monitoring.scrapeFrom may reach.",
+    )
     allowed_from: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="NetworkPolicy peers that may open the dashboard (e.g. the ingress "
-        "controller's namespace); empty: anyone.",
+        description="NetworkPolicy peers that may open the dashboard's page (e.g. the "
+        "ingress controller's namespace); empty: anyone (who then needs the token). "
+        "Required with auth.mode proxy: the proxy, and only it.",
     )
     resources: Resources = Field(
         default_factory=lambda: resources("50m", "192Mi", "500m"), description="Resources."
@@ -160,6 +196,28 @@ class DashboardValues(SubchartValues):
         description="Disruption budget (rendered with more than one replica).",
     )
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+
+    @model_validator(mode="after")
+    def _auth(self) -> DashboardValues:
+        if self.auth.mode == "none" and not self.auth.allow_insecure:
+            raise ValueError(
+                "auth.mode: none needs auth.allowInsecure: true (anyone who reaches the "
+                "dashboard could then read it)"
+            )
+        if self.auth.mode == "proxy" and not self.allowed_from:
+            raise ValueError(
+                "allowedFrom: required with auth.mode proxy (the dashboard trusts whoever "
+                "reaches it: its NetworkPolicy must admit the authenticating proxy only)"
+            )
+        if self.auth.existing_secret and self.auth.mode != "token":
+            raise ValueError(
+                f"auth.existingSecret: only with auth.mode token, not {self.auth.mode}"
+            )
+        if self.metrics.enabled and self.metrics.port == DASHBOARD_PORT:
+            raise ValueError(
+                f"metrics.port: {DASHBOARD_PORT} is the page's port; metrics need their own"
+            )
+        return self
 
 
 def producer_metrics() -> MetricsEndpoint:

@@ -358,6 +358,35 @@ class ProducerConfig(Section):
     seed: int | None = Field(None, description="Random seed; null for a random run.")
 
 
+class DashboardConfig(Section):
+    """The web dashboard's limits (`airlines dashboard`)."""
+
+    max_streams: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="Live event streams (server-sent events) open at once, in total; "
+        "beyond it a new one gets 429. Each polls Redis once a second.",
+    )
+    max_streams_per_client: int = Field(
+        4,
+        ge=1,
+        le=1_000,
+        description="Live event streams one client (its address; behind an "
+        "authenticating proxy, the user it names in X-Forwarded-User) may keep open; "
+        "beyond it, 429.",
+    )
+
+    @model_validator(mode="after")
+    def _per_client_within_total(self) -> DashboardConfig:
+        if self.max_streams_per_client > self.max_streams:
+            raise ValueError(
+                f"maxStreamsPerClient: must not exceed maxStreams "
+                f"({self.max_streams_per_client} > {self.max_streams})"
+            )
+        return self
+
+
 class AppConfig(Section):
     """Everything the producers, the streaming job and the CLI need to run."""
 
@@ -376,6 +405,9 @@ class AppConfig(Section):
     )
     producers: ProducerConfig = Field(
         default_factory=ProducerConfig, description="Flight simulators."
+    )
+    dashboard: DashboardConfig = Field(
+        default_factory=DashboardConfig, description="Web dashboard."
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,9 @@ status and one sentence (``{"detail": ...}``), never a stack trace:
 
 * 503: Redis cannot be read (unreachable, cluster down, no password configured);
 * 404: an unknown route or flight (no analytics for it: never seen, or expired);
-* 422: a bad parameter, named, checked before anything is read.
+* 422: a bad parameter, named, checked before anything is read;
+* 429: too many live event streams (from this client, or in total);
+* 401: no token (:mod:`airlines.dashboard.security`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -38,6 +41,7 @@ from airlines.dashboard.models import (
     WindowOut,
 )
 from airlines.dashboard.readonly import read_only_client
+from airlines.dashboard.security import AuthMode, StreamLimiter, StreamLimits, client_key
 from airlines.jobs.layout import iso_utc, parse_iso_ms
 from airlines.query import AnalyticsReader, aggregate_json
 from airlines.redis_conn import RedisPasswordError
@@ -54,10 +58,16 @@ class RedisUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    """What the API needs: where the analytics are and when they count as stale."""
+    """What the dashboard needs: where the analytics are, when they count as stale, who
+    may read them and how many live streams it keeps."""
 
     redis: RedisConfig
     stale_after_seconds: float
+    #: Who authenticates: the dashboard (token), a proxy in front, or nobody.
+    auth: AuthMode = AuthMode.TOKEN
+    #: The token's file (auth token).
+    token_file: FilePath | None = None
+    streams: StreamLimits = field(default_factory=lambda: StreamLimits(total=64, per_client=4))
     #: How often the event stream looks for a new batch (seconds).
     poll_seconds: float = 1.0
 
@@ -184,16 +194,38 @@ def build_router(settings: DashboardSettings, source: AnalyticsSource) -> APIRou
             status = "stale"
         return {"status": status, "stale_after_seconds": settings.stale_after_seconds, **data}
 
+    limiter = StreamLimiter(settings.streams)
+
     @router.get(
         "/events",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            429: {"model": ErrorOut, "description": "Too many live streams."},
+        },
     )
     async def events(request: Request) -> StreamingResponse:
         """Server-sent events: ``update`` whenever the job finishes a batch (or says it is
-        alive), ``unavailable`` while Redis cannot be read. The page refreshes on each."""
+        alive), ``unavailable`` while Redis cannot be read. The page refreshes on each.
+        Each client may keep a few streams open, and the dashboard a bounded number in
+        all: beyond either, 429."""
+        client = client_key(request, settings.auth)
+        refused = limiter.acquire(client)
+        if refused is not None:
+            source.metrics.streams_refused.inc()
+            raise HTTPException(429, refused, headers={"Retry-After": "30"})
+        source.metrics.streams.inc()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                limiter.release(client)
+                source.metrics.streams.dec()
+
         return StreamingResponse(
-            _event_stream(request, source, settings.poll_seconds),
+            _event_stream(request, source, settings.poll_seconds, release),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -245,21 +277,28 @@ def _heartbeat(reader: AnalyticsReader) -> dict[str, Any]:
 
 
 async def _event_stream(
-    request: Request, source: AnalyticsSource, poll_seconds: float
+    request: Request, source: AnalyticsSource, poll_seconds: float, release: Callable[[], None]
 ) -> AsyncIterator[bytes]:
-    yield b"retry: 3000\n\n"
-    last: tuple[str, Any] | None = None
-    quiet_since = time.monotonic()
-    while not await request.is_disconnected():
-        try:
-            event: tuple[str, Any] = ("update", await asyncio.to_thread(source.read, _heartbeat))
-        except RedisUnavailableError as exc:
-            event = ("unavailable", {"detail": str(exc)})
-        if event != last:
-            last = event
-            quiet_since = time.monotonic()
-            yield b"event: %s\ndata: %s\n\n" % (event[0].encode(), orjson.dumps(event[1]))
-        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
-            yield b": keepalive\n\n"
-        await asyncio.sleep(poll_seconds)
+    try:
+        yield b"retry: 3000\n\n"
+        last: tuple[str, Any] | None = None
+        quiet_since = time.monotonic()
+        while not await request.is_disconnected():
+            try:
+                event: tuple[str, Any] = (
+                    "update",
+                    await asyncio.to_thread(source.read, _heartbeat),
+                )
+            except RedisUnavailableError as exc:
+                event = ("unavailable", {"detail": str(exc)})
+            if event != last:
+                last = event
+                quiet_since = time.monotonic()
+                yield b"event: %s\ndata: %s\n\n" % (event[0].encode(), orjson.dumps(event[1]))
+            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                quiet_since = time.monotonic()
+                yield b": keepalive\n\n"
+            await asyncio.sleep(poll_seconds)
+    finally:
+        # Runs when the client goes (the stream is cancelled) or the server stops.
+        release()

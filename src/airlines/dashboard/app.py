@@ -1,4 +1,9 @@
-"""The dashboard's web application: the page, its assets, the API, probes and metrics.
+"""The dashboard's web application: the page, its assets, the API and probes.
+
+Its metrics are not served here but on a port of their own (:mod:`airlines.dashboard.server`),
+so that what may open the page and what may scrape are separate rules. Every request
+but ``/healthz`` needs the token (:mod:`airlines.dashboard.security`, unless a proxy
+authenticates), and every answer carries the security headers.
 
 Everything the page loads comes from this server: its own HTML, script and styles
 (``static/``), and plotly.js from the ``plotly`` Python package (``/static/plotly.min.js``),
@@ -18,8 +23,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airlines.dashboard.api import (
@@ -29,6 +33,12 @@ from airlines.dashboard.api import (
     build_router,
 )
 from airlines.dashboard.metrics import DashboardMetrics, RequestMetricsMiddleware
+from airlines.dashboard.security import (
+    AuthMiddleware,
+    AuthMode,
+    SecurityHeadersMiddleware,
+    TokenFile,
+)
 
 log = logging.getLogger("airlines.dashboard")
 
@@ -45,8 +55,14 @@ def plotly_bundle() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
 
 
-def create_app(settings: DashboardSettings) -> FastAPI:
-    metrics = DashboardMetrics()
+def create_app(settings: DashboardSettings, metrics: DashboardMetrics | None = None) -> FastAPI:
+    """The app; its metrics go to ``metrics`` (served elsewhere)."""
+    metrics = metrics or DashboardMetrics()
+    tokens: TokenFile | None = None
+    if settings.auth is AuthMode.TOKEN:
+        if settings.token_file is None:
+            raise ValueError("auth token needs a token file")
+        tokens = TokenFile(settings.token_file)
     source = AnalyticsSource(settings.redis, metrics)
 
     @asynccontextmanager
@@ -66,7 +82,11 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     )
     app.state.source = source
     app.state.metrics = metrics
-    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    # Outermost first in the request's path: count it, add the headers, then check it.
+    if tokens is not None:
+        app.add_middleware(AuthMiddleware, tokens=tokens)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics, routes=app.router.routes)
     app.include_router(build_router(settings, source))
     _error_handlers(app)
 
@@ -95,10 +115,6 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         except RedisUnavailableError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=503)
         return PlainTextResponse("ok\n")
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -1,4 +1,5 @@
-"""Serving the dashboard with uvicorn on an address of our choosing."""
+"""Serving the dashboard with uvicorn on an address of our choosing, and its metrics on
+another port."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uvicorn
 
 from airlines.dashboard.api import DashboardSettings
 from airlines.dashboard.app import create_app
+from airlines.dashboard.metrics import DashboardMetrics
+from airlines.metrics import MetricsServer
 
 
 class ListenError(RuntimeError):
@@ -40,13 +43,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: DashboardSettings, sock: socket.socket) -> None:
-    """Serve until SIGTERM/Ctrl-C (uvicorn handles both, closing streams after 3 s)."""
+def serve(
+    settings: DashboardSettings,
+    sock: socket.socket,
+    metrics: DashboardMetrics,
+    metrics_server: MetricsServer | None,
+) -> None:
+    """Serve until SIGTERM/Ctrl-C (uvicorn handles both, closing streams after 3 s);
+    ``metrics`` are served by ``metrics_server`` (already listening), if any."""
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, metrics),
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=3,
         lifespan="on",
+        # No Server header: it tells a client nothing it needs.
+        server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()

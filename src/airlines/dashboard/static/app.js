@@ -316,7 +316,15 @@ function listen() {
   events.addEventListener("unavailable", (event) => {
     setBanner(JSON.parse(event.data).detail);
   });
-  events.onerror = () => { if (!unavailable) setStatus("wait", "reconnecting…", "reconnecting"); };
+  events.onerror = () => {
+    // Refused for good (401, or 429: too many live streams): poll instead.
+    if (events.readyState === EventSource.CLOSED) {
+      setStatus("wait", "polling", "polling");
+      setInterval(refresh, 5000);
+      return;
+    }
+    if (!unavailable) setStatus("wait", "reconnecting…", "reconnecting");
+  };
 }
 
 function init() {
