@@ -244,7 +244,6 @@ _INTRUDER = textwrap.dedent(
     import sys
     from confluent_kafka import Producer
     from airlines.config.loader import load_config
-from airlines.metrics import DASHBOARD_METRICS_PORT
     config = load_config("/etc/airlines/config.yaml")
     servers = ",".join(config.kafka.bootstrap_servers)
     topic = config.topics[0].name
