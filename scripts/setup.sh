@@ -93,8 +93,8 @@ fi
 if [ -x scripts/setup-chart-tools.sh ]; then
   scripts/setup-chart-tools.sh
 fi
-# --- the umbrella chart's remote dependency (spark-operator), as `helm dependency build`
-# would place it: from the vendored package beside the repository when there is one.
+# --- the umbrella chart's remote dependency (spark-operator) is committed where `helm
+# dependency build` puts it: check it is the version Chart.lock pins and its checksum.
 "$VENV/bin/python" -m localkube.chartdeps
 
 step "setup complete"
