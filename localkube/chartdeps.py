@@ -1,18 +1,18 @@
-"""The umbrella chart's one remote dependency, placed the way ``helm dependency build`` does.
+"""The umbrella chart's one remote dependency, committed where ``helm dependency build`` puts it.
 
-kubeflow's chart repository (where Chart.lock pins spark-operator 2.4.0) is not
-reachable from the machines this project is tested on; the same chart version,
-packaged from its upstream source, is vendored beside the repository
-(``../shared/vendor``, or ``$AIRLINES_VENDOR_DIR``). ``helm dependency build`` would put
-``spark-operator-2.4.0.tgz`` into ``charts/airlines-analytics/charts/``; so does
-:func:`place`, after checking the package is the name and version Chart.lock pins.
-Elsewhere, run ``helm dependency build charts/airlines-analytics`` instead.
+Chart.lock pins kubeflow's spark-operator chart; its package
+``charts/airlines-analytics/charts/spark-operator-<version>.tgz`` is part of the
+repository, with a ``sha256sum``-format checksum file beside it, so a clone installs
+offline. :func:`verify` checks that every remote dependency of Chart.lock is there, is the
+name and version Chart.lock pins, and has the digest its checksum file records.
+``helm dependency build charts/airlines-analytics`` (where kubeflow's repository is
+reachable) writes the same file; after a version bump, write its checksum with
+``sha256sum spark-operator-<version>.tgz > spark-operator-<version>.tgz.sha256``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import hashlib
 import tarfile
 from pathlib import Path
 
@@ -24,12 +24,7 @@ CHART = REPO / "charts" / "airlines-analytics"
 
 
 class DependencyError(RuntimeError):
-    """The vendored package is missing or is not the version Chart.lock pins."""
-
-
-def vendor_dir() -> Path:
-    explicit = os.environ.get("AIRLINES_VENDOR_DIR")
-    return Path(explicit) if explicit else REPO.parent / "shared" / "vendor"
+    """The committed package is missing, altered, or not the version Chart.lock pins."""
 
 
 def remote_dependencies() -> list[tuple[str, str]]:
@@ -38,7 +33,32 @@ def remote_dependencies() -> list[tuple[str, str]]:
     return [(d["name"], d["version"]) for d in lock["dependencies"] if d.get("repository")]
 
 
-def _chart_yaml(package: Path) -> dict[str, object]:
+def package_path(name: str, version: str) -> Path:
+    return CHART / "charts" / f"{name}-{version}.tgz"
+
+
+def checksum_path(package: Path) -> Path:
+    return package.with_name(package.name + ".sha256")
+
+
+def sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def recorded_sha256(package: Path) -> str:
+    """The digest the checksum file records for ``package`` (``sha256sum`` format)."""
+    file = checksum_path(package)
+    if not file.is_file():
+        raise DependencyError(f"{file.relative_to(CHART)}: missing (the package's checksum)")
+    for line in file.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if name.strip().lstrip("*") == package.name:
+            return digest.strip()
+    raise DependencyError(f"{file.relative_to(CHART)}: no line for {package.name}")
+
+
+def chart_yaml(package: Path) -> dict[str, object]:
     with tarfile.open(package) as tar:
         for member in tar.getmembers():
             if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
@@ -50,39 +70,37 @@ def _chart_yaml(package: Path) -> dict[str, object]:
     raise DependencyError(f"{package}: no Chart.yaml at its top level")
 
 
-def place() -> list[Path]:
-    """Copy each pinned remote dependency from the vendor directory into charts/."""
-    placed = []
+def verify() -> list[Path]:
+    """Check every pinned remote dependency's committed package; return their paths."""
+    checked = []
     for name, version in remote_dependencies():
-        filename = f"{name}-{version}.tgz"
-        target = CHART / "charts" / filename
-        source = vendor_dir() / filename
-        if not source.exists():
-            if target.exists():
-                placed.append(target)
-                continue
+        package = package_path(name, version)
+        where = package.relative_to(CHART)
+        if not package.is_file():
             raise DependencyError(
-                f"{filename} is neither in {vendor_dir()} nor in {target.parent}: run "
-                "'helm dependency build charts/airlines-analytics' where kubeflow's chart "
-                "repository is reachable, or set AIRLINES_VENDOR_DIR"
+                f"{where}: missing; it is part of the repository (restore it with git, or "
+                "run 'helm dependency build charts/airlines-analytics' where kubeflow's "
+                "chart repository is reachable)"
             )
-        meta = _chart_yaml(source)
+        expected, found = recorded_sha256(package), sha256(package)
+        if found != expected:
+            raise DependencyError(f"{where}: sha256 {found}, its checksum file records {expected}")
+        meta = chart_yaml(package)
         if (meta.get("name"), str(meta.get("version"))) != (name, version):
             raise DependencyError(
-                f"{source} is {meta.get('name')} {meta.get('version')}; Chart.lock pins "
+                f"{where} is {meta.get('name')} {meta.get('version')}; Chart.lock pins "
                 f"{name} {version}"
             )
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
-        placed.append(target)
-    return placed
+        checked.append(package)
+    return checked
 
 
 if __name__ == "__main__":
     import sys
 
     try:
-        for path in place():
-            print(f"chart dependency in place: {path.relative_to(REPO)}")
+        for path in verify():
+            print(f"chart dependency verified: {path.relative_to(REPO)}")
     except DependencyError as exc:
-        print(f"warning: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -121,7 +121,7 @@ def main(pytest_args: Sequence[str] = ()) -> int:
             image_build.build_all(progress=_progress)
 
         run.timed("images (buildah)", images)
-        run.timed("chart dependency", chartdeps.place)
+        run.timed("chart dependency", chartdeps.verify)
 
         def up() -> None:
             from localkube import images as image_build

@@ -174,6 +174,12 @@ def buildah() -> Buildah:
     return Buildah(root=base / "storage", runroot=base / "run")
 
 
+def sbom_path(image: ImageSpec) -> Path:
+    """Where a project image's SBOM (CycloneDX JSON) is written, beside the image storage:
+    scripts/build-images.sh copies it out of the image it built."""
+    return paths.images_cache_dir() / "sbom" / f"{image.name}-{PROJECT_VERSION}.cdx.json"
+
+
 def build_secrets() -> dict[str, Path]:
     """The host's CA bundle and Java truststore, for RUN steps that reach PyPI / Maven
     Central (through a TLS-intercepting proxy on some networks). Build secrets only."""
@@ -210,6 +216,7 @@ def build_all(
         )
         known = state.get(image.name, {})
         fresh = known.get("inputs") == digest and ids.get(image.tag) == known.get("id")
+        fresh = fresh and (not image.project or sbom_path(image).is_file())
         step = f"[{index + 1}/{len(wanted)}] {image.name}"
         if not fresh:
             progress(f"{step}: building {image.tag}")
@@ -262,6 +269,7 @@ def _build(
             "BUILDAH_ROOT": str(tool.root),
             "BUILDAH_RUNROOT": str(tool.runroot),
             "BUILD_ARGS": " ".join(f"{k}={v}" for k, v in sorted(args.items())),
+            "SBOM_DIR": str(sbom_path(image).parent),
         }
         secrets = build_secrets()
         for name, var in (("ca-bundle", "CA_BUNDLE"), ("java-truststore", "JAVA_TRUSTSTORE")):

@@ -20,6 +20,11 @@
 #     Both are build secrets (docker/buildah --secret id=ca-bundle|java-truststore): mounted
 #     only while a RUN step runs, never stored in an image layer. Not with minikube.
 #   BUILDAH_ROOT, BUILDAH_RUNROOT     buildah's storage (its --root/--runroot)
+#   SBOM_DIR=DIR                      where each image's SBOM is written (default build/sbom)
+#
+# Each image carries its CycloneDX SBOM (JSON) at /opt/airlines/sbom.cdx.json (made in its
+# build, images/sbom.py); it is copied out to $SBOM_DIR/<image>-<version>.cdx.json (not with
+# minikube, whose images stay in the cluster: read it there).
 #   DRY_RUN=1                         print the commands only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +32,8 @@ cd "$(dirname "$0")/.."
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n1)
 [ -n "$version" ] || { echo "error: no version in pyproject.toml" >&2; exit 1; }
 read -r -a images <<<"${IMAGES:-producer spark-job}"
+sbom_dir="${SBOM_DIR:-build/sbom}"
+SBOM_PATH=/opt/airlines/sbom.cdx.json
 read -r -a build_args <<<"${BUILD_ARGS:-}"
 
 builder="${BUILDER:-}"
@@ -85,6 +92,33 @@ qualified_bases() {
   done
 }
 
+# Copies the SBOM an image carries out of it: extract_sbom BUILDER TAG FILE.
+extract_sbom() {
+  local builder="$1" tag="$2" out="$3" id mnt
+  mkdir -p "$(dirname "$out")"
+  case "$builder" in
+    docker)
+      id=$(docker create "$tag")
+      docker cp "$id:$SBOM_PATH" "$out"
+      docker rm "$id" >/dev/null ;;
+    buildah)
+      local b=(buildah ${BUILDAH_ROOT:+--root "$BUILDAH_ROOT"} ${BUILDAH_RUNROOT:+--runroot "$BUILDAH_RUNROOT"})
+      id=$("${b[@]}" from --pull=never --quiet "$tag")
+      if [ "$(id -u)" != 0 ]; then
+        "${b[@]}" rm "$id" >/dev/null
+        echo "note: the SBOM of $tag is inside it, at $SBOM_PATH (copied out as root only)"
+        return
+      fi
+      mnt=$("${b[@]}" mount "$id")
+      cp "$mnt$SBOM_PATH" "$out"
+      "${b[@]}" umount "$id" >/dev/null
+      "${b[@]}" rm "$id" >/dev/null ;;
+    minikube)
+      echo "note: the SBOM of $tag is inside it, at $SBOM_PATH"; return ;;
+  esac
+  echo "SBOM of $tag: $out"
+}
+
 for image in "${images[@]}"; do
   tag="airlines-analytics/${image}:${version}"
   dockerfile="images/${image}/Dockerfile"
@@ -106,5 +140,6 @@ for image in "${images[@]}"; do
     else
       "${cmd[@]}"
     fi
+    extract_sbom "$builder" "$tag" "$sbom_dir/${image}-${version}.cdx.json"
   fi
 done

@@ -25,15 +25,19 @@ java_major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.sp
 command -v mvn >/dev/null || need "Maven is required to resolve the Kafka and Spark jars: apt-get install maven"
 
 # --- Python ---------------------------------------------------------------------------
+# Every package from the test set's lock, each checked against its hashes; then the project
+# itself, editable, with nothing more fetched (its build requirements are in the lock).
+# `make lock` regenerates the lock after pyproject.toml changes (a unit test insists).
 stamp="$VENV/.airlines-installed"
-want=$(hash_of pyproject.toml)
+want=$(hash_of pyproject.toml requirements/test.txt)
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  step "installing airlines-analytics and its test dependencies into $VENV"
-  "$VENV/bin/pip" install --progress-bar on -e ".[test]"
+  step "installing the locked test dependencies and airlines-analytics into $VENV"
+  "$VENV/bin/pip" install --progress-bar on --require-hashes -r requirements/test.txt
+  "$VENV/bin/pip" install --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 else
   step "python packages up to date"
@@ -93,8 +97,8 @@ fi
 if [ -x scripts/setup-chart-tools.sh ]; then
   scripts/setup-chart-tools.sh
 fi
-# --- the umbrella chart's remote dependency (spark-operator), as `helm dependency build`
-# would place it: from the vendored package beside the repository when there is one.
+# --- the umbrella chart's remote dependency (spark-operator) is committed where `helm
+# dependency build` puts it: check it is the version Chart.lock pins and its checksum.
 "$VENV/bin/python" -m localkube.chartdeps
 
 step "setup complete"

@@ -92,7 +92,7 @@ def operator_chart() -> Path:
 
     - ``$AIRLINES_SPARK_OPERATOR_CHART``;
     - ``charts/airlines-analytics/charts/spark-operator-<version>.tgz``, what ``helm
-      dependency build`` writes (git-ignored; the vendored package can be copied there);
+      dependency build`` writes (committed, with its checksum beside it);
     - the chart inside the spark-operator Go module in ``$AIRLINES_CACHE/go/mod``, which
       scripts/setup-cluster-tools.sh downloads from the Go module proxy.
     """

@@ -324,3 +324,55 @@ def test_no_certificate_reaches_an_image_layer(dockerfile: Path) -> None:
             if target in rest:
                 assert target.startswith("/run/secrets/")
         assert "target=/etc/ssl" not in rest, "mounting over the image's bundle breaks apt"
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def _image_paths(model: type[Any] = ChartValues, prefix: str = "") -> list[str]:
+    """Dotted values paths (aliases) of every ImageValues in the values models."""
+    from pydantic import BaseModel
+
+    from airlines.config.chart_blocks import ImageValues
+
+    out = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        kind = field.annotation
+        if kind is ImageValues:
+            out.append(key)
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            out += _image_paths(kind, key + ".")
+    return out
+
+
+def test_every_image_pulls_by_digest_when_one_is_set(tmp_path: Path) -> None:
+    """A digest on every image of the values (and the operator's, through its own tag):
+    every image reference the chart renders, the SparkApplication's included, is
+    repository@digest."""
+    from tests.chart.helm import full_chart, template
+
+    paths = _image_paths()
+    assert {"global.images.producer", "global.images.sparkJob", "kafka.image"} <= set(paths)
+    digest = "sha256:" + "ab" * 32
+    values: dict[str, Any] = {}
+    for dotted in paths:
+        node = values
+        for part in dotted.split("."):
+            node = node.setdefault(part, {})
+        node["digest"] = digest
+    operator_tag = f"2.4.0@{digest}"  # kubeflow's chart takes no digest key: its tag does
+    values.setdefault("spark-operator", {})["image"] = {"tag": operator_tag}
+    file = tmp_path / "digests.yaml"
+    file.write_text(yaml.safe_dump(values))
+    result = template(full_chart(tmp_path), [file])
+    assert result.returncode == 0, result.stderr
+    refs = set(re.findall(r"^\s*(?:- )?image: \"?([^\s\"]+)", result.stdout, re.M))
+    assert len(refs) >= 5, refs
+    assert all(ref.endswith("@" + digest) for ref in refs), refs
+    assert "airlines-analytics/spark-job@" + digest in refs  # in the SparkApplication
+    assert f"ghcr.io/kubeflow/spark-operator/controller:{operator_tag}" in refs
+    assert not any(
+        re.search(r":[0-9][^@/]*@", r)
+        for r in refs - {f"ghcr.io/kubeflow/spark-operator/controller:{operator_tag}"}
+    )

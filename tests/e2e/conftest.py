@@ -74,7 +74,7 @@ def kube() -> Kube:
     ]
     if not ready:
         pytest.fail("the e2e cluster's node is not Ready: see .e2e/logs/kubelet.log")
-    chartdeps.place()
+    chartdeps.verify()
     return kube
 
 

@@ -117,6 +117,55 @@ def test_spark_job_runs_pyspark_from_the_distribution(built: dict[str, images.Bu
     ]
 
 
+# --- the project images' SBOMs ------------------------------------------------------------
+
+
+def _sbom(name: str) -> dict[str, dict[str, str]]:
+    """The SBOM written beside a project image: its purl without the version (its name
+    when it has none) -> component."""
+    path = images.sbom_path(images.spec(name))
+    doc = json.loads(path.read_text())
+    assert doc["bomFormat"] == "CycloneDX"
+    assert doc["specVersion"] == "1.6"
+    assert doc["metadata"]["component"]["name"] == f"airlines-analytics/{name}"
+    assert doc["metadata"]["component"]["version"] == images.PROJECT_VERSION
+    out = {}
+    for component in doc["components"]:
+        purl = component.get("purl", "")
+        out[purl.split("@")[0] if purl else component["name"]] = component
+    return out
+
+
+@pytest.mark.parametrize("name", ["producer", "spark-job"])
+def test_each_project_image_has_an_sbom_of_what_it_holds(
+    built: dict[str, images.BuiltImage], name: str
+) -> None:
+    """CycloneDX JSON beside the image: every package of the runtime lock at its locked
+    version (the image installed exactly the lock), the project, and the Debian packages."""
+    from airlines import locks
+
+    components = _sbom(name)
+    for package, version in locks.pins(locks.LOCKS[0].path.read_text()).items():
+        assert components[f"pkg:pypi/{package}"]["version"] == version, (name, package)
+    assert components["airlines-analytics"]["version"] == images.PROJECT_VERSION
+    debs = {c["name"] for c in components.values() if c.get("purl", "").startswith("pkg:deb/")}
+    assert {"libc6", "libssl3"} <= debs, name
+    assert any(c["type"] == "operating-system" for c in components.values())
+    same = _run(built[name].ref, "cat /opt/airlines/sbom.cdx.json")
+    assert json.loads(same) == json.loads(images.sbom_path(images.spec(name)).read_text())
+
+
+def test_the_job_images_sbom_names_spark_and_its_kafka_connector(
+    built: dict[str, images.BuiltImage],
+) -> None:
+    components = _sbom("spark-job")
+    assert components["pkg:pypi/pyspark"]["version"] == "4.2.0"
+    assert components["pkg:pypi/confluent-kafka"]["version"] == "2.16.1"
+    for artifact in ("spark-core_2.13", "spark-sql-kafka-0-10_2.13"):
+        assert components[f"pkg:maven/org.apache.spark/{artifact}"]["version"] == "4.2.0"
+    assert "kafka-clients-" in str([c.get("bom-ref") for c in components.values()])
+
+
 def test_zookeeper_standin(built: dict[str, images.BuiltImage]) -> None:
     env = {
         "ZOOCFGDIR": "/tmp/conf",

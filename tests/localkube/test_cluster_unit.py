@@ -18,7 +18,10 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from localkube import chartdeps, cluster, components, net, pki
+from localkube.paths import REPO as REPO_ROOT
 from localkube.spec import Spec
+
+HERE = Path(__file__).resolve()
 
 
 @pytest.fixture
@@ -182,6 +185,18 @@ def test_pods_see_no_host_resolver_and_restricted_is_enforced(spec: Spec) -> Non
 # --- the chart's remote dependency -----------------------------------------------------------
 
 
+def test_the_committed_operator_chart_is_what_chart_lock_pins() -> None:
+    """The package is where ``helm dependency build`` puts it, is the name and version
+    Chart.lock pins, and its digest is the one its checksum file records."""
+    ((name, version),) = chartdeps.remote_dependencies()
+    (package,) = chartdeps.verify()
+    assert package == chartdeps.CHART / "charts" / f"{name}-{version}.tgz"
+    meta = chartdeps.chart_yaml(package)
+    assert (meta["name"], str(meta["version"])) == (name, version)
+    assert chartdeps.sha256(package) == chartdeps.recorded_sha256(package)
+    assert re.fullmatch(r"[0-9a-f]{64}", chartdeps.recorded_sha256(package))
+
+
 def _package(path: Path, name: str, version: str) -> None:
     data = yaml.safe_dump({"apiVersion": "v2", "name": name, "version": version}).encode()
     with tarfile.open(path, "w:gz") as tar:
@@ -192,34 +207,61 @@ def _package(path: Path, name: str, version: str) -> None:
 
 @pytest.fixture
 def chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the chart's Chart.lock and of its committed package and checksum."""
     copy = tmp_path / "chart"
     (copy / "charts").mkdir(parents=True)
     shutil.copy(chartdeps.CHART / "Chart.lock", copy / "Chart.lock")
+    for package in chartdeps.verify():
+        shutil.copy(package, copy / "charts" / package.name)
+        shutil.copy(chartdeps.checksum_path(package), copy / "charts")
     monkeypatch.setattr(chartdeps, "CHART", copy)
-    monkeypatch.setenv("AIRLINES_VENDOR_DIR", str(tmp_path / "vendor"))
-    (tmp_path / "vendor").mkdir()
     return copy
 
 
-def test_the_pinned_package_is_placed_like_helm_dependency_build(chart: Path) -> None:
+def test_an_altered_package_is_refused(chart: Path) -> None:
     ((name, version),) = chartdeps.remote_dependencies()
-    _package(chartdeps.vendor_dir() / f"{name}-{version}.tgz", name, version)
-    (placed,) = chartdeps.place()
-    assert placed == chart / "charts" / f"{name}-{version}.tgz"
-    assert placed.read_bytes() == (chartdeps.vendor_dir() / placed.name).read_bytes()
+    package = chart / "charts" / f"{name}-{version}.tgz"
+    with package.open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(chartdeps.DependencyError, match="its checksum file records"):
+        chartdeps.verify()
 
 
 def test_a_package_of_another_version_is_refused(chart: Path) -> None:
     ((name, version),) = chartdeps.remote_dependencies()
-    _package(chartdeps.vendor_dir() / f"{name}-{version}.tgz", name, "9.9.9")
+    package = chart / "charts" / f"{name}-{version}.tgz"
+    _package(package, name, "9.9.9")
+    chartdeps.checksum_path(package).write_text(f"{chartdeps.sha256(package)}  {package.name}\n")
     with pytest.raises(chartdeps.DependencyError, match=r"Chart\.lock pins"):
-        chartdeps.place()
-    assert not (chart / "charts" / f"{name}-{version}.tgz").exists()
+        chartdeps.verify()
 
 
-def test_a_missing_package_says_how_to_get_it(chart: Path) -> None:
+def test_a_missing_package_or_checksum_says_so(chart: Path) -> None:
+    ((name, version),) = chartdeps.remote_dependencies()
+    package = chart / "charts" / f"{name}-{version}.tgz"
+    chartdeps.checksum_path(package).unlink()
+    with pytest.raises(chartdeps.DependencyError, match="checksum"):
+        chartdeps.verify()
+    package.unlink()
     with pytest.raises(chartdeps.DependencyError, match="helm dependency build"):
-        chartdeps.place()
+        chartdeps.verify()
+
+
+def test_nothing_reads_from_outside_the_repository() -> None:
+    """No script, harness module or test reaches for a directory beside the clone or an
+    absolute path of one machine."""
+    patterns = ("shared/vendor", "AIRLINES_VENDOR_DIR", "/work/")
+    roots = ["scripts", "localkube", "tests", "src", "jobs", "benchmarks", "images", "Makefile"]
+    offenders = []
+    for root in roots:
+        base = REPO_ROOT / root
+        files = [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file()]
+        for file in files:
+            if file.suffix in {".pyc", ".tgz"} or ".egg-info" in str(file) or file == HERE:
+                continue
+            text = file.read_text(errors="replace")
+            offenders += [f"{file.relative_to(REPO_ROOT)}: {p}" for p in patterns if p in text]
+    assert offenders == []
 
 
 def test_the_harness_and_the_build_script_agree_on_the_kubernetes_version() -> None:

@@ -70,8 +70,9 @@ def test_cluster_names_are_what_the_chart_references() -> None:
     assert images.cluster_ref("redis") == "docker.io/library/redis:7.4.2"
 
 
-def test_spark_operator_image_is_the_vendored_charts_default() -> None:
-    with tarfile.open(Path("/work/shared/vendor/spark-operator-2.4.0.tgz")) as tgz:
+def test_spark_operator_image_is_the_committed_charts_default() -> None:
+    package = ROOT / "charts/airlines-analytics/charts/spark-operator-2.4.0.tgz"
+    with tarfile.open(package) as tgz:
         chart = yaml.safe_load(_member(tgz, "spark-operator/Chart.yaml"))
         values = yaml.safe_load(_member(tgz, "spark-operator/values.yaml"))
     image = values["image"]

@@ -897,7 +897,8 @@ class ChartValues(ChartSection):
         alias="spark-operator",
         description="Values of kubeflow's spark-operator chart (its own keys; `enabled` is "
         "the dependency's condition). Its spark.jobNamespaces must include the release "
-        "namespace.",
+        "namespace. Its image takes no digest key: pin one through its tag, "
+        "`image.tag: 2.4.0@sha256:<64 hex>`.",
     )
     airlines_common: dict[str, Any] | None = Field(
         None,

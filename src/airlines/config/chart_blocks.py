@@ -5,6 +5,7 @@ resources, disruption budgets, placement, hook jobs, the base of every subchart'
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -81,6 +82,10 @@ class ChartSection(Section):
 # --- building blocks ------------------------------------------------------------------------
 
 
+#: An image's content digest, as registries report it (empty: none).
+DIGEST_PATTERN = r"^$|^sha256:[a-f0-9]{64}$"
+
+
 class ImageValues(ChartSection):
     """A container image: pinned tag (never ``latest``), optional digest."""
 
@@ -99,8 +104,9 @@ class ImageValues(ChartSection):
     )
     digest: str = Field(
         "",
-        pattern=r"^$|^sha256:[a-f0-9]{64}$",
-        description="Optional sha256 digest; pins the image even if the tag moves.",
+        description="Optional content digest (sha256:<64 hex>); when set, the image is "
+        "pulled as repository@digest and the tag is only documentation.",
+        json_schema_extra={"pattern": DIGEST_PATTERN},
     )
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
         "IfNotPresent", description="Image pull policy."
@@ -111,6 +117,16 @@ class ImageValues(ChartSection):
     def _not_latest(cls, value: str) -> str:
         if value == "latest":
             raise ValueError("'latest' is not allowed: pin a version")
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _a_sha256_digest(cls, value: str) -> str:
+        if not re.fullmatch(DIGEST_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not an image digest: 'sha256:' and 64 lowercase hex digits, "
+                "as the registry reports it (or empty)"
+            )
         return value
 
 
