@@ -39,6 +39,7 @@ REQUIRED_BINARIES = (
     "kubelet",
     "kube-proxy",
     "kubectl",
+    "kube-router",
 )
 
 
@@ -59,7 +60,7 @@ def preflight(spec: Spec) -> list[str]:
         problems.append(
             f"missing {', '.join(missing)} in {spec.bin}: run scripts/setup-cluster-tools.sh"
         )
-    for tool in ("containerd", "ctr", "runc", "iptables", "nft", "ip"):
+    for tool in ("containerd", "ctr", "runc", "iptables", "ipset", "nft", "ip"):
         if shutil.which(tool) is None:
             problems.append(f"{tool} not found: run scripts/setup-cluster-tools.sh")
     if not Path("/usr/lib/cni/bridge").exists():
@@ -173,6 +174,10 @@ def _start(spec: Spec, component: components.Component, progress: Progress) -> N
         wait_for(
             "containerd", lambda: _ctr(spec, "version").returncode == 0, 60, log=log, alive=alive
         )
+    elif component.name == "kube-router":
+        wait_for(
+            "kube-router's NetworkPolicy chains", net.firewall_ready, 120, log=log, alive=alive
+        )
     progress(f"{component.name} ready in {time.monotonic() - started:.1f}s (pid {record.pid})")
 
 
@@ -252,6 +257,8 @@ def up(spec: Spec, progress: Progress, load_images: Callable[[str], None]) -> No
         _start(spec, plan[0], progress)  # containerd
         load_images(str(spec.containerd_socket))
         for component in plan[1:]:
+            if component.name == "kube-router":
+                kubectl(spec, "apply", "--server-side", "-f", str(ADDONS / "kube-router-rbac.yaml"))
             _start(spec, component, progress)
             if component.name == "kubelet":
                 wait_for(

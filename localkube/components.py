@@ -299,6 +299,32 @@ def components(spec: Spec) -> list[Component]:
             [str(spec.exe("kube-proxy")), f"--config={spec.state / 'kube-proxy.yaml'}"],
             health_url=f"http://127.0.0.1:{spec.proxy_healthz_port}/healthz",
         ),
+        Component("kube-router", kube_router_argv(spec)),
+    ]
+
+
+def kube_router_argv(spec: Spec) -> list[str]:
+    """kube-router as the NetworkPolicy controller only (iptables + ipset on the node):
+    no routing, no service proxy (kube-proxy's), no CNI config (the bridge plugin's).
+
+    Its health and metrics servers would listen on every interface, so both are off;
+    ``cluster.up`` waits for its iptables chains instead (:func:`localkube.net.firewall_ready`).
+    """
+    return [
+        str(spec.exe("kube-router")),
+        f"--kubeconfig={spec.pki / 'kube-router.conf'}",
+        f"--hostname-override={spec.node_name}",
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        "--enable-pod-egress=false",
+        "--enable-ipv4=true",
+        "--enable-ipv6=false",
+        f"--service-cluster-ip-range={spec.service_cidr}",
+        "--health-port=0",
+        "--metrics-port=0",
+        "--v=1",
     ]
 
 

@@ -13,6 +13,9 @@ What keeps it inside (a rule of the machines this project is tested on):
   accepts forwarded pod traffic to pods and Services and drops every other forwarded
   packet from or to the pod range, and lets pods reach this machine on the node address
   only (API server, kubelet), not on its other addresses.
+* kube-router (firewall only) enforces NetworkPolicies with iptables chains
+  (``KUBE-ROUTER-*``, ``KUBE-POD-FW-*``, ``KUBE-NWPLCY-*``) and ipsets; the bridge
+  passes bridged pod-to-pod packets through iptables (``bridge-nf-call-iptables``).
 * CoreDNS answers cluster names only (no ``forward`` to the host's resolver), and the
   kubelet gives pods an empty host resolv.conf.
 
@@ -24,12 +27,14 @@ could never be deleted ("unlinkat ...: device or resource busy"): the pods would
 in Terminating and the namespaces outlive the cluster.
 
 :func:`teardown` removes all of it, plus the chains kube-proxy and the kubelet create
-(``KUBE-*``, in iptables), and :func:`leftovers` reports anything still there.
+(``KUBE-*``, in iptables) and the ipsets kube-router creates, and :func:`leftovers`
+reports anything still there.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,9 @@ from pathlib import Path
 from localkube.spec import Spec
 
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
+#: kube-router's ipsets (``inet6:`` is its prefix of the IPv6 twin of a set).
+IPSET_PREFIXES = ("KUBE-", "kube-router-", "inet6:KUBE-", "inet6:kube-router-")
+_BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 _TABLES = ("filter", "nat", "mangle")
 _IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 NETNS_DIR = Path("/run/netns")
@@ -164,6 +172,15 @@ def setup(spec: Spec) -> None:
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(_IP_FORWARD.read_text().strip())
     _IP_FORWARD.write_text("1")
+    # Pods on one bridge talk at layer 2: only with this do their packets pass iptables'
+    # FORWARD chain, where kube-router's NetworkPolicy chains are.
+    if not _BRIDGE_NF.exists():
+        raise NetError(f"{_BRIDGE_NF} missing: the kernel lacks br_netfilter")
+    if _BRIDGE_NF.read_text().strip() != "1":
+        raise NetError(
+            f"{_BRIDGE_NF} is 0: NetworkPolicies would not apply between pods on the bridge"
+            " (sysctl -w net.bridge.bridge-nf-call-iptables=1)"
+        )
     spec.cni_conf_dir.mkdir(parents=True, exist_ok=True)
     conf = spec.cni_conf_dir / "10-localkube.conflist"
     conf.write_text(json.dumps(cni_config(spec), indent=2))
@@ -202,6 +219,21 @@ def _expected_rule_counts(spec: Spec) -> dict[str, int]:
         elif words[:2] == ["ip", "saddr"] or words[:2] == ["ip", "daddr"]:
             counts[chain] = counts.get(chain, 0) + 1
     return counts
+
+
+def firewall_ready() -> bool:
+    """kube-router has hooked its NetworkPolicy chains into iptables' filter table."""
+    rules = _run(["iptables", "-w", "-t", "filter", "-S"], check=False).stdout.splitlines()
+    hooks = {line.split()[1] for line in rules if line.startswith("-A ") and "KUBE-ROUTER-" in line}
+    return {"INPUT", "FORWARD", "OUTPUT"} <= hooks
+
+
+def ipsets() -> list[str]:
+    """kube-router's ipsets still on this machine."""
+    if shutil.which("ipset") is None:
+        return []
+    names = _run(["ipset", "list", "-n"], check=False).stdout.split()
+    return sorted(n for n in names if n.startswith(IPSET_PREFIXES))
 
 
 # --- teardown and leftovers ------------------------------------------------------------
@@ -261,6 +293,8 @@ def teardown(spec: Spec) -> None:
     _run(["ip", "route", "del", spec.service_cidr], check=False)
     for tool in ("iptables", "ip6tables"):
         _remove_chains(tool)
+    for name in ipsets():  # referenced by no rule once the chains are gone
+        _run(["ipset", "destroy", name], check=False)
     if _table_exists():
         _run(["nft", "delete", "table", "inet", TABLE], check=False)
     saved = spec.state / "net" / "ip_forward.before"
@@ -283,6 +317,7 @@ def leftovers(spec: Spec) -> list[str]:
             found.append(f"veth {line.split(':')[1].strip()}")
     for tool in ("iptables", "ip6tables"):
         found += [f"{r.tool} chain {r.table}/{r.chain}" for r in _our_chains(tool)]
+    found += [f"ipset {name}" for name in ipsets()]
     if _table_exists():
         found.append(f"nftables table inet {TABLE}")
     saved = spec.state / "net" / "ip_forward.before"

@@ -64,6 +64,8 @@ def identities(spec: Spec) -> list[Identity]:
         Identity("controller-manager", "system:kube-controller-manager"),
         Identity("scheduler", "system:kube-scheduler"),
         Identity("kube-proxy", "system:kube-proxy"),
+        # Bound to the ClusterRole of addons/kube-router-rbac.yaml (reads only).
+        Identity("kube-router", "system:kube-router"),
         Identity("kubelet-client", f"system:node:{node}", "system:nodes"),
         Identity(
             "kubelet",
@@ -82,6 +84,7 @@ KUBECONFIGS = {
     "controller-manager.conf": "controller-manager",
     "scheduler.conf": "scheduler",
     "kube-proxy.conf": "kube-proxy",
+    "kube-router.conf": "kube-router",
     "kubelet.conf": "kubelet-client",
 }
 

@@ -6,8 +6,10 @@
 #   CoreDNS v1.12.4     (go install, static: it runs in a pod)
 #   local-path-provisioner v0.0.30 (go install, static: it runs in a pod; PVC storage)
 #   spark-operator      (the chart's appVersion, built inside its module: it has replaces)
+#   kube-router v2.1.0  (localkube/go/kube-router: the NetworkPolicy controller only, so the
+#                       cluster enforces the chart's NetworkPolicies)
 #   pause               (kubernetes' own build/pause/linux/pause.c, static)
-# and installs containerd, runc, the CNI plugins, buildah, debootstrap, iptables and nftables from
+# and installs containerd, runc, the CNI plugins, buildah, debootstrap, iptables, ipset and nftables from
 # Debian when missing. Binaries go to $AIRLINES_CACHE/kube/bin with a version stamp each,
 # so a rerun builds nothing; Go's module and build caches are shared with the chart tools.
 set -euo pipefail
@@ -36,7 +38,7 @@ command -v go >/dev/null || need "Go 1.26+ is required to build the cluster: ins
 # --- Debian packages ------------------------------------------------------------------
 debs=()
 for pair in containerd:containerd runc:runc buildah:buildah debootstrap:debootstrap \
-            iptables:iptables nft:nftables ip:iproute2 conntrack:conntrack gcc:gcc; do
+            iptables:iptables ipset:ipset nft:nftables ip:iproute2 conntrack:conntrack gcc:gcc; do
   command -v "${pair%%:*}" >/dev/null || debs+=("${pair#*:}")
 done
 [ -x /usr/lib/cni/bridge ] || debs+=(containernetworking-plugins)
@@ -110,6 +112,18 @@ else
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w" \
       -o "$BIN/spark-operator" ./cmd/operator)
   stamp spark-operator "$SPARK_OPERATOR_VERSION"
+fi
+
+# --- kube-router: the NetworkPolicy controller (iptables + ipset on the node) -------------
+KUBE_ROUTER_VERSION=v2.1.0 # = the version localkube/go/kube-router/go.mod requires
+if stamp_ok kube-router "$KUBE_ROUTER_VERSION"; then
+  step "kube-router $KUBE_ROUTER_VERSION present"
+else
+  step "building kube-router $KUBE_ROUTER_VERSION (upstream main package)"
+  (cd localkube/go/kube-router && CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+      -o "$BIN/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+  stamp kube-router "$KUBE_ROUTER_VERSION"
 fi
 
 # --- pause: the pod sandbox's process, from kubernetes' own source ---------------------------

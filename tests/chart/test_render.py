@@ -434,12 +434,20 @@ def test_spark_driver_role_is_least_privilege(docs: list[dict[str, Any]]) -> Non
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"]
         assert rule["apiGroups"] == [""]
-        assert set(rule["resources"]) <= {
-            "pods",
-            "services",
-            "configmaps",
-            "persistentvolumeclaims",
+    # Its executor pods only: no ConfigMap (the start scripts of Kafka, ZooKeeper and
+    # Redis are ConfigMaps), no Service, no claim.
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["pods"],
+            "verbs": ["get", "list", "watch", "create", "delete", "deletecollection"],
         }
+    ]
+    (app,) = by_kind(docs, "SparkApplication")
+    conf = app["spec"]["sparkConf"]
+    assert conf["spark.kubernetes.executor.disableConfigMap"] == "true"
+    assert conf["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
+    assert conf["spark.kubernetes.driver.reusePersistentVolumeClaim"] == "false"
     assert _binding_subjects(docs, role) == [
         a["metadata"]["name"]
         for a in by_kind(docs, "ServiceAccount")
@@ -511,7 +519,9 @@ def test_kafka_stop_hook_role_is_least_privilege(docs: list[dict[str, Any]]) -> 
 def test_every_pod_is_covered_by_a_network_policy_and_stateful_sets_by_a_pdb(
     docs: list[dict[str, Any]],
 ) -> None:
-    policies = [p["spec"]["podSelector"]["matchLabels"] for p in by_kind(docs, "NetworkPolicy")]
+    policies = [
+        p["spec"]["podSelector"].get("matchLabels", {}) for p in by_kind(docs, "NetworkPolicy")
+    ]
     for pod in pod_specs(docs):
         assert any(selects(sel, pod.labels) for sel in policies), f"{pod.where}: no NetworkPolicy"
     budgets = [b["spec"]["selector"]["matchLabels"] for b in by_kind(docs, "PodDisruptionBudget")]
@@ -519,6 +529,50 @@ def test_every_pod_is_covered_by_a_network_policy_and_stateful_sets_by_a_pdb(
         labels = stateful["spec"]["template"]["metadata"]["labels"]
         if stateful["spec"]["replicas"] > 1:
             assert any(selects(sel, labels) for sel in budgets), stateful["metadata"]["name"]
+
+
+def _egress_ports(docs: list[dict[str, Any]], labels: dict[str, str]) -> set[int | None]:
+    """Ports the egress rules of the policies selecting ``labels`` open (None: any)."""
+    ports: set[int | None] = set()
+    for policy in by_kind(docs, "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Egress" not in spec["policyTypes"]:
+            continue
+        if not selects(spec["podSelector"].get("matchLabels", {}), labels):
+            continue
+        for rule in spec.get("egress", []):
+            ports |= {p.get("port") for p in rule.get("ports", [{}])}
+    return ports
+
+
+def test_the_namespace_denies_by_default_and_opens_each_flow(
+    docs: list[dict[str, Any]],
+) -> None:
+    """A default deny of ingress and egress selects every pod; each pod's egress opens
+    DNS and exactly the servers it talks to: API clients the API server, the executors
+    not; Kafka's and Redis' clients their ports, others not."""
+    (deny,) = [
+        p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"].endswith("-default-deny")
+    ]
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for pod in pod_specs(docs):
+        ports = _egress_ports(docs, pod.labels)
+        assert 53 in ports, f"{pod.where}: no DNS"
+        kafka = pod.labels.get("airlines-analytics/kafka-client") == "true"
+        redis = pod.labels.get("airlines-analytics/redis-client") == "true"
+        assert (9092 in ports) is kafka or pod.labels["app.kubernetes.io/name"] == "kafka", (
+            pod.where
+        )
+        assert (6379 in ports) is redis or pod.labels["app.kubernetes.io/name"] in (
+            "redis-cluster",
+        ), pod.where
+        name = pod.labels["app.kubernetes.io/name"]
+        api = pod.labels.get("airlines-analytics/api-client") == "true" or name == "spark-operator"
+        if name != "streaming-apply":  # its own policy (streaming chart)
+            assert (6443 in ports) is api, f"{pod.where}: API egress {6443 in ports}"
+        if pod.spark:
+            role = pod.labels["airlines-analytics/spark-role"]
+            assert api is (role == "driver"), pod.where
 
 
 def test_clients_are_let_in(docs: list[dict[str, Any]]) -> None:

@@ -3,7 +3,7 @@
 Its version, a default StorageClass whose claims bind, Pod Security ``restricted``
 enforced, cluster DNS, and network containment proven with a real connection: a host in
 a network namespace this test creates (198.18.0.2, a benchmarking range) answers this
-machine but must never hear from a pod.
+machine but must never hear from a pod, and NetworkPolicies enforced (kube-router).
 """
 
 from __future__ import annotations
@@ -270,3 +270,74 @@ def test_pods_running_before_an_ip_netns_add_still_tear_down(kube: Kube, namespa
         )
     finally:
         subprocess.run(["ip", "netns", "delete", "lk-e2e-late"], capture_output=True, check=False)
+
+
+#: A TCP server on port 8080 that accepts and closes every connection.
+_SERVER = [
+    "python",
+    "-c",
+    "import socketserver\n"
+    "class H(socketserver.BaseRequestHandler):\n"
+    "    def handle(self): pass\n"
+    "socketserver.TCPServer(('0.0.0.0', 8080), H).serve_forever()\n",
+]
+
+
+def _policy(name: str, spec: dict[str, Any]) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": spec,
+        }
+    )
+
+
+def test_network_policies_are_enforced(kube: Kube, namespace: str) -> None:
+    """The cluster's NetworkPolicy controller (kube-router) enforces ingress and egress
+    policies, selectively: a deny closes a flow, an allow for a label reopens it for that
+    label only, and removing the policies opens everything again."""
+    from tests.e2e import netprobe
+
+    server = netprobe.start(kube, "np-server", namespace, {"role": "server"}, _SERVER)
+    netprobe.start(kube, "np-client", namespace, {"role": "client"})
+    netprobe.start(kube, "np-other", namespace, {"role": "other"})
+
+    def reach(pod: str) -> bool:
+        return netprobe.reaches(kube, namespace, pod, server, 8080)
+
+    try:
+        # Without policies both reach the server (the probe and the server work) ...
+        assert reach("np-client")
+        assert reach("np-other")
+        # ... a default deny of the server's ingress closes it for both ...
+        deny = {"podSelector": {"matchLabels": {"role": "server"}}, "policyTypes": ["Ingress"]}
+        kube.kubectl("apply", "-f", "-", stdin=_policy("deny-server", deny))
+        wait_until("the server closed to np-client", lambda: not reach("np-client"), 60)
+        assert not reach("np-other")
+        # ... an allow for the client's label reopens it for the client only ...
+        allow = {
+            "podSelector": {"matchLabels": {"role": "server"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"role": "client"}}}],
+                    "ports": [{"port": 8080, "protocol": "TCP"}],
+                }
+            ],
+        }
+        kube.kubectl("apply", "-f", "-", stdin=_policy("allow-client", allow))
+        wait_until("the server open to np-client", lambda: reach("np-client"), 60)
+        assert not reach("np-other")
+        # ... and an egress deny on the client closes it from the client's side too.
+        egress = {"podSelector": {"matchLabels": {"role": "client"}}, "policyTypes": ["Egress"]}
+        kube.kubectl("apply", "-f", "-", stdin=_policy("deny-client-egress", egress))
+        wait_until("np-client's egress closed", lambda: not reach("np-client"), 60)
+        # Without the policies, everything is open again.
+        kube.kubectl("-n", namespace, "delete", "networkpolicy", "--all")
+        wait_until("the server open to np-other again", lambda: reach("np-other"), 60)
+        assert reach("np-client")
+    finally:
+        kube.kubectl("-n", namespace, "delete", "networkpolicy", "--all", check=False)
+        netprobe.delete(kube, namespace, "np-server", "np-client", "np-other")

@@ -235,6 +235,115 @@ def test_helm_test_passes(release: Release, toolbox: str) -> None:
     assert "Failed" not in out.split("TEST SUITE")[-1], out
 
 
+#: Labels of a pod the chart's NetworkPolicies let reach Kafka, Redis and the dashboard
+#: (values/minikube.yaml: dashboard.allowedFrom).
+CLIENT_LABELS = {
+    "app.kubernetes.io/instance": RELEASE,
+    "airlines-analytics/kafka-client": "true",
+    "airlines-analytics/redis-client": "true",
+    "airlines-analytics/dashboard-client": "true",
+}
+OUTSIDER_NAMESPACE = "e2e-outsider"
+
+
+def _pod_ip(release: Release, pod: str) -> str:
+    return str(release.kube.json("-n", release.namespace, "get", "pod", pod)["status"]["podIP"])
+
+
+def test_the_namespace_denies_by_default(release: Release) -> None:
+    """With the cluster enforcing NetworkPolicies: a pod in another namespace (even with
+    the client labels) and a pod of the namespace without them reach neither Kafka, Redis
+    nor the dashboard; the same probe from a pod with the client labels reaches all
+    three (so the probe and the targets work)."""
+    from tests.e2e import netprobe
+
+    kube = release.kube
+    (dashboard,) = kube.json(
+        "-n", release.namespace, "get", "pods", "-l", release.selector("dashboard")
+    )["items"]
+    targets = {
+        "kafka": (_pod_ip(release, f"{release.resource('kafka')}-0"), 9092),
+        "redis": (_pod_ip(release, f"{release.resource('redis-cluster')}-0"), 6379),
+        "dashboard": (dashboard["status"]["podIP"], 8050),
+    }
+    kube.kubectl("create", "namespace", OUTSIDER_NAMESPACE)
+    try:
+        netprobe.start(kube, "e2e-allowed", release.namespace, CLIENT_LABELS)
+        netprobe.start(kube, "e2e-unlabelled", release.namespace, {"app": "e2e-unlabelled"})
+        netprobe.start(kube, "e2e-outsider", OUTSIDER_NAMESPACE, CLIENT_LABELS)
+        for name, (host, port) in targets.items():
+            assert netprobe.reaches(kube, release.namespace, "e2e-allowed", host, port), (
+                f"a client of the release cannot reach {name} ({host}:{port})"
+            )
+            assert not netprobe.reaches(kube, release.namespace, "e2e-unlabelled", host, port), (
+                f"a pod without the client labels reaches {name}"
+            )
+            assert not netprobe.reaches(kube, OUTSIDER_NAMESPACE, "e2e-outsider", host, port), (
+                f"a pod of another namespace reaches {name}"
+            )
+        # The default deny covers egress too: the unlabelled pod reaches no Service but
+        # DNS; the allowed one only the ports its labels open (not ZooKeeper, say),
+        # though ZooKeeper listens (the brokers use it).
+        zookeeper = (_pod_ip(release, f"{release.resource('zookeeper')}-0"), 2181)
+        assert not netprobe.reaches(kube, release.namespace, "e2e-allowed", *zookeeper)
+    finally:
+        netprobe.delete(kube, release.namespace, "e2e-allowed", "e2e-unlabelled")
+        kube.kubectl(
+            "delete", "namespace", OUTSIDER_NAMESPACE, "--ignore-not-found", "--wait=false",
+            check=False,
+        )  # fmt: skip
+
+
+def test_executors_have_no_token_and_the_driver_only_its_pods(release: Release) -> None:
+    """The executors (they parse untrusted input) run as an account of their own that
+    may do nothing and has no token in the pod; the driver's may run its executors and
+    nothing of the start-script ConfigMaps."""
+    kube = release.kube
+    driver = release.wait_running(EXECUTORS)
+    executors = release.running_spark_pods()["executor"]
+    assert executors, "no executor running"
+    executor_sa = release.resource("spark-executor")
+    for pod in executors:
+        assert pod["spec"]["serviceAccountName"] == executor_sa
+        mounts = [
+            m["mountPath"] for c in pod["spec"]["containers"] for m in c.get("volumeMounts", [])
+        ]
+        assert "/var/run/secrets/kubernetes.io/serviceaccount" not in mounts, mounts
+        listing = kube.run(
+            ["kubectl", "-n", release.namespace, "exec", pod["metadata"]["name"], "--",
+             "ls", "/var/run/secrets/kubernetes.io/serviceaccount"],
+            check=False,
+        )  # fmt: skip
+        assert listing.returncode != 0, listing
+        assert "No such file" in listing.stderr, listing
+    assert driver["spec"]["serviceAccountName"] == release.resource("spark")
+    ns = release.namespace
+    for verb, resource in (
+        ("create", "pods"), ("get", "pods"), ("list", "pods"), ("watch", "configmaps"),
+        ("get", "secrets"), ("create", "services"), ("get", "configmaps"),
+    ):  # fmt: skip
+        assert not kube.can_i(ns, executor_sa, verb, resource), f"executor may {verb} {resource}"
+    spark = release.resource("spark")
+    for verb in ("create", "get", "list", "watch", "delete"):
+        assert kube.can_i(ns, spark, verb, "pods"), f"driver cannot {verb} pods"
+    for component in ("kafka", "zookeeper", "redis-cluster"):
+        scripts = [
+            cm["metadata"]["name"]
+            for cm in kube.json("-n", ns, "get", "configmaps", "-l", release.selector(component))[
+                "items"
+            ]
+        ]
+        assert scripts, f"no ConfigMap of {component}"
+        for name in scripts:
+            for verb in ("patch", "update", "delete", "get"):
+                assert not kube.can_i(ns, spark, verb, f"configmaps/{name}"), (
+                    f"driver may {verb} configmap {name}"
+                )
+    for verb, resource in (("create", "configmaps"), ("create", "services"),
+                           ("patch", "pods"), ("list", "persistentvolumeclaims")):  # fmt: skip
+        assert not kube.can_i(ns, spark, verb, resource), f"driver may {verb} {resource}"
+
+
 #: Runs in a pod with the Kafka client label and the brokers' CA but no principal's
 #: Secret: tries to write one record to an input topic every way it could (no TLS, TLS
 #: without SASL, SASL as a made-up user, as a real principal with a guessed password) and
@@ -275,8 +384,8 @@ _INTRUDER = textwrap.dedent(
 
 
 def test_a_client_without_credentials_cannot_produce(release: Release) -> None:
-    """The NetworkPolicy lets any pod with the client label reach the brokers (and the
-    e2e cluster's network plugin enforces none): the brokers themselves must refuse it."""
+    """The NetworkPolicy lets any pod of the namespace with the client label reach the
+    brokers: the brokers themselves must refuse it."""
     name = "e2e-intruder"
     analytics.start_toolbox(
         release.kube, release.name, release.namespace, PRODUCER_IMAGE, name=name, kafka_user=None
@@ -428,9 +537,6 @@ ALLOWED = [
     ("spark", "create", "pods"),
     ("spark", "delete", "pods"),
     ("spark", "watch", "pods"),
-    ("spark", "create", "services"),
-    ("spark", "create", "configmaps"),
-    ("spark", "create", "persistentvolumeclaims"),
     ("streaming-apply", "create", "sparkapplications.sparkoperator.k8s.io"),
     # get/patch only its own SparkApplication (resourceNames)
     ("streaming-apply", "patch", "sparkapplications.sparkoperator.k8s.io/{release}-streaming"),
@@ -440,7 +546,9 @@ ALLOWED = [
     ("kafka-stop", "get", "pods/{release}-kafka-0"),
 ]
 #: The chart's own service accounts (by component).
-ACCOUNTS = ("spark", "producer", "hooks", "test", "streaming-apply", "kafka-stop")
+ACCOUNTS = (
+    "spark", "spark-executor", "producer", "hooks", "test", "streaming-apply", "kafka-stop",
+)  # fmt: skip
 #: Sample of what no service account of the chart may do.
 DENIED = [
     ("get", "secrets", "namespace"),
@@ -466,8 +574,8 @@ def test_rbac_allows_what_is_needed_and_nothing_more(release: Release) -> None:
         assert release.kube.can_i(release.namespace, release.resource(component), verb, resource), (
             f"{component} cannot {verb} {resource}"
         )
-    # The CLI pods (producers, hook jobs, helm tests) need no API access at all.
-    for component in ("producer", "hooks", "test"):
+    # The CLI pods (producers, hook jobs, helm tests) and the executors need no API access.
+    for component in ("producer", "hooks", "test", "spark-executor"):
         for verb, resource in (("get", "pods"), ("get", "configmaps"), ("list", "services")):
             assert not release.kube.can_i(
                 release.namespace, release.resource(component), verb, resource

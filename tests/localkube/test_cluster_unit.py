@@ -182,6 +182,44 @@ def test_pods_see_no_host_resolver_and_restricted_is_enforced(spec: Spec) -> Non
     assert "forward" not in corefile  # names outside the cluster are never looked up
 
 
+def test_kube_router_enforces_network_policies_only(spec: Spec) -> None:
+    """kube-router runs as the NetworkPolicy controller alone (kube-proxy proxies, the
+    bridge plugin routes), opens no listener, and reads the API as a user of its own
+    whose ClusterRole only reads."""
+    (router,) = [c for c in components.components(spec) if c.name == "kube-router"]
+    assert components.components(spec)[-1].name == "kube-router"  # last up, first down
+    args = set(router.argv[1:])
+    for flag in (
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        "--health-port=0",
+        "--metrics-port=0",
+        f"--service-cluster-ip-range={spec.service_cidr}",
+        f"--hostname-override={spec.node_name}",
+    ):
+        assert flag in args, flag
+    assert router.health_url is None
+    assert "kube-router" in cluster.REQUIRED_BINARIES
+    identity = {i.stem: i for i in pki.identities(spec)}["kube-router"]
+    assert identity.common_name == "system:kube-router"
+    assert pki.KUBECONFIGS["kube-router.conf"] == "kube-router"
+    rbac = list(yaml.safe_load_all((cluster.ADDONS / "kube-router-rbac.yaml").read_text()))
+    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"]
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
+    (binding,) = [d for d in rbac if d["kind"] == "ClusterRoleBinding"]
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:kube-router"}
+    ]
+    # Its ipsets are found and removed with the rest (names as kube-router makes them).
+    assert all(
+        name.startswith(net.IPSET_PREFIXES)
+        for name in ("KUBE-SRC-ABC", "KUBE-DST-ABC", "inet6:KUBE-SRC-ABC")
+    )
+
+
 # --- the chart's remote dependency -----------------------------------------------------------
 
 

@@ -235,14 +235,55 @@ class ApiServerEndpoints(ChartSection):
     )
 
 
+def _kube_dns() -> list[dict[str, Any]]:
+    return [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+
+
+class ClusterDns(ChartSection):
+    """The cluster's DNS servers, the one egress every pod of the namespace has."""
+
+    to: list[dict[str, Any]] = Field(
+        default_factory=_kube_dns,
+        min_length=1,
+        description="NetworkPolicy peers (podSelector/namespaceSelector/ipBlock objects) "
+        "of the DNS servers: CoreDNS (k8s-app: kube-dns) in kube-system by default; "
+        "NetworkPolicies see the pods behind the kube-dns Service, not its address.",
+    )
+    ports: list[Port] = Field(
+        default_factory=lambda: [53],
+        min_length=1,
+        description="Ports of the DNS servers' pods (UDP and TCP each).",
+    )
+
+
 class NetworkPolicyValues(ChartSection):
     """NetworkPolicies: only the traffic the system needs."""
 
     enabled: bool = Field(True, description="Create NetworkPolicies for every component.")
+    default_deny: bool = Field(
+        True,
+        description="Deny all ingress and egress of every pod in the release's namespace "
+        "but the flows the chart allows (README: Security, Namespace). false is an "
+        "explicit opt-out: pods keep only the per-component ingress policies, and every "
+        "egress is open.",
+    )
     api_server: ApiServerEndpoints = Field(
         default_factory=ApiServerEndpoints,
-        description="The Kubernetes API server, for the egress policy of the hook that "
-        "applies the SparkApplication (the only pod of the chart that calls the API).",
+        description="The Kubernetes API server, the egress of the pods that call the API "
+        "(the Spark driver, the Spark Operator, the apply and stop hooks) and the source "
+        "of the calls to the Spark Operator's webhook.",
+    )
+    dns: ClusterDns = Field(default_factory=ClusterDns, description="Cluster DNS.")
+    extra_egress: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="NetworkPolicy egress rules (`to` and `ports`) added for every pod of "
+        "the release, e.g. an external Kafka's or Redis' addresses (kafka.enabled or "
+        "redis-cluster.enabled false).",
     )
 
 

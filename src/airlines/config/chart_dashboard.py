@@ -77,9 +77,13 @@ class MonitoringValues(ChartSection):
         default_factory=GrafanaDashboardValues, description="Grafana dashboard."
     )
     scrape_from: list[dict[str, Any]] = Field(
-        default_factory=list,
+        default_factory=lambda: [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
         description="NetworkPolicy peers (podSelector/namespaceSelector/ipBlock objects) "
-        "that may reach the /metrics ports; empty: any pod of any namespace.",
+        "that may reach the /metrics ports: the pods of the `monitoring` namespace by "
+        "default (kube-prometheus-stack's usual home); an empty list opens them to any "
+        "pod of any namespace.",
     )
 
 

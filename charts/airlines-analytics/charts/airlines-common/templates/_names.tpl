@@ -139,6 +139,23 @@ prometheus.io/path: /metrics
 {{- end }}
 {{- end -}}
 
+{{/* NetworkPolicy egress rules to the Kubernetes API server (global.networkPolicy.apiServer: its ports, to its CIDRs or anywhere). */}}
+{{- define "airlines.apiServerEgress" -}}
+{{- $api := .Values.global.networkPolicy.apiServer }}
+- ports:
+    {{- range $api.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $api.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+{{- end -}}
+
 {{/* Whether ServiceMonitors are rendered: wanted, and the prometheus-operator API exists. */}}
 {{- define "airlines.serviceMonitors" -}}
 {{- if and .Values.global.monitoring.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") -}}true{{- end -}}

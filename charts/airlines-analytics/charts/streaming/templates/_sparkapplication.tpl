@@ -12,6 +12,7 @@ Usage: include "streaming.sparkApplication" .
 {{- define "streaming.sparkApplication" -}}
 {{- $name := include "airlines.streaming.appName" . }}
 {{- $sa := include "airlines.serviceAccountName" (dict "ctx" $ "component" "spark") }}
+{{- $executorSa := include "airlines.serviceAccountName" (dict "ctx" $ "component" "spark-executor") }}
 {{- $image := .Values.global.images.sparkJob }}
 {{- $labels := include "airlines.labels" (dict "ctx" $ "component" "streaming") | fromYaml }}
 {{- $podLabels := merge (include "airlines.clientLabels" (list "kafka" "redis") | fromYaml) (include "airlines.labels" (dict "ctx" $ "component" "streaming") | fromYaml) }}
@@ -53,6 +54,13 @@ spec:
     {{- end }}
   sparkConf:
     spark.kubernetes.executor.deleteOnTermination: "true"
+    # The driver's Role (rbac chart) holds pods only: no ConfigMap for the executors
+    # (their image has Spark's conf dir), no PersistentVolumeClaims of its own to list
+    # or delete, and the driver's Service goes with the driver pod that owns it.
+    spark.kubernetes.executor.disableConfigMap: "true"
+    spark.kubernetes.driver.ownPersistentVolumeClaim: "false"
+    spark.kubernetes.driver.reusePersistentVolumeClaim: "false"
+    spark.kubernetes.driver.service.deleteOnTermination: "false"
     spark.jars.ivy: /tmp/.ivy2
     spark.local.dir: /tmp/spark-local
     {{- range $key, $value := .Values.sparkConf }}
@@ -94,6 +102,8 @@ spec:
     labels:
       {{- toYaml $podLabels | nindent 6 }}
       airlines-analytics/spark-role: driver
+      {{- /* The driver creates, watches and deletes its executors through the API. */}}
+      airlines-analytics/api-client: "true"
     annotations:
       checksum/config: {{ include "airlines.configChecksum" . }}
       {{- include "airlines.kafka.credentialsChecksum" (dict "ctx" $ "user" "streaming") | nindent 6 }}
@@ -138,7 +148,9 @@ spec:
     coreLimit: {{ .Values.executor.coreLimit | quote }}
     memory: {{ .Values.executor.memory | quote }}
     memoryOverhead: {{ .Values.executor.memoryOverhead | quote }}
-    serviceAccount: {{ $sa }}
+    # Executors parse untrusted input: an account of their own, without a token and
+    # without any Role (spark.kubernetes.authenticate.executor.serviceAccountName).
+    serviceAccount: {{ $executorSa }}
     deleteOnTermination: true
     labels:
       {{- toYaml $podLabels | nindent 6 }}
