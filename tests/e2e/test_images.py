@@ -400,7 +400,7 @@ def test_load_names_images_as_pods_do_and_skips_what_is_there(
         for ref in image.cluster_refs:
             assert ref in present, ref
         assert present[image.cluster_refs[0]][1][images.ID_LABEL] == image.image_id
-    assert "docker.io/library/redis:7.4.2" in present
+    assert "docker.io/library/redis:8.0.2" in present
     # CoreDNS binds port 53 as a non-root user through a file capability: it survives export
     # and import.
     mnt = tmp_path / "mnt"
