@@ -116,7 +116,7 @@ IMAGES: tuple[ImageSpec, ...] = (
               ("zookeeper:3.9.4",), ("jars",)),
     ImageSpec("kafka", _LK + "kafka:3.9.1", ("jre",), "apache/kafka:3.9.1",
               ("apache/kafka:3.9.1",), ("jars",)),
-    ImageSpec("redis", _LK + "redis:7.4.2", ("debian",), "redis:7.4.2", ("redis:7.4.2",)),
+    ImageSpec("redis", _LK + "redis:8.0.2", ("debian",), "redis:8.0.2", ("redis:8.0.2",)),
     ImageSpec("producer", f"localhost/airlines-analytics/producer:{_V}", ("python",),
               cluster=(f"airlines-analytics/producer:{_V}",),
               build_args=(("PYTHON_IMAGE", "python"),)),

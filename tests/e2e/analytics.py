@@ -94,10 +94,35 @@ _DUMP = textwrap.dedent(
 )
 
 
-def config_volume(release: str, kafka_user: str | None) -> dict[str, Any]:
-    """The chart's config volume of a pod: the config, and (for a Kafka client) the
-    principal's Secret and the brokers' CA where the config's kafka.security reads them."""
-    sources: list[dict[str, Any]] = [{"configMap": {"name": f"{release}-config"}}]
+def config_volume(
+    release: str, kafka_user: str | None, redis_user: str | None = "admin"
+) -> dict[str, Any]:
+    """The chart's config volume of a pod: the config (a Redis user's, which names the
+    user), for a Kafka client the principal's Secret and the brokers' CA where the
+    config's kafka.security reads them, and the Redis user's password and the Redis CA."""
+    config_map: dict[str, Any] = {"name": f"{release}-config"}
+    if redis_user is not None:
+        config_map["items"] = [{"key": f"config-redis-{redis_user}.yaml", "path": "config.yaml"}]
+    sources: list[dict[str, Any]] = [{"configMap": config_map}]
+    if redis_user is not None:
+        sources.append(
+            {
+                "secret": {
+                    "name": f"{release}-redis-user-{redis_user}",
+                    "items": [{"key": "password", "path": "redis/password"}],
+                }
+            }
+        )
+        # The Redis CA, when the release speaks TLS (no such Secret otherwise).
+        sources.append(
+            {
+                "secret": {
+                    "name": f"{release}-redis-tls",
+                    "items": [{"key": "ca.crt", "path": "redis-ca/ca.crt"}],
+                    "optional": True,
+                }
+            }
+        )
     if kafka_user is not None:
         sources.append(
             {
@@ -129,7 +154,7 @@ def toolbox_manifest(
     name: str = "",
     kafka_user: str | None = "admin",
 ) -> dict[str, Any]:
-    """A pod with the project's CLI, its config and the Redis password, doing nothing;
+    """A pod with the project's CLI, its config and Redis's admin user, doing nothing;
     restricted like every pod of the chart (the cluster enforces it). It reads Kafka as
     the admin (the oracle reads every topic); ``kafka_user`` None: no Kafka credentials
     at all (the CA only), as any pod with the client label could be."""
@@ -165,15 +190,6 @@ def toolbox_manifest(
                     "env": [
                         {"name": "HOME", "value": "/tmp"},
                         {"name": "AIRLINES_CONFIG", "value": "/etc/airlines/config.yaml"},
-                        {
-                            "name": "REDIS_PASSWORD",
-                            "valueFrom": {
-                                "secretKeyRef": {
-                                    "name": f"{release}-redis-auth",
-                                    "key": "redis-password",
-                                }
-                            },
-                        },
                     ],
                     "resources": {
                         "requests": {"cpu": "50m", "memory": "256Mi"},

@@ -17,7 +17,13 @@ from typing import Any
 import yaml
 from tests.e2e.kube import CHART, Kube, wait_until
 
+from airlines.config.models import RedisConfig
 from airlines.producers.publisher import PartitionAcks, parse_acknowledged
+
+#: Whether the programs read redis.tls (their config's TLS to Redis). Until they do, the
+#: releases run Redis in plaintext (global.redis.tls.enabled=false): the ACL users are
+#: proven either way, TLS from the clients' side only once they can speak it.
+PROGRAMS_SPEAK_REDIS_TLS = "tls" in RedisConfig.model_fields
 
 REGIONS = ("east-coast", "west-coast", "cross-country")
 _SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")
@@ -52,7 +58,14 @@ class Release:
         args = [self.name, str(CHART), "-n", self.namespace]
         for path in self.values:
             args += ["-f", str(path)]
+        if not PROGRAMS_SPEAK_REDIS_TLS:
+            args += ["--set", "global.redis.tls.enabled=false"]
         return [*args, *extra]
+
+    @property
+    def redis_tls(self) -> bool:
+        """Whether the release's Redis speaks TLS (its clients' configs say so)."""
+        return "tls" in self.config_yaml("admin")["redis"]
 
     def install(self, timeout: str = "20m") -> str:
         return self.kube.helm(
@@ -196,17 +209,58 @@ class Release:
     def driver_log(self, pod: str) -> str:
         return self.pod_log(pod, "spark-kubernetes-driver")
 
-    def config_yaml(self) -> dict[str, Any]:
-        """The AppConfig the release's pods read (its ConfigMap)."""
+    def config_yaml(self, redis_user: str | None = None) -> dict[str, Any]:
+        """The AppConfig the release's pods read (its ConfigMap): the plain one, or a
+        Redis client's, which names its ACL user."""
         cm = self.kube.json("-n", self.namespace, "get", "configmap", self.resource("config"))
-        data: dict[str, Any] = yaml.safe_load(cm["data"]["config.yaml"])
+        key = f"config-redis-{redis_user}.yaml" if redis_user else "config.yaml"
+        data: dict[str, Any] = yaml.safe_load(cm["data"][key])
         return data
 
-    def redis_password(self) -> str:
+    def secret_file(self, secret: str, key: str, path: Path) -> Path:
+        """One value of a Secret of the release, into a file only this user reads."""
         import base64
 
-        secret = self.kube.json("-n", self.namespace, "get", "secret", self.resource("redis-auth"))
-        return base64.b64decode(secret["data"]["redis-password"]).decode()
+        data = self.kube.json("-n", self.namespace, "get", "secret", self.resource(secret))
+        path.touch(mode=0o600)
+        path.write_bytes(base64.b64decode(data["data"][key]))
+        return path
+
+    def redis_cli(self, *args: str, user: str | None = "admin", tls: bool | None = None) -> str:
+        """``redis-cli`` in the first Redis node's pod, as ``user`` (None: no login), over
+        TLS when the release speaks it (or as ``tls`` says). The password goes from the
+        node's mounted Secret file into redis-cli's environment, never an argument.
+        Returns what it printed, errors included (redis-cli prints them to stdout)."""
+        use_tls = self.redis_tls if tls is None else tls
+        options = "-h localhost -p 6379"
+        if use_tls:
+            options += " --tls --cacert /etc/redis-tls/ca.crt"
+        login = (
+            'REDISCLI_AUTH=$(cat "/etc/redis-credentials/$0/password") '
+            'exec redis-cli --no-auth-warning --user "$0" '
+            if user
+            else "exec redis-cli "
+        )
+        done = self.kube.run(
+            [
+                "kubectl",
+                "-n",
+                self.namespace,
+                "exec",
+                f"{self.resource('redis-cluster')}-0",
+                "-c",
+                "redis",
+                "--",
+                "sh",
+                "-c",
+                login + options + ' "$@"',
+                user or "-",
+                *args,
+            ],
+            check=False,
+            timeout=60,
+        )
+        return done.stdout + done.stderr
 
     def dashboard_token(self) -> str:
         """The dashboard's token, as the chart's notes tell a user to read it."""
@@ -313,12 +367,23 @@ class Release:
 
     # --- Redis from this machine, through port-forwards --------------------------------
     @contextmanager
-    def redis_config(self, directory: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-        """A config file for ``airlines query`` on this machine: one port-forward per
-        Redis node, and ``redis.addressRemap`` sending the nodes' announced names there.
-        Yields the file and the environment (with REDIS_PASSWORD)."""
-        config = self.config_yaml()
+    def redis_config(
+        self, directory: Path, user: str = "reader"
+    ) -> Iterator[tuple[Path, dict[str, str]]]:
+        """A config file for ``airlines query`` on this machine, as the Redis ACL user
+        ``user`` (its password and the CA in files beside it): one port-forward per Redis
+        node, and ``redis.addressRemap`` sending the nodes' announced names there. Yields
+        the file and the environment it needs (none: no password in the environment)."""
+        config = self.config_yaml(user)
         nodes = config["redis"]["nodes"]
+        if config["redis"].get("passwordFile"):
+            password = self.secret_file(
+                f"redis-user-{user}", "password", directory / f"redis-{user}.password"
+            )
+            config["redis"]["passwordFile"] = str(password)
+        if config["redis"].get("tls"):
+            ca = self.secret_file("redis-tls", "ca.crt", directory / "redis-ca.crt")
+            config["redis"]["tls"]["caFile"] = str(ca)
         count = int(
             self.kube.json(
                 "-n", self.namespace, "get", "statefulset", self.resource("redis-cluster")
@@ -341,6 +406,6 @@ class Release:
             assert set(nodes) <= set(remap), (nodes, sorted(remap))
             config["redis"]["nodes"] = sorted(remap.values())
             config["redis"]["addressRemap"] = remap
-            path = directory / "host-config.yaml"
+            path = directory / f"host-config-{user}.yaml"
             path.write_text(yaml.safe_dump(config))
-            yield path, {"REDIS_PASSWORD": self.redis_password()}
+            yield path, {}

@@ -208,11 +208,13 @@ def test_kafka_standin(built: dict[str, images.BuiltImage]) -> None:
 def test_redis_python_maven_and_operator_standins(built: dict[str, images.BuiltImage]) -> None:
     redis = _run(
         built["redis"].ref,
-        "id -u; id -g; stat -c %u /data; redis-server --version; command -v redis-cli",
+        "id -u; id -g; stat -c %u /data; redis-server --version; command -v redis-cli; "
+        "redis-cli --help 2>&1 | grep -q -- --cacert && echo tls",
     )
-    uid, gid, owner, version, cli = redis.splitlines()
-    assert (uid, gid, owner, cli) == ("999", "999", "999", "/usr/bin/redis-cli")
-    assert "v=7.0." in version
+    uid, gid, owner, version, cli, tls = redis.splitlines()
+    assert (uid, gid, owner, cli, tls) == ("999", "999", "999", "/usr/local/bin/redis-cli", "tls")
+    # Debian trixie's 8.0.2 (its security patches: CVE-2025-49844 and others).
+    assert "v=8.0.2 " in version
     python = _run(
         built["python"].ref,
         "python --version; python -m venv /tmp/v && echo venv; command -v groupadd useradd",
@@ -449,7 +451,7 @@ def test_load_names_images_as_pods_do_and_skips_what_is_there(
         for ref in image.cluster_refs:
             assert ref in present, ref
         assert present[image.cluster_refs[0]][1][images.ID_LABEL] == image.image_id
-    assert "docker.io/library/redis:7.4.2" in present
+    assert "docker.io/library/redis:8.0.2" in present
     # CoreDNS binds port 53 as a non-root user through a file capability: it survives export
     # and import.
     mnt = tmp_path / "mnt"

@@ -148,12 +148,14 @@ def _check_analytics(release: Release, tmp_path: Path) -> dict[str, Any]:
         + expected.markers
         == len(records)
     )
-    with release.redis_config(tmp_path) as (path, env), environment(env):
-        # Every window hash in Redis, through the port-forwards ...
+    with release.redis_config(tmp_path, "admin") as (path, env), environment(env):
+        # Every window hash in Redis, through the port-forwards (SCAN: the admin's) ...
         actual = window_hashes(load_config(path))
         problems = differences(expected.windows, actual)
         assert not problems, f"{len(problems)} differences, first: {problems[:10]}"
-        # ... and the same numbers through the CLI a user runs, for a sample of flights.
+    with release.redis_config(tmp_path, "reader") as (path, env), environment(env):
+        # ... and the same numbers through the CLI a user runs (as the read-only user),
+        # for a sample of flights.
         flights = sorted({w.flight_id for w in expected.windows.values()})
         for flight in flights[:: max(1, len(flights) // 6)]:
             argv = [AIRLINES, "query", "flight", flight, "--limit", "1000", "--json"]
@@ -201,16 +203,7 @@ def test_install_brings_everything_up(release: Release, toolbox: str) -> None:
     for topic in config["topics"]:
         assert topic["name"] in topics, sorted(topics)
     # ... and the Redis Cluster is formed: all slots served by 3 primaries with replicas.
-    info = release.kube.kubectl(
-        "-n",
-        release.namespace,
-        "exec",
-        f"{release.resource('redis-cluster')}-0",
-        "--",
-        "redis-cli",
-        "cluster",
-        "info",
-    )
+    info = release.redis_cli("cluster", "info")
     for expected in (
         "cluster_state:ok",
         "cluster_slots_assigned:16384",
@@ -405,6 +398,65 @@ def test_a_client_without_credentials_cannot_produce(release: Release) -> None:
     # A real principal's credential is refused nothing of what it may do (helm test wrote
     # as smoke), and nothing the intruder tried reached the topic (the oracle below
     # counts every record of the input topics).
+
+
+def _refused(reply: str) -> bool:
+    """Whether redis-cli's output is Redis refusing the command (an ACL or login error)."""
+    return any(word in reply for word in ("NOPERM", "NOAUTH", "WRONGPASS"))
+
+
+def test_each_redis_user_may_do_only_its_part(release: Release) -> None:
+    """Real commands against a node, as each ACL user: the writer writes the analytics
+    keys and nothing else, the reader only reads them, neither may FLUSHALL, FLUSHDB,
+    CONFIG, DEBUG or KEYS; the default user is off; a client that does not log in gets
+    nothing."""
+    probe = "aa:e2e:acl-probe"
+    try:
+        # The writer: its own commands on its own keys ...
+        assert release.redis_cli("hset", probe, "f", "1", user="writer").strip() == "1"
+        assert release.redis_cli("expire", probe, "600", user="writer").strip() == "1"
+        # ... nothing outside the key prefix, no reads it does not need, nothing else.
+        assert _refused(release.redis_cli("hset", "e2e:outside", "f", "1", user="writer"))
+        assert _refused(release.redis_cli("hgetall", probe, user="writer"))
+        for command in (["flushall"], ["flushdb"], ["config", "get", "*"], ["keys", "*"],
+                        ["del", probe]):  # fmt: skip
+            reply = release.redis_cli(*command, user="writer")
+            assert _refused(reply), (command, reply)
+        # The reader: reads the analytics keys, writes nothing, flushes nothing.
+        assert release.redis_cli("hget", probe, "f", user="reader").strip() == "1"
+        denied = [["hset", probe, "f", "2"], ["del", probe], ["expire", probe, "1"],
+                  ["flushall"], ["flushdb"], ["config", "get", "*"], ["keys", "*"]]  # fmt: skip
+        for command in denied:
+            reply = release.redis_cli(*command, user="reader")
+            assert _refused(reply), (command, reply)
+        # DEBUG is off for every connection; the users' ACL denies it too (ACL DRYRUN).
+        for user in ("writer", "reader", "replication"):
+            reply = release.redis_cli("acl", "dryrun", user, "debug", "object", probe)
+            assert "no permissions to run the 'debug' command" in reply, (user, reply)
+        assert release.redis_cli("hget", probe, "f", user="reader").strip() == "1"
+        # The replication user replicates, and only that.
+        assert _refused(release.redis_cli("hget", probe, "f", user="replication"))
+        assert _refused(release.redis_cli("flushall", user="replication"))
+        # The default user is off, and a client that does not log in is refused.
+        assert _refused(release.redis_cli("ping", user=None))
+        assert _refused(release.redis_cli("hget", probe, "f", user=None))
+        assert "WRONGPASS" in release.redis_cli("auth", "default", "nopass", user=None)
+        # The admin may do what the others may not (CONFIG: the cluster's operator).
+        assert "maxmemory" in release.redis_cli("config", "get", "maxmemory", user="admin")
+    finally:
+        release.redis_cli("del", probe, user="admin")
+
+
+def test_redis_speaks_only_tls(release: Release) -> None:
+    """With TLS (the default), a node answers no plaintext client, on the client port and
+    on the cluster bus alike."""
+    if not release.redis_tls:
+        pytest.skip("this release runs Redis in plaintext (global.redis.tls.enabled=false)")
+    assert release.redis_cli("ping", user="admin").strip() == "PONG"
+    plaintext = release.redis_cli("ping", user="admin", tls=False)
+    assert "PONG" not in plaintext, plaintext
+    bus = release.redis_cli("-p", "16379", "ping", user="admin", tls=False)
+    assert "PONG" not in bus, bus
 
 
 def test_analytics_equal_the_oracle(release: Release, tmp_path: Path) -> None:

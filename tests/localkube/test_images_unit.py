@@ -67,7 +67,7 @@ def test_cluster_names_are_what_the_chart_references() -> None:
         assert images.spec(name).cluster_refs == (images.normalize(expected),)
         assert images.spec(name).tag == f"localhost/{expected}"
     # the chart's default pull policy finds them: no registry in front
-    assert images.cluster_ref("redis") == "docker.io/library/redis:7.4.2"
+    assert images.cluster_ref("redis") == "docker.io/library/redis:8.0.2"
 
 
 def test_spark_operator_image_is_the_committed_charts_default() -> None:
@@ -222,14 +222,14 @@ def test_parse_ctr_images_ls() -> None:
     output = "\n".join(
         [
             "REF   TYPE   DIGEST   SIZE   PLATFORMS   LABELS",
-            "docker.io/library/redis:7.4.2 application/vnd.docker.distribution.manifest.v2+json"
+            "docker.io/library/redis:8.0.2 application/vnd.docker.distribution.manifest.v2+json"
             " sha256:aaaa 120.5 MiB linux/amd64 localkube.image-id=abc,other=1",
             "localhost/localkube/pause:v1.36.3 application/vnd.oci.image.manifest.v1+json"
             " sha256:bbbb 400.0 KiB linux/amd64 -",
         ]
     )
     assert images.parse_ctr_images(output) == {
-        "docker.io/library/redis:7.4.2": (
+        "docker.io/library/redis:8.0.2": (
             "sha256:aaaa",
             {"localkube.image-id": "abc", "other": "1"},
         ),

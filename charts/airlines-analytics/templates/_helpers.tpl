@@ -16,6 +16,28 @@ airlines.config.chart.ChartValues.app_config, which a test compares with this re
 {{- end -}}
 {{- if not .Values.global.redis.auth.enabled -}}
 {{- $_ := set $config.redis "passwordEnv" nil -}}
+{{- $_ := set $config.redis "passwordFile" nil -}}
+{{- end -}}
+{{- /* redis.tls only where the chart sets it (airlines-analytics.redisUserConfig) */ -}}
+{{- $_ := unset $config.redis "tls" -}}
+{{- toYaml $config -}}
+{{- end -}}
+
+{{/*
+The config of a client of the chart's Redis logging in as one of its ACL users: the
+release's config with redis.username, the password file its pod mounts (never the
+password) and, with TLS, the CA (airlines.config.chart.ChartValues.redis_client_config).
+Usage: include "airlines-analytics.redisUserConfig" (dict "ctx" $ "user" "writer")
+*/}}
+{{- define "airlines-analytics.redisUserConfig" -}}
+{{- $config := include "airlines-analytics.appConfig" .ctx | fromYaml -}}
+{{- if include "airlines.redis.acl" .ctx -}}
+{{- $_ := set $config.redis "username" .user -}}
+{{- $_ := set $config.redis "passwordEnv" nil -}}
+{{- $_ := set $config.redis "passwordFile" (include "airlines.redis.passwordFile" .ctx) -}}
+{{- end -}}
+{{- if include "airlines.redis.tls" .ctx -}}
+{{- $_ := set $config.redis "tls" (dict "caFile" (include "airlines.redis.caFile" .ctx) "certFile" nil "keyFile" nil) -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
@@ -112,17 +134,30 @@ that both `airlines values validate` and `helm template` must reject.
 {{- $problems = append $problems (printf "global.config.streaming.checkpointLocation: %q is not on the checkpoint volume (streaming.checkpoint.mountPath %q) nor a URI" $location $mount) -}}
 {{- end -}}
 {{- end -}}
-{{- /* the dashboard's read-only Redis user needs a password, and one from somewhere */ -}}
-{{- $user := .Values.global.redis.dashboardUser -}}
-{{- if and .Values.dashboard.enabled $user.enabled (not .Values.global.redis.auth.enabled) -}}
-{{- $problems = append $problems "global.redis.dashboardUser.enabled: needs global.redis.auth.enabled (without a password every client is the all-powerful default user)" -}}
-{{- end -}}
-{{- if and .Values.dashboard.enabled $user.enabled (not $redis.enabled) (not $user.existingSecret) -}}
-{{- $problems = append $problems (printf "global.redis.dashboardUser.existingSecret: required when redis-cluster.enabled is false (name the Secret with the password of the external cluster's user '%s')" $user.name) -}}
-{{- end -}}
-{{- /* the Redis password Secret must come from somewhere */ -}}
-{{- if and .Values.global.redis.auth.enabled (not $redis.enabled) (not .Values.global.redis.auth.existingSecret) -}}
+{{- /* Redis: ACL users unless explicitly insecure; the chart's Redis sets the clients' users and TLS */ -}}
+{{- $redisAuth := .Values.global.redis.auth -}}
+{{- if and $redisAuth.enabled (not $redis.enabled) (not $redisAuth.existingSecret) -}}
 {{- $problems = append $problems "global.redis.auth.existingSecret: required when redis-cluster.enabled is false and auth is enabled (name the Secret holding the external cluster's password)" -}}
+{{- end -}}
+{{- if and (not $redisAuth.enabled) (not $redisAuth.allowInsecure) -}}
+{{- $problems = append $problems "global.redis.auth.enabled: false needs global.redis.auth.allowInsecure: true (anyone who reaches Redis could then read, overwrite and flush everything)" -}}
+{{- end -}}
+{{- if and $redis.enabled $redisAuth.existingSecret -}}
+{{- $problems = append $problems "global.redis.auth.existingSecret: only with redis-cluster.enabled false (the chart's Redis has an ACL user, and a Secret, per kind of client: global.redis.userSecrets)" -}}
+{{- end -}}
+{{- $redisUsers := include "airlines.redis.users" . | fromJsonArray -}}
+{{- range $field := list "userSecrets" "credentialGenerations" -}}
+{{- range $user, $_ := (get $.Values.global.redis $field) | default dict -}}
+{{- if not (has $user $redisUsers) -}}
+{{- $problems = append $problems (printf "global.redis.%s: %q is not a Redis user of the chart (%s)" $field $user (join ", " $redisUsers)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $config.redis.tls) -}}
+{{- $problems = append $problems "global.config.redis.tls: must be null (the chart sets it from global.redis.tls for every client)" -}}
+{{- end -}}
+{{- if and .Values.global.redis.tls.enabled (not .Values.global.redis.caSecret) (or (not $redis.enabled) $redis.tls.existingSecret) -}}
+{{- $problems = append $problems "global.redis.caSecret: required with global.redis.tls.enabled and an external Redis or redis-cluster.tls.existingSecret (the Secret whose ca.crt the clients trust)" -}}
 {{- end -}}
 {{- /* the Spark Operator must watch the release namespace */ -}}
 {{- $operator := index .Values "spark-operator" | default dict -}}

@@ -50,7 +50,6 @@ from airlines.config.chart_blocks import (
     resources,
 )
 from airlines.config.chart_dashboard import (
-    DashboardRedisUser,
     DashboardValues,
     MetricsEndpoint,
     MonitoringValues,
@@ -64,6 +63,7 @@ from airlines.config.models import (
     KafkaSecurity,
     KafkaTls,
     RedisConfig,
+    Section,
     StreamingConfig,
 )
 from airlines.config.types import Duration, Endpoint
@@ -112,15 +112,29 @@ class ProjectImages(ChartSection):
 
 
 class RedisAuth(ChartSection):
-    """The Redis password: a Secret, never a value."""
+    """Who may talk to Redis: an ACL user per kind of client, the default user off."""
 
-    enabled: bool = Field(True, description="Require a password (requirepass/masterauth).")
+    enabled: bool = Field(
+        True,
+        description="ACL users, one per kind of client (writer: the streaming job's sink; "
+        "reader: the dashboard; admin: cluster formation, the bootstrap hook, helm test; "
+        "replication: the replicas' masteruser), each with a generated password in a "
+        "Secret of its own (kept across upgrades), mounted as a file; the `default` user "
+        "is off. false only with allowInsecure: true.",
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Allow auth.enabled: false, a Redis anyone who reaches it may read, "
+        "overwrite and flush (the chart's notes say so).",
+    )
     existing_secret: str = Field(
         "",
         pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         max_length=253,
-        description="Secret holding the password; empty: the chart creates one with a "
-        "random password, kept across upgrades.",
+        description="An external Redis's password (redis-cluster.enabled: false): a Secret "
+        "every client mounts at /etc/airlines/redis/password, for the user "
+        "global.config.redis.username names. Unused with the chart's Redis: each client "
+        "mounts its own user's Secret.",
     )
     existing_secret_password_key: str = Field(
         "redis-password",
@@ -208,14 +222,77 @@ class GlobalKafka(ChartSection):
 PRINCIPAL_PATTERN = r"^(broker|admin|streaming|topics|smoke|producer-[a-z][-a-z]*)$"
 
 
-class GlobalRedis(ChartSection):
-    """Redis facts every subchart that talks to Redis needs."""
+#: The chart's Redis ACL users (``airlines.redis.users`` in the library chart).
+REDIS_USERS = ("writer", "reader", "admin", "replication")
+#: Where a client of the chart's Redis reads its password and the CA.
+REDIS_PASSWORD_FILE = f"{CONFIG_MOUNT_DIR}/redis/password"
+REDIS_CA_FILE = f"{CONFIG_MOUNT_DIR}/redis-ca/ca.crt"
 
-    auth: RedisAuth = Field(default_factory=RedisAuth, description="Password Secret.")
-    dashboard_user: DashboardRedisUser = Field(
-        default_factory=DashboardRedisUser,
-        description="The dashboard's read-only ACL user (the Redis nodes create it).",
+
+def _check_redis_users(value: dict[str, Any]) -> None:
+    for user in value:
+        if user not in REDIS_USERS:
+            raise ValueError(
+                f"{user!r} is not a Redis user of the chart ({', '.join(REDIS_USERS)})"
+            )
+
+
+class GlobalRedisTls(ChartSection):
+    """TLS between Redis and every client, the nodes among themselves included."""
+
+    enabled: bool = Field(
+        True,
+        description="TLS only, on the same ports: clients (tls-port, port 0), replication "
+        "(tls-replication) and the cluster bus (tls-cluster), whose peers must present a "
+        "certificate of the CA; every client's config gets redis.tls with the CA "
+        f"({REDIS_CA_FILE}). false: plaintext everywhere, e.g. to measure what TLS costs. "
+        "By default the chart generates a CA (Secret `<prefix>-redis-tls`, kept across "
+        "upgrades) and each node a certificate for its own DNS name from it at start "
+        "(redis-cluster.tls for other sources).",
     )
+
+
+class GlobalRedis(ChartSection):
+    """Redis facts every subchart that talks to Redis needs: whose credentials each pod
+    mounts and which CA it trusts."""
+
+    auth: RedisAuth = Field(default_factory=RedisAuth, description="ACL users.")
+    tls: GlobalRedisTls = Field(default_factory=GlobalRedisTls, description="TLS.")
+    user_secrets: dict[str, SecretName] = Field(
+        default_factory=dict,
+        description="Bring your own credentials: user -> an existing Secret with "
+        "`username` (the user's name) and `password` (e.g. {writer: my-redis-writer}). The "
+        "chart then makes no Secret for that user; the nodes and its pods mount yours "
+        "(restart them after you change it). Users: writer, reader, admin, replication.",
+    )
+    credential_generations: dict[str, int] = Field(
+        default_factory=dict,
+        description="Password rotation: a user's password is generated anew when its "
+        "number here changes (e.g. {writer: 2}); the nodes and its pods restart. Users: "
+        "writer, reader, admin, replication.",
+    )
+    ca_secret: SecretName = Field(
+        "",
+        description="Secret whose `ca.crt` every Redis client trusts (mounted at "
+        f"{REDIS_CA_FILE}). Empty: the chart's own CA (its Secret `<prefix>-redis-tls`, "
+        "generated or cert-manager's). Required with TLS and an external Redis or "
+        "redis-cluster.tls.existingSecret (usually the same Secret).",
+    )
+
+    @field_validator("user_secrets")
+    @classmethod
+    def _known_secret_users(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_redis_users(value)
+        return value
+
+    @field_validator("credential_generations")
+    @classmethod
+    def _known_generation_users(cls, value: dict[str, int]) -> dict[str, int]:
+        _check_redis_users(value)
+        for user, generation in value.items():
+            if generation < 1:
+                raise ValueError(f"{user}: a generation is a positive number, got {generation}")
+        return value
 
 
 class ApiServerEndpoints(ChartSection):
@@ -318,13 +395,40 @@ class ChartKafkaConfig(KafkaConfig):
     )
 
 
+class ChartRedisTls(Section):
+    """TLS of the Redis clients (the programs' ``redis.tls``): the CA to trust and an
+    optional client certificate."""
+
+    ca_file: str = Field(min_length=1, description="CA that signed the nodes' certificates.")
+    cert_file: str | None = Field(None, description="Client certificate (PEM), optional.")
+    key_file: str | None = Field(None, description="Its private key (PEM), optional.")
+
+
 class ChartRedisConfig(RedisConfig):
-    """Redis client settings; the chart fills in its own nodes."""
+    """Redis client settings; the chart fills in its own nodes, and for its own Redis each
+    client's user, password file and CA."""
 
     nodes: list[Endpoint] = Field(
         default_factory=list,
         description="Nodes of an external Redis Cluster (only with redis-cluster.enabled: "
         "false); empty when the chart deploys Redis: it fills in its pods' DNS names.",
+    )
+    password_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of an environment variable holding the password; null: the "
+        "chart mounts passwords as files (passwordFile).",
+    )
+    password_file: str | None = Field(
+        REDIS_PASSWORD_FILE,
+        description="Where each pod reads its Redis password: the chart mounts its user's "
+        f"Secret (or global.redis.auth.existingSecret) at {REDIS_PASSWORD_FILE}. With the "
+        "chart's Redis the chart sets it, with username, per client.",
+    )
+    tls: ChartRedisTls | None = Field(
+        None,
+        description="Leave null: the chart sets it in every client's config from "
+        f"global.redis.tls (the CA at {REDIS_CA_FILE}).",
     )
 
 
@@ -613,14 +717,67 @@ class KafkaValues(SubchartValues):
         return self
 
 
+class RedisCertManager(ChartSection):
+    """The nodes' certificate from cert-manager (a `Certificate`) instead of the chart's CA."""
+
+    enabled: bool = Field(
+        False,
+        description="Request the nodes' certificate (every node's DNS name, server and "
+        "client use) from cert-manager into the Secret `<prefix>-redis-tls`; clients trust "
+        "its ca.crt.",
+    )
+    issuer_ref: CertManagerIssuer = Field(
+        default_factory=CertManagerIssuer, description="The issuer (name required)."
+    )
+    duration: str = Field(
+        "2160h", pattern=r"^[0-9]+h$", description="Certificate lifetime (hours)."
+    )
+    renew_before: str = Field(
+        "360h", pattern=r"^[0-9]+h$", description="Renew this long before it expires."
+    )
+
+
+class RedisTlsValues(ChartSection):
+    """Where the nodes' certificates come from (with global.redis.tls.enabled)."""
+
+    existing_secret: SecretName = Field(
+        "",
+        description="Bring your own certificates: a Secret with `tls.crt` (chain), "
+        "`tls.key` (PEM, unencrypted) and `ca.crt`, valid for server and client use and "
+        "every node's DNS name (`*.<prefix>-redis-cluster-headless.<namespace>.svc."
+        "<clusterDomain>`); set global.redis.caSecret too (usually the same Secret).",
+    )
+    cert_manager: RedisCertManager = Field(
+        default_factory=RedisCertManager, description="Certificates from cert-manager."
+    )
+    issuer_resources: Resources = Field(
+        default_factory=lambda: resources("50m", "96Mi", "500m"),
+        description="Resources of the init container that issues a node's certificate "
+        "from the chart's CA.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedisTlsValues:
+        if self.existing_secret and self.cert_manager.enabled:
+            raise ValueError(
+                "certManager.enabled: not with existingSecret (one source of certificates)"
+            )
+        if self.cert_manager.enabled and not self.cert_manager.issuer_ref.name:
+            raise ValueError(
+                "certManager.issuerRef.name: required with certManager.enabled (the issuer "
+                "that signs the nodes' certificate)"
+            )
+        return self
+
+
 class RedisClusterValues(SubchartValues):
     """The Redis Cluster (primaries and their replicas)."""
 
     replica_count: int = Field(6, ge=3, le=60, description="Redis nodes (pods) in total.")
     replicas_per_primary: int = Field(1, ge=0, le=5, description="Replicas of each primary.")
     image: ImageValues = Field(
-        default_factory=lambda: ImageValues(repository="redis", tag="7.4.2"),
-        description="Official Redis 7 image.",
+        default_factory=lambda: ImageValues(repository="redis", tag="8.0.2"),
+        description="Official Redis image (8.0.2 or later: CVE-2025-21605, CVE-2025-49844 fixed).",
     )
     max_memory: str = Field(
         "200mb",
@@ -635,9 +792,13 @@ class RedisClusterValues(SubchartValues):
     )
     pdb: Disruption = Field(default_factory=Disruption, description="Disruption budget.")
     scheduling: Scheduling = Field(default_factory=Scheduling, description="Placement.")
+    tls: RedisTlsValues = Field(
+        default_factory=RedisTlsValues,
+        description="The nodes' certificates (TLS itself: global.redis.tls.enabled).",
+    )
     bootstrap_job: HookJob = Field(
         default_factory=HookJob,
-        description="Hook Job running `airlines redis bootstrap` (re-runnable).",
+        description="Hook Job running `airlines redis bootstrap` as the admin user (re-runnable).",
     )
 
     @model_validator(mode="after")
@@ -1004,22 +1165,31 @@ class ChartValues(ChartSection):
                 "false and auth is enabled (name the Secret holding the external cluster's "
                 "password)"
             )
-        user = self.global_.redis.dashboard_user
-        if self.dashboard.enabled and user.enabled and not auth.enabled:
+        if not auth.enabled and not auth.allow_insecure:
             out.append(
-                "global.redis.dashboardUser.enabled: needs global.redis.auth.enabled (without "
-                "a password every client is the all-powerful default user)"
+                "global.redis.auth.enabled: false needs global.redis.auth.allowInsecure: true "
+                "(anyone who reaches Redis could then read, overwrite and flush everything)"
+            )
+        if self.redis_cluster.enabled and auth.existing_secret:
+            out.append(
+                "global.redis.auth.existingSecret: only with redis-cluster.enabled false (the "
+                "chart's Redis has an ACL user, and a Secret, per kind of client: "
+                "global.redis.userSecrets)"
+            )
+        if self.global_.config.redis.tls is not None:
+            out.append(
+                "global.config.redis.tls: must be null (the chart sets it from "
+                "global.redis.tls for every client)"
             )
         if (
-            self.dashboard.enabled
-            and user.enabled
-            and not self.redis_cluster.enabled
-            and not user.existing_secret
+            self.global_.redis.tls.enabled
+            and not self.global_.redis.ca_secret
+            and (not self.redis_cluster.enabled or self.redis_cluster.tls.existing_secret)
         ):
             out.append(
-                "global.redis.dashboardUser.existingSecret: required when redis-cluster.enabled "
-                "is false (name the Secret with the password of the external cluster's "
-                f"user {user.name!r})"
+                "global.redis.caSecret: required with global.redis.tls.enabled and an "
+                "external Redis or redis-cluster.tls.existingSecret (the Secret whose ca.crt "
+                "the clients trust)"
             )
         out.extend(self.kafka_security_problems())
         if self.streaming.enabled and self.streaming.checkpoint.enabled:
@@ -1125,6 +1295,22 @@ class ChartValues(ChartSection):
 
     def app_config(self, release: str, namespace: str) -> AppConfig:
         """The config the chart's ConfigMap carries (``airlines.appConfig`` template)."""
+        return AppConfig.model_validate(self._app_config_data(release, namespace))
+
+    def redis_client_config(self, release: str, namespace: str, user: str) -> ChartAppConfig:
+        """The config a client of the chart's Redis mounts as its ACL user ``user``
+        (``airlines-analytics.redisUserConfig``): its user name, the password file its pod
+        mounts and, with TLS, the CA. A ChartAppConfig: its redis.tls stands for the
+        programs' own until they read it."""
+        data = self._app_config_data(release, namespace)
+        auth = self.global_.redis.auth
+        if auth.enabled and not auth.existing_secret:
+            data["redis"].update(username=user, passwordEnv=None, passwordFile=REDIS_PASSWORD_FILE)
+        if self.global_.redis.tls.enabled:
+            data["redis"]["tls"] = {"caFile": REDIS_CA_FILE, "certFile": None, "keyFile": None}
+        return ChartAppConfig.model_validate(data)
+
+    def _app_config_data(self, release: str, namespace: str) -> dict[str, Any]:
         data = self.global_.config.model_dump(mode="json", by_alias=True)
         if self.kafka.enabled:
             hosts = self.pod_hosts(release, namespace, "kafka", self.kafka.replica_count)
@@ -1136,7 +1322,10 @@ class ChartValues(ChartSection):
             data["redis"]["nodes"] = [f"{h}:{REDIS_PORT}" for h in hosts]
         if not self.global_.redis.auth.enabled:
             data["redis"]["passwordEnv"] = None
-        return AppConfig.model_validate(data)
+            data["redis"]["passwordFile"] = None
+        if data["redis"].get("tls") is None:
+            data["redis"].pop("tls", None)
+        return data
 
 
 def coalesce(defaults: Any, overrides: Any) -> Any:

@@ -1,14 +1,14 @@
 {{/*
 Pods that run the project's `airlines` CLI (producers, hook jobs, helm tests) all read
-/etc/airlines/config.yaml from the config ConfigMap and the Redis password (when they
-need it) from the Secret, into the environment variable global.config.redis.passwordEnv
-names. They write only to /tmp (an emptyDir): the root filesystem is read-only. A
+/etc/airlines/config.yaml from the config ConfigMap and their Kafka and Redis credentials
+(when they need them) as files beside it (airlines.configVolume). They write only to /tmp (an emptyDir): the root filesystem is read-only. A
 command that needs no config (the SparkApplication's apply hook) leaves it out.
 */}}
 
 {{/* Volumes of a CLI pod: the config (with the Kafka principal's credentials and the
 CA, for a Kafka client) and /tmp.
-Usage: include "airlines.cli.volumes" (dict "ctx" $ "kafkaUser" "topics") ("kafkaUser" optional) */}}
+Usage: include "airlines.cli.volumes" (dict "ctx" $ "kafkaUser" "topics" "redisUser" "admin")
+("kafkaUser", "redisUser" optional) */}}
 {{- define "airlines.cli.volumes" -}}
 {{ include "airlines.configVolume" . }}
 {{ include "airlines.cli.tmpVolume" .ctx }}
@@ -31,20 +31,8 @@ Usage: include "airlines.cli.volumes" (dict "ctx" $ "kafkaUser" "topics") ("kafk
   mountPath: /tmp
 {{- end -}}
 
-{{/* The Redis password variable (when auth is enabled and a variable name is configured). */}}
-{{- define "airlines.redis.passwordEnv" -}}
-{{- $global := .Values.global -}}
-{{- if and $global.redis.auth.enabled $global.config.redis.passwordEnv }}
-- name: {{ $global.config.redis.passwordEnv }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "airlines.redis.secretName" . }}
-      key: {{ include "airlines.redis.secretKey" . }}
-{{- end }}
-{{- end -}}
-
-{{/* Environment of a CLI container (add the Redis password with "redis" true; no
-AIRLINES_CONFIG with "config" false). */}}
+{{/* Environment of a CLI container (no AIRLINES_CONFIG with "config" false). No
+passwords: they are files in the config volume. */}}
 {{- define "airlines.cli.env" -}}
 - name: HOME
   value: /tmp
@@ -56,14 +44,11 @@ AIRLINES_CONFIG with "config" false). */}}
 - name: AIRLINES_CONFIG
   value: /etc/airlines/config.yaml
 {{- end }}
-{{- if .redis }}
-{{- include "airlines.redis.passwordEnv" .ctx }}
-{{- end }}
 {{- end -}}
 
 {{/*
 A container running `airlines <args>` from the project's CLI image.
-Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (list "topics" "ensure") "resources" .Values.x.resources "redis" false)
+Usage: include "airlines.cli.container" (dict "ctx" $ "name" "topics" "args" (list "topics" "ensure") "resources" .Values.x.resources)
 Optional: "config" false (no config mount, no AIRLINES_CONFIG), "configVolume" (the
 volume mounted at /etc/airlines, "config" by default), "mounts" (list of extra
 volumeMounts).
@@ -108,5 +93,5 @@ securityContext:
 
 {{/* Changes when global.config changes, so pods that read the config restart on upgrade. */}}
 {{- define "airlines.configChecksum" -}}
-{{- toJson (dict "config" .Values.global.config "auth" .Values.global.redis.auth) | sha256sum -}}
+{{- toJson (dict "config" .Values.global.config "redis" .Values.global.redis) | sha256sum -}}
 {{- end -}}

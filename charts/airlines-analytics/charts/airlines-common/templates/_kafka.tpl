@@ -75,20 +75,32 @@ needs neither). Usage: include "airlines.kafka.clientSources" (dict "ctx" $ "use
 {{- end -}}
 
 {{/*
-The "config" volume of a pod: /etc/airlines/config.yaml, and for a Kafka client its
-principal's credentials and the CA. Usage:
-include "airlines.configVolume" (dict "ctx" $ "kafkaUser" "producer-east-coast" "name" "config")
-("kafkaUser" and "name" optional).
+The "config" volume of a pod: /etc/airlines/config.yaml, for a Kafka client its
+principal's credentials and the CA, and for a Redis client its user's config.yaml (which
+names the user), password and the Redis CA. Usage:
+include "airlines.configVolume" (dict "ctx" $ "kafkaUser" "producer-east-coast" "redisUser" "writer" "name" "config")
+("kafkaUser", "redisUser" and "name" optional).
 */}}
 {{- define "airlines.configVolume" -}}
+{{- $kafka := and .kafkaUser (include "airlines.kafka.clientSources" (dict "ctx" .ctx "user" .kafkaUser) | trim) -}}
 - name: {{ .name | default "config" }}
-  {{- if and .kafkaUser (include "airlines.kafka.clientSources" (dict "ctx" .ctx "user" .kafkaUser) | trim) }}
+  {{- if or $kafka .redisUser }}
   projected:
     defaultMode: 0440
     sources:
       - configMap:
           name: {{ include "airlines.configMapName" .ctx }}
-      {{- include "airlines.kafka.clientSources" (dict "ctx" .ctx "user" .kafkaUser) | nindent 6 }}
+          {{- if .redisUser }}
+          items:
+            - key: {{ include "airlines.redis.configKey" .redisUser }}
+              path: config.yaml
+          {{- end }}
+      {{- if $kafka }}
+      {{- include "airlines.kafka.clientSources" (dict "ctx" .ctx "user" .kafkaUser) | trim | nindent 6 }}
+      {{- end }}
+      {{- with and .redisUser (include "airlines.redis.clientSources" (dict "ctx" .ctx "user" .redisUser) | trim) }}
+      {{- . | nindent 6 }}
+      {{- end }}
   {{- else }}
   configMap:
     name: {{ include "airlines.configMapName" .ctx }}

@@ -100,29 +100,6 @@ applies the one with the other as owner, and the rbac subchart's Role names both
 {{- printf "%s.%s.svc.%s" (include "airlines.name" .) (include "airlines.namespace" .ctx) (include "airlines.clusterDomain" .ctx) -}}
 {{- end -}}
 
-{{/* Secret holding the password of the dashboard's read-only Redis user, and its key. */}}
-{{- define "airlines.redis.dashboardSecretName" -}}
-{{- $user := .Values.global.redis.dashboardUser -}}
-{{- default (include "airlines.name" (dict "ctx" . "component" "redis-dashboard-auth")) $user.existingSecret -}}
-{{- end -}}
-
-{{- define "airlines.redis.dashboardSecretKey" -}}
-{{- default "password" .Values.global.redis.dashboardUser.existingSecretPasswordKey -}}
-{{- end -}}
-
-{{/* Whether the dashboard logs in as its own read-only Redis user. */}}
-{{- define "airlines.redis.dashboardUserEnabled" -}}
-{{- if and .Values.global.redis.auth.enabled .Values.global.redis.dashboardUser.enabled -}}true{{- end -}}
-{{- end -}}
-
-{{/*
-ACL rules of the dashboard's Redis user: read commands only, on the analytics keys only
-(airlines.dashboard.readonly.acl_rules; a chart test keeps the two equal).
-*/}}
-{{- define "airlines.redis.dashboardAclRules" -}}
-resetkeys resetchannels -@all %R~{{ .Values.global.config.redis.keyPrefix }}:* +auth +command +echo +exists +hello +hget +hgetall +ping +readonly +sismember +smembers +zcard +zrange +zrevrange +client|getname +client|id +client|setname +cluster|info +cluster|myid +cluster|nodes +cluster|shards +cluster|slots
-{{- end -}}
-
 {{/* Prometheus scrape annotations of a pod or Service. Usage: include "airlines.scrapeAnnotations" 9102 */}}
 {{- define "airlines.scrapeAnnotations" -}}
 prometheus.io/scrape: "true"

@@ -16,7 +16,6 @@ Usage: include "streaming.sparkApplication" .
 {{- $image := .Values.global.images.sparkJob }}
 {{- $labels := include "airlines.labels" (dict "ctx" $ "component" "streaming") | fromYaml }}
 {{- $podLabels := merge (include "airlines.clientLabels" (list "kafka" "redis") | fromYaml) (include "airlines.labels" (dict "ctx" $ "component" "streaming") | fromYaml) }}
-{{- $env := include "airlines.redis.passwordEnv" . | fromYamlArray }}
 {{- $mounts := list (dict "name" "config" "mountPath" "/etc/airlines" "readOnly" true) (dict "name" "tmp" "mountPath" "/tmp") (dict "name" "work" "mountPath" "/opt/spark/work-dir") }}
 {{- if .Values.checkpoint.enabled }}
 {{- $mounts = append $mounts (dict "name" "checkpoints" "mountPath" .Values.checkpoint.mountPath) }}
@@ -75,10 +74,12 @@ spec:
     onSubmissionFailureRetryInterval: {{ .Values.restartPolicy.onSubmissionFailureRetryInterval }}
     {{- end }}
   volumes:
-    # The config, and the streaming principal's Kafka credentials and the brokers' CA:
-    # the driver builds the Kafka clients' JAAS from them at start; the executors (the
-    # Kafka consumers and the dead-letter producer) read the CA at the same path.
-    {{- include "airlines.configVolume" (dict "ctx" $ "kafkaUser" "streaming") | nindent 4 }}
+    # The config, the streaming principal's Kafka credentials and the brokers' CA: the
+    # driver builds the Kafka clients' JAAS from them at start; the executors (the Kafka
+    # consumers and the dead-letter producer) read the CA at the same path. And Redis's
+    # writer user: the config names it, its password and the Redis CA are files beside
+    # it, read by the driver (the heartbeat) and the executors (the sink) alike.
+    {{- include "airlines.configVolume" (dict "ctx" $ "kafkaUser" "streaming" "redisUser" "writer") | nindent 4 }}
     - name: tmp
       emptyDir:
         sizeLimit: 2Gi
@@ -107,6 +108,7 @@ spec:
     annotations:
       checksum/config: {{ include "airlines.configChecksum" . }}
       {{- include "airlines.kafka.credentialsChecksum" (dict "ctx" $ "user" "streaming") | nindent 6 }}
+      {{- include "airlines.redis.credentialsChecksum" (dict "ctx" $ "user" "writer") | nindent 6 }}
       {{- if .Values.metrics.enabled }}
       {{- include "airlines.scrapeAnnotations" .Values.metrics.port | nindent 6 }}
       {{- end }}
@@ -116,10 +118,6 @@ spec:
       - name: metrics
         containerPort: {{ .Values.metrics.port }}
         protocol: TCP
-    {{- end }}
-    {{- with $env }}
-    env:
-      {{- toYaml . | nindent 6 }}
     {{- end }}
     volumeMounts:
       {{- toYaml $mounts | nindent 6 }}
@@ -155,10 +153,6 @@ spec:
     labels:
       {{- toYaml $podLabels | nindent 6 }}
       airlines-analytics/spark-role: executor
-    {{- with $env }}
-    env:
-      {{- toYaml . | nindent 6 }}
-    {{- end }}
     volumeMounts:
       {{- toYaml $mounts | nindent 6 }}
     podSecurityContext:
