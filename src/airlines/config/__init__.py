@@ -11,7 +11,9 @@ from airlines.config.models import (
     ProducerClient,
     ProducerConfig,
     RedisConfig,
+    RedisTls,
     StreamingConfig,
+    TlsFiles,
     TopicConfig,
 )
 
@@ -26,7 +28,9 @@ __all__ = [
     "ProducerClient",
     "ProducerConfig",
     "RedisConfig",
+    "RedisTls",
     "StreamingConfig",
+    "TlsFiles",
     "TopicConfig",
     "dump_config",
     "format_errors",
