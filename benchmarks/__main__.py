@@ -48,8 +48,8 @@ class BenchOptions:
 
 
 PARTS: dict[str, Callable[[RunningStack, BenchOptions], list[Figure]]] = {
-    "sink": lambda stack, _o: bench_sink(stack.config, stack.redis_password),
-    "producer": lambda stack, _o: bench_producer(stack.config, stack.redis_password),
+    "sink": lambda stack, _o: bench_sink(stack.config),
+    "producer": lambda stack, _o: bench_producer(stack.config),
     "job": lambda stack, o: [f for records in o.sizes for f in job.run(stack, records)],
     "freshness": lambda stack, o: [
         figure
@@ -75,14 +75,9 @@ def running_stack() -> RunningStack | None:
         if not status.up:
             return None
         config = local.config()
-        password = local.password()
     except Exception:
         return None
-    env = {
-        "AIRLINES_CONFIG": str(path),
-        "AIRLINES_STACK_DIR": str(path.parent),
-        "REDIS_PASSWORD": password,
-    }
+    env = {"AIRLINES_CONFIG": str(path), "AIRLINES_STACK_DIR": str(path.parent)}
     return RunningStack(local, status, config, path, env)
 
 

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from redis.crc import key_slot
@@ -84,13 +85,25 @@ class ClusterWriter:
     def _connection(self, address: Address) -> redis.Connection:
         connection = self._connections.get(address)
         if connection is None:
-            connection = redis.Connection(
+            kind = redis.SSLConnection if self.settings.tls_ca_file else redis.Connection
+            tls: dict[str, Any] = (
+                {
+                    "ssl_ca_certs": self.settings.tls_ca_file,
+                    "ssl_certfile": self.settings.tls_cert_file,
+                    "ssl_keyfile": self.settings.tls_key_file,
+                    "ssl_check_hostname": self.settings.tls_check_hostname,
+                }
+                if self.settings.tls_ca_file
+                else {}
+            )
+            connection = kind(
                 host=address[0],
                 port=address[1],
                 username=self.settings.username,
                 password=self.settings.password,
                 socket_timeout=self.settings.socket_timeout,
                 socket_connect_timeout=5,
+                **tls,
             )
             self._connections[address] = connection
         return connection

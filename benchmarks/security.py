@@ -1,11 +1,13 @@
-"""What Kafka's security (TLS and SCRAM, with ACLs) costs per event, beside no security.
+"""What security costs: Kafka's (TLS and SCRAM, with ACLs) per event, Redis's TLS per row.
 
 A second, throwaway local stack is started with ``--insecure-kafka`` (PLAINTEXT, no
-authorizer) beside the secured one of the run; on each, the same producer loop sends
-the same records (events/s, the producer's and the brokers' CPU per event), and the job
-reads the same backlog (``airlines stream --available-now``: records/s and CPU per
-million records, the faster of two runs). Figures: the secured value, its baseline the
-insecure one.
+authorizer) and ``--insecure-redis`` (plaintext clients, replication and cluster bus;
+the same ACL users) beside the secured one of the run; on each, the same producer loop
+sends the same records (events/s, the producer's and the brokers' CPU per event), the
+job's Redis sink writes the same window rows (rows/s, the writer's and Redis's CPU per
+row), and the job reads the same backlog (``airlines stream --available-now``: records/s
+and CPU per million records, Kafka's and Redis's security together). The faster of two
+interleaved runs counts. Figures: the secured value, its baseline the insecure one.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from benchmarks.figures import Figure
 from benchmarks.job import best, produce_backlog, run_mode
 from benchmarks.procs import listening_pids
 from benchmarks.producer import REGION, Run, _kafka_alone, _rate
+from benchmarks.sink import Pass, sink_passes, window_rows
 
 #: Records each producer run sends, and the job's backlog.
 EVENTS = 200_000
 BACKLOG = 300_000
+#: Window rows each sink pass writes.
+SINK_ROWS = 50_000
 ROUNDS = 2
 
 
@@ -75,16 +80,23 @@ def run(stack: testing.RunningStack) -> list[Figure]:
     records = [simulator.record_at(time.time_ns() // 1000) for _ in range(EVENTS)]
     with (
         tempfile.TemporaryDirectory(prefix="bench-insecure-") as tmp,
-        testing.managed_stack(Path(tmp), insecure_kafka=True) as insecure,
+        testing.managed_stack(Path(tmp), insecure_kafka=True, insecure_redis=True) as insecure,
     ):
         producers: list[list[Run]] = [[], []]
         for _ in range(ROUNDS):  # interleaved, the faster of each counts
             producers[0].append(_producer(insecure.config, records))
             producers[1].append(_producer(stack.config, records))
         open_producer, secure_producer = (max(r, key=lambda run: run.rate) for r in producers)
+        rows = window_rows(SINK_ROWS)
+        sinks: list[list[Pass]] = [[], []]
+        for round_ in range(ROUNDS):
+            for index, config in enumerate((insecure.config, stack.config)):
+                sinks[index] += sink_passes(config, rows, f"bsec{os.getpid() % 10_000}{round_}")
+        open_sink, secure_sink = (min(p, key=lambda one: one.seconds) for p in sinks)
         open_job, secure_job = _jobs([insecure, stack])
     baseline = "no security (PLAINTEXT, no authorizer)"
     secured = "SASL_SSL, SCRAM-SHA-512, ACLs"
+    redis_baseline = "Redis in plaintext (same ACL users)"
     million = 1e6
 
     def job_cpu(result: dict[str, Any]) -> float:
@@ -100,11 +112,22 @@ def run(stack: testing.RunningStack) -> list[Figure]:
         Figure("security", "brokers' CPU per event (3 brokers)", secure_producer.brokers_us,
                "µs/event", better="lower", baseline_name=baseline,
                baseline_value=open_producer.brokers_us),
+        Figure("security", "sink window rows/s, Redis TLS", secure_sink.rate(len(rows)), "rows/s",
+               baseline_name=redis_baseline, baseline_value=open_sink.rate(len(rows)),
+               note=f"{len(rows):,} rows (benchmarks.sink), new and rewritten windows; "
+               "fastest pass of each"),
+        Figure("security", "sink writer CPU per row, Redis TLS", secure_sink.client_us(len(rows)),
+               "µs/row", better="lower", baseline_name=redis_baseline,
+               baseline_value=open_sink.client_us(len(rows))),
+        Figure("security", "Redis CPU per row (6 nodes), TLS", secure_sink.redis_us(len(rows)),
+               "µs/row", better="lower", baseline_name=redis_baseline,
+               baseline_value=open_sink.redis_us(len(rows))),
         Figure("security", f"job records/s, {BACKLOG // 1000:,}k backlog",
                int(secure_job["sent"]) / float(secure_job["seconds"]), "records/s",
                baseline_name=baseline,
                baseline_value=int(open_job["sent"]) / float(open_job["seconds"]),
-               note="airlines stream --available-now, faster of two runs"),
+               note="airlines stream --available-now, faster of two runs; baseline: Kafka "
+               "PLAINTEXT and Redis plaintext"),
         Figure("security", "job CPU seconds per million records", job_cpu(secure_job),
                "CPU s / 1M records", better="lower", baseline_name=baseline,
                baseline_value=job_cpu(open_job)),

@@ -38,6 +38,7 @@ from airlines.config import AppConfig
 from airlines.config.types import split_endpoint
 from airlines.jobs.layout import KeyLayout, aggregate_from_row
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
+from airlines.redis_conn import RedisAccess, redis_password
 from benchmarks import legacy_sink
 from benchmarks.figures import Figure
 
@@ -96,10 +97,10 @@ class Pass:
 class _Nodes:
     """Every Redis node of the config, for their CPU counters and to delete keys."""
 
-    def __init__(self, config: AppConfig, password: str | None) -> None:
+    def __init__(self, config: AppConfig) -> None:
+        options = RedisAccess.of(config.redis).client_options()
         self.clients = [
-            redis.Redis(*split_endpoint(node), password=password, username=config.redis.username)
-            for node in config.redis.nodes
+            redis.Redis(*split_endpoint(node), **options) for node in config.redis.nodes
         ]
 
     def cpu_seconds(self) -> float:
@@ -189,11 +190,27 @@ def _old_sink(settings: SinkSettings, rows: Sequence[tuple[Any, ...]], nodes: _N
     return passes
 
 
-def bench_sink(config: AppConfig, password: str | None) -> list[Figure]:
+def sink_settings(config: AppConfig) -> SinkSettings:
+    """The sink's settings for ``config``'s Redis (its user, password and TLS)."""
+    return SinkSettings.from_config(config.redis, redis_password(config.redis))
+
+
+def sink_passes(config: AppConfig, rows: Sequence[tuple[Any, ...]], tag: str) -> list[Pass]:
+    """The job's sink writing ``rows`` twice into ``config``'s Redis (keys deleted after)."""
+    nodes = _Nodes(config)
+    settings = replace(sink_settings(config), key_prefix=tag, ttl_seconds=600)
+    try:
+        return _new_sink(settings, rows, nodes)
+    finally:
+        nodes.delete(settings.key_prefix)
+        nodes.close()
+
+
+def bench_sink(config: AppConfig) -> list[Figure]:
     """Window rows/s of the new sink beside the old one, and where the CPU goes."""
     rows = window_rows()
-    nodes = _Nodes(config, password)
-    base = SinkSettings.from_config(config.redis, password)
+    nodes = _Nodes(config)
+    base = sink_settings(config)
     tag = f"b{os.getpid() % 100_000}"
     results: dict[str, list[Pass]] = {}
     try:

@@ -53,6 +53,8 @@ else
   step "redis-server present: $(redis-server --version | awk '{print $3}')"
 fi
 
+scripts/setup-redis.sh  # the local stack's redis-server 8 (TLS, Debian's CVE fixes)
+
 # --- Chromium (Debian), for the dashboard's browser test (Playwright drives this one; it
 # never downloads a browser of its own) ------------------------------------------------------
 if ! command -v chromium >/dev/null; then

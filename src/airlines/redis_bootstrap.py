@@ -29,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from airlines.config.types import split_endpoint
+from airlines.redis_conn import RedisAccess
 
 SLOTS = 16384
 
@@ -49,6 +50,8 @@ class NodeEntry:
     master_id: str | None
     link_connected: bool
     slots: tuple[tuple[int, int], ...]
+    #: The name the node announces (``cluster-announce-hostname``), if any.
+    hostname: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -74,7 +77,9 @@ def parse_cluster_nodes(text: str) -> list[NodeEntry]:
         parts = line.split()
         if len(parts) < 8:
             continue
-        address = parts[1].split(",", 1)[0]
+        # ip:port@bus[,hostname[,aux=value...]]
+        address, *extra = parts[1].split(",")
+        hostname = extra[0] if extra and "=" not in extra[0] else ""
         hostport, _, bus = address.partition("@")
         ip, port = split_endpoint(hostport) if hostport.rpartition(":")[2] else (hostport, 0)
         slots = []
@@ -93,6 +98,7 @@ def parse_cluster_nodes(text: str) -> list[NodeEntry]:
                 master_id=None if parts[3] == "-" else parts[3],
                 link_connected=parts[7] == "connected",
                 slots=tuple(slots),
+                hostname=hostname or None,
             )
         )
     return entries
@@ -155,15 +161,12 @@ class BootstrapReport:
         return bool(self.actions)
 
 
-def node_client(
-    ip: str, port: int, password: str | None, username: str | None, timeout: float = 5
-) -> redis.Redis:
+def node_client(ip: str, port: int, access: RedisAccess, timeout: float = 5) -> redis.Redis:
     """A client of one node that fails fast (no retries): for polling and probes."""
     return redis.Redis(
         host=ip,
         port=port,
-        password=password,
-        username=username,
+        **access.client_options(),
         decode_responses=True,
         socket_timeout=timeout,
         socket_connect_timeout=min(timeout, 3),
@@ -173,12 +176,7 @@ def node_client(
     )
 
 
-def _connect(
-    endpoints: list[str],
-    password: str | None,
-    username: str | None,
-    deadline: float,
-) -> list[Node]:
+def _connect(endpoints: list[str], access: RedisAccess, deadline: float) -> list[Node]:
     """Resolve and PING every node, retrying (pods come up one by one) until the deadline."""
     nodes: dict[str, Node] = {}
     problems: dict[str, str] = {}
@@ -191,7 +189,8 @@ def _connect(
             except (OSError, UnicodeError) as exc:
                 problems[endpoint] = f"cannot resolve host name: {exc}"
                 continue
-            client = node_client(ip, port, password, username)
+            # By its name (a TLS certificate names it), met by its address (CLUSTER MEET).
+            client = node_client(split_endpoint(endpoint)[0], port, access)
             try:
                 client.ping()
                 info = client.info("cluster")
@@ -240,9 +239,8 @@ def _wait(
 
 def bootstrap(
     endpoints: list[str],
-    password: str | None,
+    access: RedisAccess,
     *,
-    username: str | None = None,
     replicas: int = 1,
     timeout: float = 120,
     log: Callable[[str], None] = lambda _: None,
@@ -257,7 +255,7 @@ def bootstrap(
         report.actions.append(message)
         log(message)
 
-    nodes = _connect(list(dict.fromkeys(endpoints)), password, username, deadline)
+    nodes = _connect(list(dict.fromkeys(endpoints)), access, deadline)
     by_id: dict[str, Node] = {}
     for node in nodes:
         me = node.myself()
@@ -350,7 +348,7 @@ def bootstrap(
 
     # 4. healthy from every node's point of view.
     def healthy() -> str | None:
-        health = cluster_health([n.endpoint for n in nodes], password, username=username)
+        health = cluster_health([n.endpoint for n in nodes], access)
         problems = health.problems(min_replicas=replicas)
         return "; ".join(problems) if problems else None
 
@@ -448,11 +446,7 @@ def cluster_info(client: redis.Redis) -> dict[str, str]:
 
 
 def cluster_health(
-    endpoints: list[str],
-    password: str | None,
-    *,
-    username: str | None = None,
-    timeout: float = 3,
+    endpoints: list[str], access: RedisAccess, *, timeout: float = 3
 ) -> ClusterHealth:
     """Ask the first reachable startup node for the topology, then every node for its state."""
     topology: list[NodeEntry] | None = None
@@ -463,7 +457,7 @@ def cluster_health(
         except (OSError, UnicodeError) as exc:
             errors.setdefault(f"cannot resolve host name: {exc}", []).append(endpoint)
             continue
-        with node_client(ip, port, password, username, timeout) as client:
+        with node_client(ip, port, access, timeout) as client:
             try:
                 topology = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
                 break
@@ -479,7 +473,8 @@ def cluster_health(
         if "noaddr" in entry.flags or not entry.port:
             health.error = "has no address"
             continue
-        with node_client(entry.ip, entry.port, password, username, timeout) as client:
+        # By the name it announces when it does (its TLS certificate names that).
+        with node_client(entry.hostname or entry.ip, entry.port, access, timeout) as client:
             try:
                 info = cluster_info(client)
                 replication = client.info("replication")
@@ -501,6 +496,8 @@ def redis_error(exc: BaseException) -> str:
     auth_markers = ("NOAUTH", "WRONGPASS", "username-password", "Authentication required")
     if isinstance(exc, redis.AuthenticationError) or any(m in text for m in auth_markers):
         return f"authentication failed ({text}); check the password"
+    if "NOPERM" in text:
+        return f"not permitted ({text}); check the ACL user's rights"
     if isinstance(exc, redis.ConnectionError | OSError):
         return f"not reachable ({text})"
     return text

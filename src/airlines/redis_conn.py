@@ -2,18 +2,23 @@
 
 The password comes from the environment variable named in the config, else from
 the file it names (a mounted Secret, or the local stack's git-ignored file); it is
-never part of a config file and never logged.
+never part of a config file and never logged. With ``redis.tls`` every connection is
+TLS, checked against the configured CA (and the node's name), with a client certificate
+when one is configured.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.cluster import ClusterNode, RedisCluster
 
-from airlines.config import RedisConfig
+from airlines.config import RedisConfig, RedisTls
 from airlines.config.types import split_endpoint
 
 
@@ -40,6 +45,52 @@ def redis_password(config: RedisConfig) -> str | None:
     return None
 
 
+def tls_options(tls: RedisTls | None) -> dict[str, Any]:
+    """redis-py's keyword arguments for ``tls`` (none for plaintext)."""
+    if tls is None:
+        return {}
+    options: dict[str, Any] = {
+        "ssl": True,
+        "ssl_ca_certs": tls.ca_file,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": tls.check_hostname,
+    }
+    if tls.cert_file is not None:
+        options["ssl_certfile"] = tls.cert_file
+        options["ssl_keyfile"] = tls.key_file
+    return options
+
+
+def ssl_context(tls: RedisTls) -> ssl.SSLContext:
+    """A client context for ``tls``: the CA checks the node's certificate and name."""
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    context.check_hostname = tls.check_hostname
+    if tls.cert_file is not None:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    return context
+
+
+@dataclass(frozen=True)
+class RedisAccess:
+    """Who a client logs in as and how it connects: user, password, TLS."""
+
+    username: str | None = None
+    password: str | None = None
+    tls: RedisTls | None = None
+
+    @classmethod
+    def of(cls, config: RedisConfig) -> RedisAccess:
+        """The access ``config`` describes (reads the password; RedisPasswordError)."""
+        return cls(config.username, redis_password(config), config.tls)
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``redis.Redis`` / ``RedisCluster`` for this access."""
+        return {"username": self.username, "password": self.password, **tls_options(self.tls)}
+
+    def __repr__(self) -> str:  # never print the password
+        return f"RedisAccess(username={self.username!r}, tls={self.tls is not None})"
+
+
 def address_remapper(
     remap: dict[str, str],
 ) -> Callable[[tuple[str, int]], tuple[str, int]] | None:
@@ -63,8 +114,7 @@ def cluster_client(config: RedisConfig, **kwargs: object) -> RedisCluster:
     nodes = [ClusterNode(*split_endpoint(endpoint)) for endpoint in config.nodes]
     options: dict[str, object] = {
         "startup_nodes": nodes,
-        "password": redis_password(config),
-        "username": config.username,
+        **RedisAccess.of(config).client_options(),
         "decode_responses": True,
         "socket_timeout": 10,
         "socket_connect_timeout": 5,

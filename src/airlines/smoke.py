@@ -284,14 +284,14 @@ def _round_trips(
 def redis_checks(config: AppConfig) -> list[CheckResult]:
     """Cluster state, slot coverage, replicas, and a write/read round trip."""
     from airlines.redis_bootstrap import cluster_health
-    from airlines.redis_conn import RedisPasswordError, redis_password
+    from airlines.redis_conn import RedisAccess, RedisPasswordError
 
     started = time.monotonic()
     try:
-        password = redis_password(config.redis)
+        access = RedisAccess.of(config.redis)
     except RedisPasswordError as exc:
         return [CheckResult("redis", "connect", False, str(exc))]
-    health = cluster_health(config.redis.nodes, password, username=config.redis.username)
+    health = cluster_health(config.redis.nodes, access)
     spent = time.monotonic() - started
     nodes = len(health.nodes)
     primaries = len(health.primaries())

@@ -21,6 +21,7 @@ from tests.chart.manifests import by_kind
 
 from airlines.dashboard.readonly import acl_rules
 from airlines.metrics import METRICS
+from airlines.redis_users import ADMIN_ONLY, REPLICATION_COMMANDS, WRITER_COMMANDS
 
 pytestmark = pytest.mark.chart
 
@@ -37,6 +38,27 @@ def test_the_redis_nodes_give_the_dashboard_the_rules_of_the_code(
     match = re.search(r'user (\S+) on #\$\(hash_of reader\) (.*)"$', line)
     assert match, line
     assert match[2].split() == acl_rules("aa")
+
+
+def test_the_redis_nodes_give_the_writer_and_replicas_what_the_code_needs(
+    render_env: dict[str, Result],
+) -> None:
+    """The chart's writer may send every command the sink sends (the local stack's table,
+    which the integration tests prove against a real cluster), and the replication user
+    exactly what a replica needs; neither any admin-only command."""
+    docs = render_env["default"].documents
+    name = "rel-redis-cluster-scripts"
+    (scripts,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == name]
+    rules = {}
+    for user in ("writer", "replication"):
+        line = next(
+            x for x in scripts["data"]["start.sh"].splitlines() if f'echo "user {user} ' in x
+        )
+        rules[user] = {r[1:] for r in line.rstrip('"').split() if r.startswith("+")}
+    assert set(WRITER_COMMANDS) <= rules["writer"], set(WRITER_COMMANDS) - rules["writer"]
+    assert rules["replication"] == set(REPLICATION_COMMANDS)
+    for granted in rules.values():
+        assert not granted & set(ADMIN_ONLY), granted & set(ADMIN_ONLY)
 
 
 def _expressions(dashboard: dict[str, object]) -> list[str]:

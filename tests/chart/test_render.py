@@ -28,7 +28,6 @@ from tests.chart.manifests import by_kind, containers, names, pod_specs, selects
 
 from airlines.config import load_config
 from airlines.config.chart import ChartAppConfig, ChartValues, values_with_defaults
-from airlines.config.models import RedisConfig
 from airlines.config.types import split_endpoint
 
 pytestmark = pytest.mark.chart
@@ -310,11 +309,6 @@ def test_every_redis_client_is_its_own_user(env: str, docs: list[dict[str, Any]]
     assert set(users) <= set(seen)
 
 
-@pytest.mark.xfail(
-    "tls" not in RedisConfig.model_fields,
-    reason="the programs do not read redis.tls yet (the Redis client side adds it)",
-    strict=True,
-)
 def test_redis_user_configs_load(docs: list[dict[str, Any]], tmp_path: Path) -> None:
     """Each Redis user's config loads as the pods load it (airlines.config.load_config)."""
     (config_map,) = [

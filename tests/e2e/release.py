@@ -17,13 +17,7 @@ from typing import Any
 import yaml
 from tests.e2e.kube import CHART, Kube, wait_until
 
-from airlines.config.models import RedisConfig
 from airlines.producers.publisher import PartitionAcks, parse_acknowledged
-
-#: Whether the programs read redis.tls (their config's TLS to Redis). Until they do, the
-#: releases run Redis in plaintext (global.redis.tls.enabled=false): the ACL users are
-#: proven either way, TLS from the clients' side only once they can speak it.
-PROGRAMS_SPEAK_REDIS_TLS = "tls" in RedisConfig.model_fields
 
 REGIONS = ("east-coast", "west-coast", "cross-country")
 _SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")
@@ -58,8 +52,6 @@ class Release:
         args = [self.name, str(CHART), "-n", self.namespace]
         for path in self.values:
             args += ["-f", str(path)]
-        if not PROGRAMS_SPEAK_REDIS_TLS:
-            args += ["--set", "global.redis.tls.enabled=false"]
         return [*args, *extra]
 
     @property
@@ -402,7 +394,8 @@ class Release:
                     f"{self.resource('redis-cluster')}-headless.{self.namespace}.svc."
                     "cluster.local:6379"
                 )
-                remap[host] = f"127.0.0.1:{port}"
+                # "localhost": the name the nodes' certificates give the forwarded port.
+                remap[host] = f"localhost:{port}"
             assert set(nodes) <= set(remap), (nodes, sorted(remap))
             config["redis"]["nodes"] = sorted(remap.values())
             config["redis"]["addressRemap"] = remap

@@ -1,14 +1,16 @@
 """Fixtures for tests against real services: a fresh local stack per test session.
 
 ``stack`` (session scope) starts ZooKeeper, three Kafka brokers (ids 0-2) and a
-six-node Redis Cluster (3 primaries + 3 replicas, password protected) in a tmp dir on
+six-node Redis Cluster (3 primaries + 3 replicas, TLS, ACL users) in a tmp dir on
 a free block of ports, with the default topics created, and always stops every one
 of its processes at the end (also after errors or a cancelled run). It yields a
 :class:`~airlines.stack.testing.RunningStack`:
 
-* ``stack.config`` / ``stack.config_path``: the generated AppConfig and its YAML;
-* ``stack.env``: ``AIRLINES_CONFIG``, ``AIRLINES_STACK_DIR``, ``REDIS_PASSWORD`` for
-  subprocesses (``subprocess.run(..., env={**os.environ, **stack.env})``);
+* ``stack.config`` / ``stack.config_path``: the generated AppConfig and its YAML (Redis
+  as the admin user); ``stack.redis_user("writer")`` / ``("reader")`` the job's and the
+  readers' Redis client, ``stack.redis_access`` the admin's for single nodes;
+* ``stack.env``: ``AIRLINES_CONFIG``, ``AIRLINES_STACK_DIR`` for subprocesses
+  (``subprocess.run(..., env={**os.environ, **stack.env})``);
 * ``stack.status``: endpoints, pids, log files (``airlines stack status --json``);
 * ``stack.kill_broker(i, sig=SIGKILL)``, ``stack.start_broker(i)``,
   ``stack.wait_broker_ready(i)``, ``stack.kill_service(name)``,
@@ -19,7 +21,8 @@ of its processes at the end (also after errors or a cancelled run). It yields a
 ``fresh_config`` (function scope) gives a test its own topics (unique names, created
 with the configured partitions/RF), its own Redis key prefix and a checkpoint dir in
 ``tmp_path``, as a :class:`~airlines.stack.testing.FreshConfig` (``config``, ``path``,
-``env``); the topics and keys are deleted afterwards.
+``env``, and ``path_as("writer")`` / ``path_as("reader")``: the same config as the job's
+and the readers' Redis users); the topics and keys are deleted afterwards.
 
 Mark tests that use them ``@pytest.mark.integration``.
 """

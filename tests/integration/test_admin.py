@@ -26,8 +26,11 @@ from airlines.kafka_admin import (
 )
 from airlines.kafka_client import librdkafka_settings
 from airlines.redis_bootstrap import cluster_health, parse_cluster_nodes
+from airlines.redis_conn import RedisAccess, tls_options
+from airlines.redis_users import ADMIN_USER, REPLICATION_USER, USER_NAMES, render_acl
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
+from airlines.stack.prereqs import find_redis_server
 from airlines.stack.testing import FreshConfig, RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
@@ -209,30 +212,48 @@ def test_topics_ensure_names_an_unreachable_cluster(tmp_path: Path) -> None:
     assert f"cannot get metadata from 127.0.0.1:{port}" in result.stderr
 
 
-def test_redis_needs_the_password(stack: RunningStack) -> None:
+def test_redis_needs_the_password(stack: RunningStack, tmp_path: Path) -> None:
     host, port = stack.config.redis.nodes[0].split(":")
-    anonymous = redis.Redis(host=host, port=int(port))
+    access = stack.redis_access
+    tls = tls_options(access.tls)
+    anonymous = redis.Redis(host=host, port=int(port), **tls)
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
-    wrong = redis.Redis(host=host, port=int(port), password="not-the-password")
+    wrong = redis.Redis(
+        host=host,
+        port=int(port),
+        username=access.username,
+        password="not-the-password",
+        **tls,
+    )
     with pytest.raises(redis.AuthenticationError):
         wrong.ping()
-    right = redis.Redis(host=host, port=int(port), password=stack.redis_password)
+    right = redis.Redis(host=host, port=int(port), **access.client_options())
     assert right.ping()
     for client in (anonymous, wrong, right):
         client.close()
-    result = run_cli(
-        "smoke", "--checks", "redis", env={**stack.env, "REDIS_PASSWORD": "not-the-password"}
+    wrong_file = tmp_path / "wrong-password"
+    wrong_file.write_text("not-the-password\n")
+    config = stack.config.model_copy(
+        update={"redis": stack.config.redis.model_copy(update={"password_file": str(wrong_file)})}
     )
+    path = tmp_path / "wrong.yaml"
+    path.write_text(dump_config(config))
+    result = run_cli("smoke", "--checks", "redis", "--config", str(path), env=stack.env)
     assert result.returncode == 1
     assert "authentication failed" in result.stdout
 
 
 def _topology(
-    nodes: list[str], password: str
+    nodes: list[str], access: RedisAccess
 ) -> set[tuple[str, str, str | None, tuple[tuple[int, int], ...]]]:
     host, port = nodes[0].split(":")
-    client = redis.Redis(host=host, port=int(port), password=password, decode_responses=True)
+    client = redis.Redis(
+        host=host,
+        port=int(port),
+        **access.client_options(),
+        decode_responses=True,
+    )
     entries = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
     client.close()
     role = {True: "primary", False: "replica"}
@@ -240,32 +261,39 @@ def _topology(
 
 
 def test_redis_bootstrap_rerun_changes_nothing(stack: RunningStack) -> None:
-    before = _topology(stack.config.redis.nodes, stack.redis_password)
+    before = _topology(stack.config.redis.nodes, stack.redis_access)
     result = run_cli("redis", "bootstrap", "--config", str(stack.config_path), env=stack.env)
     assert result.returncode == 0, result.stderr
     assert "nothing to do" in result.stdout
     assert "CLUSTER" not in result.stdout
-    assert _topology(stack.config.redis.nodes, stack.redis_password) == before
+    assert _topology(stack.config.redis.nodes, stack.redis_access) == before
 
 
 @pytest.fixture
 def redis_nodes(tmp_path: Path) -> Iterator[tuple[list[int], str]]:
-    """Six independent cluster-enabled Redis nodes (not yet a cluster) on free ports."""
+    """Six independent cluster-enabled Redis nodes (not yet a cluster) on free ports, with
+    the ACL users (plaintext); yields their ports and the admin's password."""
     plan = find_free_plan()
-    password = "pw-" + uuid.uuid4().hex
+    passwords = {user: "pw-" + uuid.uuid4().hex for user in USER_NAMES}
+    password = passwords[ADMIN_USER]
+    aclfile = tmp_path / "users.acl"
+    aclfile.write_text(render_acl(passwords, ["aa"]))
+    security = render.RedisServerSecurity(aclfile, passwords[REPLICATION_USER], tls=None)
+    redis_server = find_redis_server()
+    assert redis_server is not None
     records = {}
     try:
         for port in plan.redis:
             data = tmp_path / f"redis-{port}"
             data.mkdir()
             conf = tmp_path / f"redis-{port}.conf"
-            conf.write_text(render.redis_conf(port, data, tmp_path / f"{port}.log", password))
+            conf.write_text(render.redis_conf(port, data, tmp_path / f"{port}.log", security))
             records[str(port)] = procs.spawn(
-                ["redis-server", str(conf)], cwd=tmp_path, output=tmp_path / f"{port}.out"
+                [redis_server, str(conf)], cwd=tmp_path, output=tmp_path / f"{port}.out"
             )
         deadline = time.monotonic() + 30
         for port in plan.redis:
-            client = redis.Redis(port=port, password=password)
+            client = redis.Redis(port=port, username=ADMIN_USER, password=password)
             while True:
                 try:
                     client.ping()
@@ -284,7 +312,10 @@ def test_redis_bootstrap_completes_a_half_formed_cluster(
     redis_nodes: tuple[list[int], str], tmp_path: Path
 ) -> None:
     ports, password = redis_nodes
-    clients = [redis.Redis(port=p, password=password, decode_responses=True) for p in ports]
+    clients = [
+        redis.Redis(port=p, username=ADMIN_USER, password=password, decode_responses=True)
+        for p in ports
+    ]
     # Half done: node 0 met nodes 1 and 3, owns slots 0-5000, node 3 replicates node 0.
     clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", ports[1], ports[1] + 10000)
     clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", ports[3], ports[3] + 10000)
@@ -304,7 +335,14 @@ def test_redis_bootstrap_completes_a_half_formed_cluster(
     # host names are resolved: "localhost" for half of the nodes
     nodes = [f"{'localhost' if i % 2 else '127.0.0.1'}:{p}" for i, p in enumerate(ports)]
     config = AppConfig.model_validate(
-        {"redis": {"nodes": nodes, "passwordEnv": None, "passwordFile": str(password_file)}}
+        {
+            "redis": {
+                "nodes": nodes,
+                "username": ADMIN_USER,
+                "passwordEnv": None,
+                "passwordFile": str(password_file),
+            }
+        }
     )
     path = tmp_path / "airlines.yaml"
     path.write_text(dump_config(config))
@@ -326,7 +364,7 @@ def test_redis_bootstrap_completes_a_half_formed_cluster(
     assert "CLUSTER MEET" in result.stdout
     assert "cluster formed" in result.stdout
 
-    health = cluster_health(nodes, password)
+    health = cluster_health(nodes, RedisAccess(ADMIN_USER, password))
     assert health.problems() == []
     primaries = {p.port: p for p in health.primaries()}
     assert len(primaries) == 3

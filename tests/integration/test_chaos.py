@@ -54,6 +54,7 @@ from airlines.producers.publisher import DeliveryStats, producer_settings
 from airlines.producers.run import produce
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_bootstrap import cluster_health
+from airlines.redis_users import WRITER_USER
 from airlines.stack.testing import FreshConfig, RunningStack, TopicMessage, read_topic
 
 pytestmark = [
@@ -201,12 +202,17 @@ def _progress(config: AppConfig, batches: int, state: Callable[[], str]) -> None
 
 
 @pytest.fixture
-def chaos_config(fresh_config: FreshConfig, tmp_path: Path) -> tuple[AppConfig, Path]:
+def chaos_config(
+    stack: RunningStack, fresh_config: FreshConfig, tmp_path: Path
+) -> tuple[AppConfig, Path]:
+    """The test's config (Redis as the admin, to read the results back), and the job's
+    (the same, logged in to Redis as the writer)."""
     data = fresh_config.config.model_dump(by_alias=True)
     data["streaming"].update({"trigger": "2s"})
     config = AppConfig.model_validate(data)
     path = tmp_path / "chaos.yaml"
-    path.write_text(dump_config(config))
+    job = config.model_copy(update={"redis": stack.redis_user(WRITER_USER, config.redis)})
+    path.write_text(dump_config(job))
     return config, path
 
 
@@ -273,7 +279,7 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
                 stack.ensure_healthy()  # starts it again while its old registration lingers
                 schedule.append(f"kafka-{broker} down {outage:.1f}s")
             elif fault == "redis-primary":
-                health = cluster_health(config.redis.nodes, stack.redis_password)
+                health = cluster_health(config.redis.nodes, stack.redis_access)
                 victim = f"redis-{rng.choice(health.primaries()).port}"
                 outage = rng.uniform(2, 6)
                 stack.kill_service(victim)

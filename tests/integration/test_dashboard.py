@@ -38,19 +38,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Page
-from redis.cluster import RedisCluster
 from tests.integration.browser import chromium
 from tests.integration.processes import Command, free_port, http_get, scrape, value, wait_for
 
 from airlines.config import AppConfig, dump_config
 from airlines.contract import Region
-from airlines.dashboard.readonly import ReadOnlyViolationError, acl_rules, read_only_client
+from airlines.dashboard.readonly import ReadOnlyViolationError, read_only_client
 from airlines.jobs.layout import SINK_COLUMNS
 from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
 from airlines.jobs.testing import logged_batches, produce_messages
 from airlines.paths import write_private
 from airlines.producers.simulator import FleetSimulator
-from airlines.redis_conn import cluster_client
+from airlines.redis_conn import cluster_client, redis_password
+from airlines.redis_users import READER_USER, WRITER_USER
 from airlines.stack.testing import FreshConfig, RunningStack, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -60,20 +60,9 @@ BAD_RECORDS = [b"not json", b'{"flight_id": "DL1"}', b"", b"[1, 2]"]
 LATE_EVENTS = 6
 
 
-@pytest.fixture
-def dashboard_user(stack: RunningStack, fresh_config: FreshConfig) -> Iterator[tuple[str, str]]:
-    """A Redis ACL user with the dashboard's rules, on every node; deleted afterwards."""
-    name, password = f"dash-{fresh_config.config.redis.key_prefix}", secrets.token_hex(16)
-    admin = cluster_client(stack.config.redis)
-    rules = acl_rules(fresh_config.config.redis.key_prefix)
-    admin.execute_command(
-        "ACL", "SETUSER", name, "on", f">{password}", *rules, target_nodes=RedisCluster.ALL_NODES
-    )
-    try:
-        yield name, password
-    finally:
-        admin.execute_command("ACL", "DELUSER", name, target_nodes=RedisCluster.ALL_NODES)
-        admin.close()
+def _as(stack: RunningStack, config: AppConfig, user: str) -> AppConfig:
+    """``config`` logged in to Redis as one of the stack's users."""
+    return config.model_copy(update={"redis": stack.redis_user(user, config.redis)})
 
 
 def _query(env: dict[str, str], *args: str) -> Any:
@@ -229,35 +218,35 @@ def _summary(text: str) -> tuple[int, int, int]:
 def test_dashboard_and_metrics_on_a_real_run(
     stack: RunningStack,
     fresh_config: FreshConfig,
-    dashboard_user: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     data = fresh_config.config.model_dump(by_alias=True)
     data["streaming"]["trigger"] = "4s"
     config = AppConfig.model_validate(data)
+    # The job logs in to Redis as the writer; the dashboard and `airlines query` (the
+    # config of every other command here) as the read-only reader.
     path = tmp_path / "run.yaml"
-    path.write_text(dump_config(config))
-    env = {**fresh_config.env, "AIRLINES_CONFIG": str(path)}
-    user, password = dashboard_user
+    path.write_text(dump_config(_as(stack, config, WRITER_USER)))
+    reader_path = tmp_path / "dashboard.yaml"
+    reader_path.write_text(dump_config(_as(stack, config, READER_USER)))
+    env = {**fresh_config.env, "AIRLINES_CONFIG": str(reader_path)}
     names = ("job", "dashboard", "dashboard-metrics", *(r.value for r in Region))
     ports = {name: free_port() for name in names}
     base = f"http://127.0.0.1:{ports['dashboard']}"
     commands: list[Command] = []
     try:
-        # The dashboard logs in as the read-only ACL user: REDIS_PASSWORD (the variable
-        # redis.passwordEnv names) is that user's password, not the cluster's.
         dashboard = Command.start(
             "dashboard",
             [
                 "dashboard",
                 "--port",
                 str(ports["dashboard"]),
-                "--redis-user",
-                user,
+                "--config",
+                str(reader_path),
                 *_auth_args(tmp_path, ports["dashboard-metrics"]),
             ],
             tmp_path / "dashboard.log",
-            {**env, "REDIS_PASSWORD": password},
+            env,
         )
         commands.append(dashboard)
         wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
@@ -266,7 +255,7 @@ def test_dashboard_and_metrics_on_a_real_run(
 
         job = Command.start(
             "job",
-            ["stream", "--metrics-port", str(ports["job"])],
+            ["stream", "--config", str(path), "--metrics-port", str(ports["job"])],
             tmp_path / "stream.log",
             env,
         )
@@ -494,9 +483,7 @@ def test_dashboard_without_redis_says_so(fresh_config: FreshConfig, tmp_path: Pa
         dashboard.stop()
 
 
-def test_the_dashboard_client_only_reads(
-    fresh_config: FreshConfig, dashboard_user: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_dashboard_client_only_reads(fresh_config: FreshConfig) -> None:
     """The client refuses writes before sending them; the ACL user could not write anyway."""
     import redis
 
@@ -515,12 +502,7 @@ def test_the_dashboard_client_only_reads(
             reader.execute_command("CLUSTER RESET")
     finally:
         reader.close()
-    user, password = dashboard_user
-    monkeypatch.setenv("AIRLINES_TEST_DASHBOARD_PASSWORD", password)
-    as_user = config.redis.model_copy(
-        update={"username": user, "password_env": "AIRLINES_TEST_DASHBOARD_PASSWORD"}
-    )
-    plain = cluster_client(as_user)
+    plain = cluster_client(fresh_config.config_as(READER_USER).redis)
     try:
         assert plain.hgetall(key) == {}
         with pytest.raises(redis.exceptions.NoPermissionError):
@@ -556,30 +538,34 @@ ONE_WINDOW_START = 1_714_564_800_000
 def _dashboard_over(
     stack: RunningStack,
     fresh_config: FreshConfig,
-    dashboard_user: tuple[str, str],
     airline: str,
     log: Path,
 ) -> Iterator[str]:
-    """A real dashboard (its own Redis user) over one window of route r1, flight DL402 of
+    """A real dashboard (the reader user) over one window of route r1, flight DL402 of
     ``airline``, written by the job's writer; yields its base URL."""
     start = ONE_WINDOW_START
     row = ("r1", airline, "DL402", start, start + 300_000, 3, 400, 250.0, 12.0, 1, 1 / 3, start)
     assert len(row) == len(SINK_COLUMNS)
-    writer = ClusterWriter(
-        SinkSettings.from_config(fresh_config.config.redis, stack.redis_password)
-    )
+    redis = fresh_config.config_as(WRITER_USER).redis
+    writer = ClusterWriter(SinkSettings.from_config(redis, redis_password(redis)))
     try:
         assert writer.write_windows([row], batch_id=1) == 1
     finally:
         writer.close()
-    user, password = dashboard_user
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     dashboard = Command.start(
         "dashboard",
-        ["dashboard", "--port", str(port), "--redis-user", user, *_auth_args(log.parent)],
+        [
+            "dashboard",
+            "--port",
+            str(port),
+            "--config",
+            str(fresh_config.path_as(READER_USER)),
+            *_auth_args(log.parent),
+        ],
         log,
-        {**fresh_config.env, "REDIS_PASSWORD": password},
+        fresh_config.env,
     )
     try:
         wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
@@ -591,7 +577,6 @@ def _dashboard_over(
 def test_every_api_parameter_is_checked_before_use(
     stack: RunningStack,
     fresh_config: FreshConfig,
-    dashboard_user: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     """Any value of any parameter gets an answer (200 or 404), or 422 naming the parameter:
@@ -599,7 +584,7 @@ def test_every_api_parameter_is_checked_before_use(
     the values, against a real dashboard over a route that has analytics."""
     start = ONE_WINDOW_START
     log = tmp_path / "dashboard.log"
-    with _dashboard_over(stack, fresh_config, dashboard_user, "Delta", log) as base:
+    with _dashboard_over(stack, fresh_config, "Delta", log) as base:
         assert _api(base, f"/api/routes/r1/top-delays?window={start}")[0] == 200
 
         def answer(path: str, names: tuple[str, ...], allowed: set[int]) -> None:
@@ -656,14 +641,13 @@ HOSTILE_NAME = (
 def test_names_from_the_events_reach_the_page_as_text(
     stack: RunningStack,
     fresh_config: FreshConfig,
-    dashboard_user: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     """Free text of the events (an airline's name) is shown as the text it is: no markup
     in the tables or in plotly's labels, and no reordering of what follows it."""
     log = tmp_path / "dashboard.log"
     with (
-        _dashboard_over(stack, fresh_config, dashboard_user, HOSTILE_NAME, log) as base,
+        _dashboard_over(stack, fresh_config, HOSTILE_NAME, log) as base,
         chromium() as browser,
     ):
         page = browser.new_page()

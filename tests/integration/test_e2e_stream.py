@@ -50,6 +50,7 @@ from airlines.jobs.testing import (
     window_hashes,
 )
 from airlines.producers.simulator import FleetSimulator
+from airlines.redis_users import READER_USER, WRITER_USER
 from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
 from airlines.stack import testing as stack_testing
 from airlines.stack.testing import RunningStack, TopicMessage, read_topic, run_cli
@@ -63,6 +64,7 @@ Message = tuple[str, bytes | None, bytes | None]
 @dataclass
 class Scenario:
     config: AppConfig
+    #: The config as the reader user (``airlines query``, the dashboard).
     path: Path
     env: dict[str, str]
     phases: list[list[Message]]
@@ -184,7 +186,12 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
                     headers=[(SMOKE_HEADER, b"1")],
                 )
             run = run_cli(
-                "stream", "--config", str(fresh.path), "--available-now", env=fresh.env, timeout=600
+                "stream",
+                "--config",
+                str(fresh.path_as(WRITER_USER)),
+                "--available-now",
+                env=fresh.env,
+                timeout=600,
             )
             log += run.stderr + run.stdout
             assert run.returncode == 0, run.stderr[-3000:]
@@ -196,7 +203,7 @@ def scenario(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> I
         expected = config_oracle(config, batch_phases(records, batches))
         yield Scenario(
             config,
-            fresh.path,
+            fresh.path_as(READER_USER),
             fresh.env,
             phases,
             bad,

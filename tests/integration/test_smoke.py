@@ -115,8 +115,7 @@ def test_smoke_fails_clearly_without_enough_brokers(stack: RunningStack) -> None
 
 
 def test_smoke_fails_clearly_when_a_redis_primary_dies(stack: RunningStack) -> None:
-    password = stack.redis_password
-    primary = cluster_health(stack.config.redis.nodes, password).primaries()[0]
+    primary = cluster_health(stack.config.redis.nodes, stack.redis_access).primaries()[0]
     name = f"redis-{primary.port}"
     try:
         stack.kill_service(name)

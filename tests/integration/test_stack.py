@@ -171,11 +171,17 @@ def test_refuses_when_a_port_is_busy(tmp_path: Path) -> None:
 
 def test_missing_prerequisites_say_what_to_install(tmp_path: Path) -> None:
     root = tmp_path / "stack"
-    env = {"AIRLINES_STACK_DIR": str(root), "PATH": str(tmp_path), "JAVA_HOME": ""}
+    env = {
+        "AIRLINES_STACK_DIR": str(root),
+        "PATH": str(tmp_path),
+        "JAVA_HOME": "",
+        "AIRLINES_CACHE": str(tmp_path / "cache"),
+    }
     result = run_cli("stack", "up", "-d", "--port-base", "15000", env=env)
     assert result.returncode == 1
     assert "apt-get install openjdk-17-jre-headless" in result.stderr
-    assert "apt-get install redis-server" in result.stderr
+    assert "redis-server was not found (Redis 7.4.6+ or 8.0+" in result.stderr
+    assert f"'make setup', which builds it into {tmp_path / 'cache'}" in result.stderr
     assert "nothing was started" in result.stderr
 
     (tmp_path / "jars" / "kafka").mkdir(parents=True)

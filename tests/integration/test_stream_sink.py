@@ -18,7 +18,8 @@ from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
 from airlines.jobs.redis_sink import ClusterWriter, RedisWriteError, SinkSettings
 from airlines.jobs.window_encoding import key_slot
 from airlines.redis_bootstrap import cluster_health
-from airlines.redis_conn import cluster_client
+from airlines.redis_conn import RedisAccess, cluster_client, redis_password
+from airlines.redis_users import WRITER_USER
 from airlines.stack.testing import FreshConfig, RunningStack
 
 pytestmark = pytest.mark.integration
@@ -47,8 +48,10 @@ def rows(count: int, batch_id: int = 1) -> list[WindowAggregate]:
     ]
 
 
-def settings(fresh: FreshConfig, password: str, **changes: Any) -> SinkSettings:
-    base = SinkSettings.from_config(fresh.config.redis, password, retry_seconds=60)
+def settings(fresh: FreshConfig, **changes: Any) -> SinkSettings:
+    """The sink's settings as the job has them: logged in as the writer user."""
+    redis = fresh.config_as(WRITER_USER).redis
+    base = SinkSettings.from_config(redis, redis_password(redis), retry_seconds=60)
     return SinkSettings(**{**base.__dict__, "top_n": 5, "ttl_seconds": 3600, **changes})
 
 
@@ -97,7 +100,7 @@ def delete_keys(fresh: FreshConfig) -> None:
 def test_writing_a_batch_twice_leaves_the_same_state(
     stack: RunningStack, fresh_config: FreshConfig, groups: dict[str, int]
 ) -> None:
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password), **groups)
+    writer = ClusterWriter(settings(fresh_config), **groups)
     try:
         data = rows(1200)
         write(writer, data)
@@ -141,9 +144,7 @@ def test_indexes_keep_the_newest_top_n_whatever_the_order(
         )
         for w in (8, 2, 7, 0, 6, 1, 5, 3, 4)
     ]
-    writer = ClusterWriter(
-        settings(fresh_config, stack.redis_password), chunk_rows=2, rows_per_confirmation=4
-    )
+    writer = ClusterWriter(settings(fresh_config), chunk_rows=2, rows_per_confirmation=4)
     try:
         write(writer, data)
     finally:
@@ -164,7 +165,7 @@ def test_rows_and_the_reference_commands_leave_the_same_state(
     """The encoded rows and write_commands through the generic path: identical Redis."""
     layout = KeyLayout(fresh_config.config.redis.key_prefix)
     data = rows(900)
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password))
+    writer = ClusterWriter(settings(fresh_config))
     try:
         writer.write(write_commands(data, layout, ttl_seconds=3600, top_n=5))
         by_commands = state(fresh_config)
@@ -179,7 +180,7 @@ def test_rows_and_the_reference_commands_leave_the_same_state(
 def test_stale_slot_map_is_corrected_by_moved_replies(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password))
+    writer = ClusterWriter(settings(fresh_config))
     try:
         writer.refresh_slots()
         wrong = writer._slots[0]
@@ -199,10 +200,10 @@ def test_a_slot_being_migrated_is_written_at_its_target_after_ask(
     import redis
 
     layout = KeyLayout(fresh_config.config.redis.key_prefix)
-    password = stack.redis_password
-    health = cluster_health(fresh_config.config.redis.nodes, password)
+    access = stack.redis_access
+    health = cluster_health(fresh_config.config.redis.nodes, access)
     primaries = health.primaries()
-    clients = {p.id: redis.Redis(p.ip, p.port, password=password) for p in primaries}
+    clients = {p.id: redis.Redis(p.ip, p.port, **access.client_options()) for p in primaries}
     data = rows(30)
     # A window key whose slot holds no key yet (so MIGRATING answers ASK for it).
     for row in data:
@@ -214,7 +215,7 @@ def test_a_slot_being_migrated_is_written_at_its_target_after_ask(
     else:
         pytest.fail("no empty slot among the rows' keys")
     target = next(p for p in primaries if p.id != source.id)
-    writer = ClusterWriter(settings(fresh_config, password, ack_replicas=1))
+    writer = ClusterWriter(settings(fresh_config, ack_replicas=1))
     try:
         clients[target.id].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source.id)
         clients[source.id].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target.id)
@@ -245,9 +246,7 @@ def test_a_write_that_fails_midway_leaves_the_writer_usable(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:
     layout = KeyLayout(fresh_config.config.redis.key_prefix)
-    writer = ClusterWriter(
-        settings(fresh_config, stack.redis_password), chunk_rows=10, rows_per_confirmation=40
-    )
+    writer = ClusterWriter(settings(fresh_config), chunk_rows=10, rows_per_confirmation=40)
     first, second = rows(25), rows(60)[30:]
     try:
         bad = [*[r.to_row() for r in first], ("east-coast", "Delta")]  # a malformed row
@@ -270,13 +269,11 @@ def test_without_acks_writes_go_on_through_a_primary_failover(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:
     # ackReplicas 0: availability first; the promoted replica takes writes at once.
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password, ack_replicas=0))
+    writer = ClusterWriter(settings(fresh_config, ack_replicas=0))
     victim = None
     try:
         write(writer, rows(300))
-        primaries = cluster_health(
-            fresh_config.config.redis.nodes, stack.redis_password
-        ).primaries()
+        primaries = cluster_health(fresh_config.config.redis.nodes, stack.redis_access).primaries()
         victim = f"redis-{primaries[0].port}"
         stack.kill_service(victim, signal.SIGKILL)
         started = time.monotonic()
@@ -295,19 +292,24 @@ def test_without_acks_writes_go_on_through_a_primary_failover(
         assert WindowAggregate.from_hash(dump[key]) == row
 
 
-def _replica_copies(fresh: FreshConfig, password: str, keys: list[str]) -> dict[str, Any]:
+def _replica_copies(fresh: FreshConfig, access: RedisAccess, keys: list[str]) -> dict[str, Any]:
     """Each key's hash as the replica of its slot's primary holds it."""
     import redis
     from redis.crc import key_slot
 
-    health = cluster_health(fresh.config.redis.nodes, password)
+    health = cluster_health(fresh.config.redis.nodes, access)
     copies: dict[str, Any] = {}
     for primary in health.primaries():
         owned = [
             k for k in keys if any(lo <= key_slot(k.encode()) <= hi for lo, hi in primary.slots)
         ]
         (replica,) = health.replicas_of(primary)
-        client = redis.Redis(replica.ip, replica.port, password=password, decode_responses=True)
+        client = redis.Redis(
+            replica.ip,
+            replica.port,
+            **access.client_options(),
+            decode_responses=True,
+        )
         try:
             client.execute_command("READONLY")
             for key in owned:
@@ -320,22 +322,18 @@ def _replica_copies(fresh: FreshConfig, password: str, keys: list[str]) -> dict[
 def test_acknowledged_writes_are_on_a_replica_and_wait_for_one_after_a_failover(
     stack: RunningStack, fresh_config: FreshConfig
 ) -> None:
-    writer = ClusterWriter(
-        settings(fresh_config, stack.redis_password, ack_replicas=1, retry_seconds=120)
-    )
+    writer = ClusterWriter(settings(fresh_config, ack_replicas=1, retry_seconds=120))
     layout = KeyLayout(fresh_config.config.redis.key_prefix)
     victim = None
     try:
         first = rows(300)
         write(writer, first)  # WAIT 1: every replica has it on return
         keys = [layout.window(r.route, r.flight_id, r.window_start_ms) for r in first]
-        copies = _replica_copies(fresh_config, stack.redis_password, keys)
+        copies = _replica_copies(fresh_config, stack.redis_access, keys)
         assert {k: WindowAggregate.from_hash(v) for k, v in copies.items()} == dict(
             zip(keys, first, strict=True)
         )
-        primaries = cluster_health(
-            fresh_config.config.redis.nodes, stack.redis_password
-        ).primaries()
+        primaries = cluster_health(fresh_config.config.redis.nodes, stack.redis_access).primaries()
         victim = f"redis-{primaries[0].port}"
         stack.kill_service(victim, signal.SIGKILL)
         # The promoted replica has no replica of its own: its writes cannot be
@@ -370,14 +368,14 @@ def test_acknowledged_writes_are_on_a_replica_and_wait_for_one_after_a_failover(
         if victim is not None:
             stack.ensure_healthy()
     keys = [layout.window(r.route, r.flight_id, r.window_start_ms) for r in data]
-    copies = _replica_copies(fresh_config, stack.redis_password, keys)
+    copies = _replica_copies(fresh_config, stack.redis_access, keys)
     assert {k: WindowAggregate.from_hash(v) for k, v in copies.items()} == dict(
         zip(keys, data, strict=True)
     )
 
 
 def test_unreachable_cluster_fails_the_write(fresh_config: FreshConfig) -> None:
-    writer = ClusterWriter(settings(fresh_config, "x", nodes=("127.0.0.1:1",), retry_seconds=1.0))
+    writer = ClusterWriter(settings(fresh_config, nodes=("127.0.0.1:1",), retry_seconds=1.0))
     assert writer.write_windows([], 1) == 0  # nothing to write needs no Redis
     with pytest.raises(RedisWriteError, match="still failing"):
         write(writer, rows(3))
@@ -390,7 +388,7 @@ def test_a_rejected_command_fails_at_once(stack: RunningStack, fresh_config: Fre
         client.set(layout.window("east-coast", "DL0", START), "not a hash")
     finally:
         client.close()
-    writer = ClusterWriter(settings(fresh_config, stack.redis_password))
+    writer = ClusterWriter(settings(fresh_config))
     try:
         with pytest.raises(RedisWriteError, match="WRONGTYPE"):
             write(writer, rows(3))

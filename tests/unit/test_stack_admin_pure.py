@@ -143,3 +143,15 @@ def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert procs.stop({"stubborn": record}, timeout=1) == ["stubborn"]
     assert not procs.is_running(record)
+
+
+def test_parse_cluster_nodes_keeps_an_announced_hostname() -> None:
+    line = (
+        "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 10.0.0.7:6379@16379,redis-0.redis-headless "
+        "myself,master - 0 0 1 connected 0-5460"
+    )
+    (entry,) = parse_cluster_nodes(line)
+    assert (entry.ip, entry.port, entry.bus_port) == ("10.0.0.7", 6379, 16379)
+    assert entry.hostname == "redis-0.redis-headless"
+    (plain,) = parse_cluster_nodes(line.replace(",redis-0.redis-headless", ""))
+    assert plain.hostname is None

@@ -11,10 +11,13 @@ from airlines.stack.layout import StackLayout
 from airlines.stack.ports import plan_ports
 from airlines.stack.render import (
     BrokerTls,
+    RedisServerSecurity,
+    RedisServerTls,
     check_fits_stack,
     client_security,
     kafka_properties,
     log4j_properties,
+    redis_client,
     redis_conf,
     stack_app_config,
     zookeeper_cfg,
@@ -76,22 +79,46 @@ def test_log4j_writes_to_the_file_each_jvm_names() -> None:
     assert props["log4j.rootLogger"].startswith("INFO")
 
 
+REDIS_TLS = RedisServerTls(Path("/s/redis/server.crt"), Path("/s/redis/server.key"), Path("/ca"))
+
+
+def _redis_lines(tls: RedisServerTls | None, password: str = "s3cret-Pw_1") -> dict[str, str]:
+    security = RedisServerSecurity(Path("/s/redis/users.acl"), password, tls)
+    text = redis_conf(15004, Path("/s/data/redis 15004"), Path("/s/logs/r.log"), security)
+    return dict(line.split(" ", 1) for line in text.splitlines())
+
+
 def test_redis_node_config() -> None:
-    text = redis_conf(15004, Path("/s/data/redis 15004"), Path("/s/logs/r.log"), "s3cret-Pw_1")
-    lines = dict(line.split(" ", 1) for line in text.splitlines())
-    assert lines["port"] == "15004"
+    lines = _redis_lines(REDIS_TLS)
+    assert lines["port"] == "0"
+    assert lines["tls-port"] == "15004"
+    assert lines["tls-cert-file"] == '"/s/redis/server.crt"'
+    assert lines["tls-key-file"] == '"/s/redis/server.key"'
+    assert lines["tls-ca-cert-file"] == '"/ca"'
+    assert lines["tls-auth-clients"] == "optional"
+    assert lines["tls-replication"] == "yes"
+    assert lines["tls-cluster"] == "yes"
     assert lines["bind"] == "127.0.0.1"
     assert lines["cluster-enabled"] == "yes"
     assert lines["cluster-port"] == "25004"
     assert lines["appendonly"] == "yes"
-    assert lines["requirepass"] == "s3cret-Pw_1"
+    assert lines["aclfile"] == '"/s/redis/users.acl"'
+    assert "requirepass" not in lines
+    assert lines["masteruser"] == "replication"
     assert lines["masterauth"] == "s3cret-Pw_1"
     assert lines["dir"] == '"/s/data/redis 15004"'
 
 
+def test_redis_node_config_in_plaintext() -> None:
+    lines = _redis_lines(None)
+    assert lines["port"] == "15004"
+    assert not [key for key in lines if key.startswith("tls-")]
+    assert lines["aclfile"] == '"/s/redis/users.acl"'
+
+
 def test_redis_password_must_be_config_safe() -> None:
     with pytest.raises(ValueError, match="must not contain spaces"):
-        redis_conf(15004, Path("/d"), Path("/l"), "has space")
+        _redis_lines(None, "has space")
 
 
 def test_stack_config_keeps_settings_and_uses_stack_endpoints(tmp_path: Path) -> None:
@@ -104,7 +131,10 @@ def test_stack_config_keeps_settings_and_uses_stack_endpoints(tmp_path: Path) ->
     )
     layout = StackLayout(tmp_path)
     admin = client_security("admin", tmp_path / "admin-password", tmp_path / "ca.crt")
-    config = stack_app_config(base, PLAN, layout.password_file, admin)
+    redis = redis_client(
+        base.redis, "admin", layout.redis_password_file("admin"), tmp_path / "ca.crt"
+    )
+    config = stack_app_config(base, PLAN, redis, admin)
     assert config.kafka.security == admin
     assert config.kafka.bootstrap_servers == [
         "127.0.0.1:15001",
@@ -112,7 +142,11 @@ def test_stack_config_keeps_settings_and_uses_stack_endpoints(tmp_path: Path) ->
         "127.0.0.1:15003",
     ]
     assert config.redis.nodes == [f"127.0.0.1:{p}" for p in range(15004, 15010)]
-    assert config.redis.password_file == str(tmp_path / "redis-password")
+    assert config.redis.username == "admin"
+    assert config.redis.password_file == str(tmp_path / "redis" / "passwords" / "admin")
+    assert config.redis.password_env is None
+    assert config.redis.tls is not None
+    assert config.redis.tls.ca_file == str(tmp_path / "ca.crt")
     assert config.redis.key_prefix == "zz"
     assert config.topics[0].partitions == 6
     assert config.streaming.trigger.total_seconds() == 5

@@ -6,6 +6,7 @@ any cluster named by a config, not only the local stack.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -16,6 +17,8 @@ from airlines.config.types import format_duration, parse_duration
 
 topics_app = typer.Typer(help="Kafka topics of the configuration.", no_args_is_help=True)
 redis_app = typer.Typer(help="The Redis Cluster.", no_args_is_help=True)
+acl_app = typer.Typer(help="The Redis ACL users (airlines.redis_users).", no_args_is_help=True)
+redis_app.add_typer(acl_app, name="acl")
 
 
 def _seconds(option: str, value: str) -> float:
@@ -142,16 +145,14 @@ def redis_bootstrap_command(
     none; the remaining nodes become replicas. A complete cluster is left as it is.
     """
     from airlines.redis_bootstrap import BootstrapError, bootstrap
-    from airlines.redis_conn import RedisPasswordError, redis_password
+    from airlines.redis_conn import RedisAccess, RedisPasswordError
 
     app_config = resolve_config(config)
     limit = _seconds("--timeout", timeout)
     try:
-        password = redis_password(app_config.redis)
         report = bootstrap(
             app_config.redis.nodes,
-            password,
-            username=app_config.redis.username,
+            RedisAccess.of(app_config.redis),
             replicas=replicas,
             timeout=limit,
             log=lambda message: console.print(f"  {message}", highlight=False),
@@ -221,3 +222,34 @@ def smoke(
         else f"[green]smoke passed[/]: {len(results)} checks",
         highlight=False,
     )
+
+
+@acl_app.command("render")
+def redis_acl_render(
+    passwords_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Directory with one file per user, named as the user, holding its password "
+            "(a Secret mounted with one key per user)."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option(help="Write the ACL file here (mode 0600); '-' for stdout.")
+    ] = Path("-"),
+    key_prefix: Annotated[
+        list[str] | None,
+        typer.Option(help="Key prefix the writer and reader may use (repeatable) [aa]."),
+    ] = None,
+) -> None:
+    """Write the Redis ACL file (``aclfile``) of every user; passwords only as SHA-256."""
+    from airlines.paths import write_private
+    from airlines.redis_users import AclError, read_passwords, render_acl
+
+    try:
+        text = render_acl(read_passwords(passwords_dir), key_prefix or ["aa"])
+    except AclError as exc:
+        fail(str(exc), 1)
+    if str(output) == "-":
+        print(text, end="")
+    else:
+        write_private(output, text)

@@ -105,6 +105,8 @@ def demo(
     from airlines.dashboard.security import new_token
     from airlines.query import AnalyticsReader
     from airlines.redis_conn import cluster_client
+    from airlines.redis_users import READER_USER, WRITER_USER
+    from airlines.stack.local import LocalStack
 
     if not _port_is_free(dashboard_port):
         fail(f"--dashboard-port: 127.0.0.1:{dashboard_port} is in use; choose another port")
@@ -134,6 +136,15 @@ def demo(
     config = base.model_validate(data)
     config_path.write_text(dump_config(config))
     env["AIRLINES_CONFIG"] = str(config_path)
+    # Each program logs in to Redis as its own user: the job as the writer, the
+    # dashboard and this view as the reader.
+    stack = LocalStack(stack_dir())
+    user_paths = {}
+    for user in (WRITER_USER, READER_USER):
+        user_config = config.model_copy(update={"redis": stack.redis_user(user, config.redis)})
+        user_paths[user] = workdir / f"airlines-demo-{user}.yaml"
+        user_paths[user].write_text(dump_config(user_config))
+    config = load_config(user_paths[READER_USER])
 
     processes: list[subprocess.Popen[bytes]] = []
     interrupted = False
@@ -146,7 +157,13 @@ def demo(
         }
         processes.append(
             _start(
-                ["stream", "--config", str(config_path), "--metrics-port", str(metrics["job"])],
+                [
+                    "stream",
+                    "--config",
+                    str(user_paths[WRITER_USER]),
+                    "--metrics-port",
+                    str(metrics["job"]),
+                ],
                 job_log,
                 env,
             )
@@ -160,7 +177,8 @@ def demo(
         token = new_token()
         token_file = workdir / "dashboard-token"
         write_private(token_file, token + "\n")
-        args = ["dashboard", "--config", str(config_path), "--port", str(dashboard_port)]
+        args = ["dashboard", "--config", str(user_paths[READER_USER])]
+        args += ["--port", str(dashboard_port)]
         args += ["--token-file", str(token_file), "--metrics-port", str(metrics["dashboard"])]
         processes.append(_start(args, workdir / "dashboard.log", env))
         console.print(

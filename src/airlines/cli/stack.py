@@ -98,6 +98,13 @@ def up(
             "open to any local process. Only to measure what security costs."
         ),
     ] = False,
+    insecure_redis: Annotated[
+        bool,
+        typer.Option(
+            help="Redis clients, replication and the cluster bus in plaintext (the ACL users "
+            "stay): readable by any local process. Only to measure what TLS costs."
+        ),
+    ] = False,
 ) -> None:
     """Start the stack and wait until it is ready; stays in the foreground unless --detach.
 
@@ -155,13 +162,25 @@ def up(
             "process, unauthenticated and unencrypted",
             highlight=False,
         )
+    if insecure_redis:
+        err_console.print(
+            "[bold yellow]warning:[/] --insecure-redis: Redis speaks plaintext to clients, "
+            "replicas and the cluster bus",
+            highlight=False,
+        )
     stack = LocalStack(stack_dir(), RichReporter(progress))
     started = time.monotonic()
     already = bool(stack.running())
     try:
         stack.prerequisites()
         with progress:
-            status = stack.up(plan, base, timeout=limit, insecure_kafka=insecure_kafka)
+            status = stack.up(
+                plan,
+                base,
+                timeout=limit,
+                insecure_kafka=insecure_kafka,
+                insecure_redis=insecure_redis,
+            )
     except PrerequisiteError as exc:
         fail("missing prerequisites, nothing was started:\n  " + "\n  ".join(exc.problems), 1)
     except PortsBusyError as exc:

@@ -12,7 +12,9 @@ from airlines.config.models import (
     ProducerClient,
     ProducerConfig,
     RedisConfig,
+    RedisTls,
     StreamingConfig,
+    TlsFiles,
     TopicConfig,
 )
 
@@ -28,7 +30,9 @@ __all__ = [
     "ProducerClient",
     "ProducerConfig",
     "RedisConfig",
+    "RedisTls",
     "StreamingConfig",
+    "TlsFiles",
     "TopicConfig",
     "dump_config",
     "format_errors",

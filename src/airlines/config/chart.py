@@ -63,7 +63,7 @@ from airlines.config.models import (
     KafkaSecurity,
     KafkaTls,
     RedisConfig,
-    Section,
+    RedisTls,
     StreamingConfig,
 )
 from airlines.config.types import Duration, Endpoint
@@ -395,15 +395,6 @@ class ChartKafkaConfig(KafkaConfig):
     )
 
 
-class ChartRedisTls(Section):
-    """TLS of the Redis clients (the programs' ``redis.tls``): the CA to trust and an
-    optional client certificate."""
-
-    ca_file: str = Field(min_length=1, description="CA that signed the nodes' certificates.")
-    cert_file: str | None = Field(None, description="Client certificate (PEM), optional.")
-    key_file: str | None = Field(None, description="Its private key (PEM), optional.")
-
-
 class ChartRedisConfig(RedisConfig):
     """Redis client settings; the chart fills in its own nodes, and for its own Redis each
     client's user, password file and CA."""
@@ -425,7 +416,7 @@ class ChartRedisConfig(RedisConfig):
         f"Secret (or global.redis.auth.existingSecret) at {REDIS_PASSWORD_FILE}. With the "
         "chart's Redis the chart sets it, with username, per client.",
     )
-    tls: ChartRedisTls | None = Field(
+    tls: RedisTls | None = Field(
         None,
         description="Leave null: the chart sets it in every client's config from "
         f"global.redis.tls (the CA at {REDIS_CA_FILE}).",

@@ -106,14 +106,12 @@ class KafkaSasl(Section):
         return self
 
 
-class KafkaTls(Section):
-    """How the client checks the brokers (and, for mutual TLS, proves who it is)."""
+class TlsFiles(Section):
+    """A client's TLS files: the CA it trusts and, for mutual TLS, its own certificate."""
 
     ca_file: str = Field(
         min_length=1,
-        description="PEM bundle of the CA(s) that signed the brokers' certificates (for a "
-        "broker with a public certificate: the system bundle, "
-        "/etc/ssl/certs/ca-certificates.crt).",
+        description="PEM bundle of the CA(s) that signed the servers' certificates.",
     )
     cert_file: str | None = Field(
         None, min_length=1, description="Client certificate (PEM), for mutual TLS."
@@ -123,10 +121,36 @@ class KafkaTls(Section):
     )
 
     @model_validator(mode="after")
-    def _pair(self) -> KafkaTls:
+    def _pair(self) -> TlsFiles:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("certFile and keyFile: set both (mutual TLS) or neither")
         return self
+
+
+class KafkaTls(TlsFiles):
+    """How the client checks the brokers (and, for mutual TLS, proves who it is)."""
+
+    ca_file: str = Field(
+        min_length=1,
+        description="PEM bundle of the CA(s) that signed the brokers' certificates (for a "
+        "broker with a public certificate: the system bundle, "
+        "/etc/ssl/certs/ca-certificates.crt).",
+    )
+
+
+class RedisTls(TlsFiles):
+    """How a client checks the Redis nodes (and, for mutual TLS, proves who it is)."""
+
+    ca_file: str = Field(
+        min_length=1,
+        description="PEM bundle of the CA(s) that signed the Redis nodes' certificates.",
+    )
+    check_hostname: bool = Field(
+        True,
+        description="Check that a node's certificate names the address it is reached at. "
+        "Off only when nodes announce addresses their certificates cannot name (a pod's IP); "
+        "the certificate must still be signed by the CA.",
+    )
 
 
 class KafkaSecurity(Section):
@@ -243,6 +267,11 @@ class RedisConfig(Section):
         "(e.g. a pod's DNS name -> a local kubectl port-forward); readers only.",
     )
     username: str | None = Field(None, description="ACL user name; null for the default user.")
+    tls: RedisTls | None = Field(
+        None,
+        description="TLS to the nodes (the CA that signed their certificates, and a client "
+        "certificate when they ask for one); null for plaintext.",
+    )
     password_env: str | None = Field(
         "REDIS_PASSWORD",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",

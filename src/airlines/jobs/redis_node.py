@@ -1,4 +1,4 @@
-"""One connection to one Redis node, speaking RESP on a plain socket.
+"""One connection to one Redis node, speaking RESP on a plain or TLS socket.
 
 The sink writes tens of thousands of commands per round trip; redis-py's connection
 parses every reply through Python objects, which costs more than Redis spends on the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -71,6 +72,7 @@ class NodeConnection:
         password: str | None,
         timeout: float,
         connect_timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.address = address
         try:
@@ -78,8 +80,15 @@ class NodeConnection:
         except OSError as exc:
             raise NodeConnectionError(f"cannot connect: {exc}") from exc
         try:
-            self._sock.settimeout(timeout)
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls is not None:
+                try:
+                    self._sock = tls.wrap_socket(self._sock, server_hostname=address[0])
+                except ssl.SSLCertVerificationError as exc:
+                    raise NodeAuthError(f"TLS: the node's certificate is refused: {exc}") from exc
+                except OSError as exc:
+                    raise NodeConnectionError(f"TLS handshake failed: {exc}") from exc
+            self._sock.settimeout(timeout)
             if password is not None:
                 auth: tuple[str, ...] = (
                     ("AUTH", password) if username is None else ("AUTH", username, password)

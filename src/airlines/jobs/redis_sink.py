@@ -108,6 +108,7 @@ class ClusterWriter:
         self._slots: list[Address | None] = [None] * SLOTS
         self._slots_loaded = False
         self._connections: dict[Address, NodeConnection] = {}
+        self._tls = settings.ssl_context()
         self._encoder = WindowEncoder(
             KeyLayout(settings.key_prefix), ttl_seconds=settings.ttl_seconds, top_n=settings.top_n
         )
@@ -125,6 +126,7 @@ class ClusterWriter:
                     username=self.settings.username,
                     password=self.settings.password,
                     timeout=self.settings.socket_timeout,
+                    tls=self._tls,
                 )
             except NodeAuthError as exc:
                 raise RedisWriteError(f"{address[0]}:{address[1]}: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 from airlines.config import RedisConfig
@@ -26,6 +27,12 @@ class SinkSettings:
     #: Replicas that must confirm each node's writes (WAIT); 0: do not wait.
     ack_replicas: int = 0
     ack_timeout_ms: int = 2000
+    #: TLS to the nodes (``redis.tls``): the CA file, a client certificate and key (both
+    #: or neither), whether the node's name is checked. No CA: plaintext.
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_check_hostname: bool = True
 
     @classmethod
     def from_config(
@@ -40,10 +47,33 @@ class SinkSettings:
             top_n=config.top_n,
             retry_seconds=retry_seconds,
             ack_replicas=config.ack_replicas,
+            tls_ca_file=config.tls.ca_file if config.tls else None,
+            tls_cert_file=config.tls.cert_file if config.tls else None,
+            tls_key_file=config.tls.key_file if config.tls else None,
+            tls_check_hostname=config.tls.check_hostname if config.tls else True,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context these settings describe (None: plaintext)."""
+        if self.tls_ca_file is None:
+            return None
+        from airlines.config import RedisTls
+        from airlines.redis_conn import ssl_context
+
+        return ssl_context(
+            RedisTls(
+                ca_file=self.tls_ca_file,
+                cert_file=self.tls_cert_file,
+                key_file=self.tls_key_file,
+                check_hostname=self.tls_check_hostname,
+            )
         )
 
     def __repr__(self) -> str:  # never print the password
-        return f"SinkSettings(nodes={self.nodes}, key_prefix={self.key_prefix!r}, ...)"
+        return (
+            f"SinkSettings(nodes={self.nodes}, username={self.username!r}, "
+            f"tls={self.tls_ca_file is not None}, key_prefix={self.key_prefix!r}, ...)"
+        )
 
 
 @dataclass

@@ -5,7 +5,9 @@
     .gitignore        "*": nothing here is ever committed, wherever the directory is
     stack.json        the port plan the data belongs to
     airlines.yaml     generated AppConfig for the other commands
-    redis-password    0600, generated with ``secrets``
+    redis/            0700: passwords/<user> (0600) of each Redis ACL user, users.acl (the
+                      nodes' ACL file), server.crt and server.key (the nodes' TLS, signed
+                      by the CA in kafka/)
     kafka/            0700: ca.crt, ca.key and broker.pem (key and chain) of the brokers'
                       TLS; users/<user>/password of each SCRAM user; zookeeper-password
     conf/             zoo.cfg, kafka-N.properties, log4j.properties, redis-P.conf (0600)
@@ -33,8 +35,23 @@ class StackLayout:
         return self.root / "airlines.yaml"
 
     @property
-    def password_file(self) -> Path:
-        return self.root / "redis-password"
+    def redis_dir(self) -> Path:
+        return self.root / "redis"
+
+    def redis_password_file(self, user: str) -> Path:
+        return self.redis_dir / "passwords" / user
+
+    @property
+    def redis_acl(self) -> Path:
+        return self.redis_dir / "users.acl"
+
+    @property
+    def redis_server_cert(self) -> Path:
+        return self.redis_dir / "server.crt"
+
+    @property
+    def redis_server_key(self) -> Path:
+        return self.redis_dir / "server.key"
 
     @property
     def kafka_dir(self) -> Path:
@@ -104,7 +121,8 @@ class StackLayout:
         return [
             self.state_file,
             self.config_file,
-            self.password_file,
+            self.redis_dir,
+            self.root / "redis-password",  # where older stacks kept the one password
             self.kafka_dir,
             self.conf_dir,
             self.data_dir,

@@ -1,8 +1,9 @@
 """The local stack: ZooKeeper, three Kafka brokers and a six-node Redis Cluster.
 
-Real processes, started from the Kafka jars resolved by ``make setup`` and Debian's
-``redis-server``, each in its own session (so they outlive ``stack up --detach``),
-with their files under one directory (see :mod:`airlines.stack.layout`).
+Real processes, started from the Kafka jars resolved by ``make setup`` and the
+``redis-server`` it builds from Debian's source package, each in its own session (so
+they outlive ``stack up --detach``), with their files under one directory (see
+:mod:`airlines.stack.layout`).
 
 ``up`` either brings everything to ready or stops what it started and raises
 :class:`StackError` naming the service; ``down`` stops everything and verifies that
@@ -12,7 +13,6 @@ no process of the stack is left.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import shutil
 import signal
 import socket
@@ -23,16 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from airlines import redis_users
 from airlines.config import (
     AppConfig,
     ConfigError,
     KafkaConfig,
     KafkaSecurity,
+    RedisConfig,
     dump_config,
     load_config,
 )
 from airlines.kafka_principals import ADMIN_USER, principal_users
 from airlines.paths import write_private
+from airlines.redis_conn import RedisAccess, RedisPasswordError
 from airlines.stack import procs, render, security
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import (
@@ -186,13 +189,26 @@ class LocalStack:
                 found[spec.name] = record
         return found
 
-    def password(self) -> str:
+    def password(self, user: str = redis_users.ADMIN_USER) -> str:
+        """The password of one of the stack's Redis users (by default the admin's)."""
+        path = self.layout.redis_password_file(user)
         try:
-            return self.layout.password_file.read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise StackError(
-                f"redis password file {self.layout.password_file} cannot be read: {exc.strerror}"
+                f"redis password file of {user} {path} cannot be read: {exc.strerror}"
             ) from exc
+
+    def redis_user(self, user: str, config: RedisConfig | None = None) -> RedisConfig:
+        """``config`` (default: the generated config's Redis client) logged in as another
+        of the stack's users (``writer``, ``reader``, ...: :mod:`airlines.redis_users`)."""
+        redis = config or self.config().redis
+        ca = self.layout.ca_cert if self.config().redis.tls is not None else None
+        return render.redis_client(redis, user, self.layout.redis_password_file(user), ca)
+
+    def redis_access(self, user: str = redis_users.ADMIN_USER) -> RedisAccess:
+        """How to log in to the stack's Redis nodes as ``user`` (the admin by default)."""
+        return RedisAccess.of(self.redis_user(user))
 
     def config(self) -> AppConfig:
         """The generated config (``airlines.yaml``)."""
@@ -335,15 +351,21 @@ class LocalStack:
         while busy_ports(plan, skip=others) and time.monotonic() < deadline:
             time.sleep(0.1)
 
-    def _prepare(self, plan: PortPlan, base: AppConfig, insecure_kafka: bool) -> AppConfig:
+    def _prepare(
+        self,
+        plan: PortPlan,
+        base: AppConfig,
+        insecure_kafka: bool,
+        insecure_redis: bool,
+        key_prefixes: list[str],
+    ) -> AppConfig:
         layout = self.layout
         for directory in (layout.conf_dir, layout.data_dir, layout.log_dir, layout.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
         (self.root / ".gitignore").write_text("# the local stack's runtime files\n*\n")
-        if not layout.password_file.exists():
-            write_private(layout.password_file, secrets.token_urlsafe(32) + "\n")
-        password = self.password()
         security.prepare(layout, principal_users(base))
+        security.prepare_redis(layout, [base.redis.key_prefix, *key_prefixes])
+        redis_security = security.redis_server_security(layout, tls=not insecure_redis)
         broker_tls = None if insecure_kafka else security.broker_tls(layout)
         layout.state_file.write_text(plan.model_dump_json(indent=2) + "\n")
         zk_data = layout.data("zookeeper")
@@ -365,7 +387,7 @@ class LocalStack:
                 data.mkdir(exist_ok=True)
                 write_private(
                     layout.conf_dir / f"{spec.name}.conf",
-                    render.redis_conf(spec.port, data, layout.log(spec.name), password),
+                    render.redis_conf(spec.port, data, layout.log(spec.name), redis_security),
                 )
         client = (
             KafkaSecurity(protocol="PLAINTEXT")
@@ -374,7 +396,13 @@ class LocalStack:
                 ADMIN_USER, layout.user_password_file(ADMIN_USER), layout.ca_cert
             )
         )
-        config = render.stack_app_config(base, plan, layout.password_file, client)
+        redis = render.redis_client(
+            base.redis,
+            redis_users.ADMIN_USER,
+            layout.redis_password_file(redis_users.ADMIN_USER),
+            None if insecure_redis else layout.ca_cert,
+        )
+        config = render.stack_app_config(base, plan, redis, client)
         layout.config_file.write_text(
             "# Generated by `airlines stack up`: the local stack's endpoints.\n"
             + dump_config(config)
@@ -388,11 +416,16 @@ class LocalStack:
         timeout: float = 120,
         *,
         insecure_kafka: bool = False,
+        insecure_redis: bool = False,
+        key_prefixes: list[str] | None = None,
     ) -> StackStatus:
         """Start every service and wait until the whole stack is ready.
 
         ``insecure_kafka``: brokers with a PLAINTEXT listener and no authorizer, and a
         ZooKeeper that asks no one who they are (only to measure what security costs).
+        ``insecure_redis``: Redis nodes, their replication and cluster bus in plaintext
+        (the ACL users stay). ``key_prefixes``: more key prefixes (Redis globs) the
+        writer and reader users may use, besides ``redis.keyPrefix`` (test suites).
 
         Raises :class:`~airlines.stack.prereqs.PrerequisiteError`,
         :class:`~airlines.stack.ports.PortsBusyError` or :class:`StackError`; in every
@@ -426,7 +459,7 @@ class LocalStack:
             raise StackRefusedError(f"config: {exc}") from exc
         check_ports_free(plan)
         fresh = not self.has_data()
-        config = self._prepare(plan, base, insecure_kafka)
+        config = self._prepare(plan, base, insecure_kafka, insecure_redis, key_prefixes or [])
         deadline = time.monotonic() + timeout
         try:
             self._start_all(config, deadline, timeout)
@@ -480,11 +513,11 @@ class LocalStack:
         for spec in brokers:
             self.start_service(spec.name)
 
-        password = self.password()
+        access = RedisAccess.of(config.redis)
         report.update("redis", f"starting {len(redis_nodes)} Redis nodes")
         self._wait_until(
             "redis",
-            lambda: all(_redis_pings(s.port, password) for s in redis_nodes),
+            lambda: all(_redis_pings(s.port, access) for s in redis_nodes),
             deadline,
             timeout,
             watch=[s.name for s in redis_nodes],
@@ -493,7 +526,7 @@ class LocalStack:
         try:
             result = redis_bootstrap.bootstrap(
                 [s.endpoint for s in redis_nodes],
-                password,
+                access,
                 replicas=1,
                 timeout=max(1.0, deadline - time.monotonic()),
                 log=lambda message: report.update("redis", message),
@@ -712,12 +745,12 @@ class LocalStack:
             redis_specs = [s for s in specs if s.kind == "redis"]
             if any(services[s.name].running for s in redis_specs):
                 try:
-                    password: str | None = self.password()
-                except StackError as exc:
-                    password = None
+                    access = self.redis_access()
+                except (StackError, ConfigError, RedisPasswordError) as exc:
+                    access = RedisAccess()
                     problems.append(str(exc))
                 health = redis_bootstrap.cluster_health(
-                    [s.endpoint for s in redis_specs if services[s.name].running], password
+                    [s.endpoint for s in redis_specs if services[s.name].running], access
                 )
                 by_endpoint = {n.endpoint: n for n in health.nodes}
                 for spec in redis_specs:
@@ -749,7 +782,7 @@ class LocalStack:
             bootstrap_servers=plan.bootstrap_servers,
             zookeeper=plan.zookeeper_connect,
             redis_nodes=plan.redis_nodes,
-            redis_password_file=str(self.layout.password_file),
+            redis_password_file=str(self.layout.redis_password_file(redis_users.ADMIN_USER)),
             services=list(services.values()),
             problems=list(dict.fromkeys(problems)),
         )
@@ -763,12 +796,12 @@ class LocalStack:
         return [f"kafka: topic {name} does not exist" for name in wanted if name not in existing]
 
 
-def _redis_pings(port: int, password: str) -> bool:
+def _redis_pings(port: int, access: RedisAccess) -> bool:
     import redis
 
     from airlines.redis_bootstrap import node_client
 
-    client = node_client(HOST, port, password, None, timeout=1)
+    client = node_client(HOST, port, access, timeout=1)
     try:
         return bool(client.ping())
     except redis.RedisError:

@@ -12,7 +12,12 @@ from pathlib import Path
 from airlines import paths
 
 MIN_JAVA = 17
-MIN_REDIS = 7
+#: The oldest redis-server the stack runs: 7.4.6 (the 7.4 release without CVE-2025-21605
+#: and CVE-2025-49844), or any 8.x from 8.0 on. ``make setup`` builds 8.0 into
+#: :func:`redis_bin_dir`, where the stack looks first.
+MIN_REDIS_7 = (7, 4, 6)
+MIN_REDIS_8 = (8, 0, 0)
+REDIS_REQUIREMENT = "Redis 7.4.6+ or 8.0+"
 #: Jars that must be among the resolved ones (name prefixes).
 REQUIRED_JARS = ("kafka_2.13-", "kafka-clients-", "zookeeper-", "reload4j-", "slf4j-reload4j-")
 
@@ -61,15 +66,33 @@ def java_major(java: str) -> int | None:
     return int(match.group(2)) if major == 1 and match.group(2) else major
 
 
-def redis_major(redis_server: str) -> int | None:
+def redis_version(redis_server: str) -> tuple[int, int, int] | None:
+    """``redis-server --version``'s ``v=X.Y.Z``, or None if it cannot be asked."""
     try:
         result = subprocess.run(
             [redis_server, "--version"], capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    match = re.search(r"v=(\d+)\.", result.stdout)
-    return int(match.group(1)) if match else None
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", result.stdout)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def redis_supported(version: tuple[int, int, int]) -> bool:
+    return version >= MIN_REDIS_8 or MIN_REDIS_7 <= version < (8, 0, 0)
+
+
+def redis_bin_dir() -> Path:
+    """Where ``make setup`` (scripts/setup-redis.sh) installs redis-server and redis-cli."""
+    return paths.cache_dir() / "redis" / "bin"
+
+
+def find_redis_server() -> str | None:
+    """The redis-server ``make setup`` built, else the first one on PATH."""
+    built = redis_bin_dir() / "redis-server"
+    if built.is_file() and os.access(built, os.X_OK):
+        return str(built)
+    return shutil.which("redis-server")
 
 
 def check_prerequisites() -> Prerequisites:
@@ -100,19 +123,22 @@ def check_prerequisites() -> Prerequisites:
         problems.append(
             f"the Kafka/ZooKeeper jars are not resolved ({what} in {where}): run 'make setup'"
         )
-    redis_server = shutil.which("redis-server")
+    redis_server = find_redis_server()
     if redis_server is None:
         problems.append(
-            "redis-server was not found (Redis 7 runs the Redis Cluster): install it with "
-            "'apt-get install redis-server', or run 'make setup'"
+            f"redis-server was not found ({REDIS_REQUIREMENT} runs the Redis Cluster): run "
+            f"'make setup', which builds it into {redis_bin_dir()}"
         )
     else:
-        rmajor = redis_major(redis_server)
-        if rmajor is None or rmajor < MIN_REDIS:
-            found = "an unknown version" if rmajor is None else f"Redis {rmajor}"
+        version = redis_version(redis_server)
+        if version is None or not redis_supported(version):
+            found = (
+                "an unknown version" if version is None else "Redis " + ".".join(map(str, version))
+            )
             problems.append(
-                f"{redis_server} is {found}; Redis {MIN_REDIS}+ is required "
-                "(cluster-port, CLUSTER ADDSLOTSRANGE): install redis-server 7 from Debian"
+                f"{redis_server} is {found}; {REDIS_REQUIREMENT} is required (older releases "
+                "have CVE-2025-21605 and CVE-2025-49844): run 'make setup', which builds it "
+                f"into {redis_bin_dir()}"
             )
     if problems or java is None or redis_server is None:
         raise PrerequisiteError(problems)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls
+from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls, RedisConfig, RedisTls
 from airlines.kafka_client import jaas_login, jaas_quote
 from airlines.kafka_principals import ADMIN_USER, BROKER_USER
 from airlines.stack.ports import HOST, KAFKA_BROKERS, REDIS_BUS_OFFSET, PortPlan
@@ -190,14 +190,47 @@ def log4j_properties() -> str:
     )
 
 
-def redis_conf(port: int, data_dir: Path, log_file: Path, password: str) -> str:
-    """A cluster-enabled, password-protected, append-only Redis node on 127.0.0.1.
+@dataclass(frozen=True)
+class RedisServerSecurity:
+    """A node's ACL file, the replication user's password and (None: plaintext) TLS."""
 
-    Holds the password: written with mode 0600.
+    aclfile: Path
+    replication_password: str
+    tls: RedisServerTls | None
+
+
+@dataclass(frozen=True)
+class RedisServerTls:
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
+def redis_conf(port: int, data_dir: Path, log_file: Path, security: RedisServerSecurity) -> str:
+    """A cluster-enabled, append-only Redis node on 127.0.0.1 with ACL users.
+
+    Its users come from the ACL file (:mod:`airlines.redis_users`; ``default`` is off); a
+    replica logs in to its primary as the replication user. With TLS, the node's port
+    speaks TLS only (``port 0``), and so do replication and the cluster bus; clients need
+    no certificate of their own. Holds the replication password: written with mode 0600.
     """
+    from airlines.redis_users import REPLICATION_USER
+
+    listen: dict[str, object] = {"port": port}
+    if security.tls is not None:
+        listen = {
+            "port": 0,
+            "tls-port": port,
+            "tls-cert-file": _quote_path(security.tls.cert_file),
+            "tls-key-file": _quote_path(security.tls.key_file),
+            "tls-ca-cert-file": _quote_path(security.tls.ca_file),
+            "tls-auth-clients": "optional",
+            "tls-replication": "yes",
+            "tls-cluster": "yes",
+        }
     lines = {
         "bind": HOST,
-        "port": port,
+        **listen,
         "protected-mode": "yes",
         "daemonize": "no",
         "dir": _quote_path(data_dir),
@@ -212,8 +245,9 @@ def redis_conf(port: int, data_dir: Path, log_file: Path, password: str) -> str:
         "save": '""',
         "maxmemory": "512mb",
         "maxmemory-policy": "noeviction",
-        "requirepass": _quote(password),
-        "masterauth": _quote(password),
+        "aclfile": _quote_path(security.aclfile),
+        "masteruser": REPLICATION_USER,
+        "masterauth": _quote(security.replication_password),
     }
     return "".join(f"{key} {value}\n" for key, value in lines.items())
 
@@ -229,6 +263,20 @@ def _quote(value: str) -> str:
     return value
 
 
+def redis_client(
+    base: RedisConfig, user: str, password_file: Path, ca_file: Path | None
+) -> RedisConfig:
+    """``base`` logged in as one of the stack's Redis users (TLS when ``ca_file``)."""
+    return base.model_copy(
+        update={
+            "username": user,
+            "password_file": str(password_file),
+            "password_env": None,
+            "tls": None if ca_file is None else RedisTls(ca_file=str(ca_file)),
+        }
+    )
+
+
 def client_security(user: str, password_file: Path, ca_file: Path) -> KafkaSecurity:
     """Kafka client security of one of the stack's SCRAM users."""
     return KafkaSecurity(
@@ -239,10 +287,10 @@ def client_security(user: str, password_file: Path, ca_file: Path) -> KafkaSecur
 
 
 def stack_app_config(
-    base: AppConfig, plan: PortPlan, password_file: Path, kafka_security: KafkaSecurity
+    base: AppConfig, plan: PortPlan, redis: RedisConfig, kafka_security: KafkaSecurity
 ) -> AppConfig:
-    """The config ``stack up`` writes: ``base`` with the stack's endpoints, Redis password
-    file and Kafka client security.
+    """The config ``stack up`` writes: ``base`` with the stack's endpoints, Redis client
+    (its user, password file and TLS) and Kafka client security.
 
     Topics, key prefix, streaming and producer settings are kept from ``base``.
     """
@@ -250,9 +298,7 @@ def stack_app_config(
     kafka = base.kafka.model_copy(
         update={"bootstrap_servers": plan.bootstrap_servers, "security": kafka_security}
     )
-    redis = base.redis.model_copy(
-        update={"nodes": plan.redis_nodes, "password_file": str(password_file)}
-    )
+    redis = redis.model_copy(update={"nodes": plan.redis_nodes})
     data = base.model_copy(update={"kafka": kafka, "redis": redis}).model_dump(by_alias=True)
     return AppConfig.model_validate(data)
 

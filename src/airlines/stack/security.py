@@ -1,5 +1,6 @@
-"""The local stack's Kafka security, the chart's in miniature: a private CA and the
-brokers' certificate, a SCRAM password per principal, ZooKeeper's DIGEST-MD5 login.
+"""The local stack's Kafka and Redis security, the chart's in miniature: a private CA and
+the brokers' certificate, a SCRAM password per principal, ZooKeeper's DIGEST-MD5 login;
+the Redis nodes' certificate (same CA), a password per Redis ACL user and their ACL file.
 
 Everything is generated once under ``<stack>/kafka`` (mode 0600 files in a 0700
 directory) and kept across ``down``/``up``; ``down --purge`` removes it. The broker and
@@ -45,6 +46,7 @@ def prepare(layout: StackLayout, users: list[str]) -> None:
         write_private(layout.ca_key, ca.key)
         layout.ca_cert.write_text(ca.cert, encoding="utf-8")
         layout.broker_pem.unlink(missing_ok=True)
+        layout.redis_server_cert.unlink(missing_ok=True)
     if not layout.broker_pem.exists():
         ca = KeyPair(layout.ca_cert.read_text(), layout.ca_key.read_text())
         broker = issue(ca, "kafka-broker", dns_names=["localhost"], ip_addresses=[HOST])
@@ -60,6 +62,43 @@ def prepare(layout: StackLayout, users: list[str]) -> None:
     zk_password = read(layout.zookeeper_password_file)
     write_private(layout.zookeeper_jaas, render.zookeeper_jaas(zk_password))
     write_private(layout.kafka_jaas, render.zookeeper_client_jaas(zk_password))
+
+
+def prepare_redis(layout: StackLayout, key_prefixes: list[str]) -> None:
+    """Create what is missing of Redis's security: each ACL user's password, the nodes'
+    certificate (signed by the stack's CA: :func:`prepare` first); write the ACL file
+    for ``key_prefixes`` (the analytics keys the writer and the reader may use)."""
+    from airlines.redis_users import USER_NAMES, render_acl
+
+    _private_dir(layout.redis_dir)
+    _private_dir(layout.redis_password_file(USER_NAMES[0]).parent)
+    for user in USER_NAMES:
+        path = layout.redis_password_file(user)
+        if not path.exists():
+            write_private(path, _secret() + "\n")
+    if not (layout.redis_server_cert.exists() and layout.redis_server_key.exists()):
+        ca = KeyPair(layout.ca_cert.read_text(), layout.ca_key.read_text())
+        server = issue(ca, "redis", dns_names=["localhost"], ip_addresses=[HOST])
+        write_private(layout.redis_server_key, server.key)
+        layout.redis_server_cert.write_text(server.cert + ca.cert, encoding="utf-8")
+    passwords = {user: read(layout.redis_password_file(user)) for user in USER_NAMES}
+    write_private(layout.redis_acl, render_acl(passwords, key_prefixes))
+
+
+def redis_server_security(layout: StackLayout, tls: bool) -> render.RedisServerSecurity:
+    from airlines.redis_users import REPLICATION_USER
+
+    return render.RedisServerSecurity(
+        aclfile=layout.redis_acl,
+        replication_password=read(layout.redis_password_file(REPLICATION_USER)),
+        tls=render.RedisServerTls(
+            cert_file=layout.redis_server_cert,
+            key_file=layout.redis_server_key,
+            ca_file=layout.ca_cert,
+        )
+        if tls
+        else None,
+    )
 
 
 def read(path: Path) -> str:

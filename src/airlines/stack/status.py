@@ -31,7 +31,9 @@ class StackStatus(BaseModel):
     bootstrap_servers: list[str]
     zookeeper: str
     redis_nodes: list[str]
-    redis_password_file: str = Field(description="git-ignored file holding the password")
+    redis_password_file: str = Field(
+        description="git-ignored file holding the Redis admin user's password"
+    )
     services: list[ServiceStatus]
     problems: list[str] = Field(
         default_factory=list, description="what keeps the stack from being up"

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airlines.cli.common import airlines_command
-from airlines.config import AppConfig, dump_config, load_config
+from airlines.config import AppConfig, RedisConfig, dump_config, load_config
 from airlines.kafka_client import librdkafka_settings
+from airlines.redis_conn import RedisAccess
+from airlines.redis_users import READER_USER, WRITER_USER
 from airlines.stack import procs
 from airlines.stack.local import LocalStack, StackError
 from airlines.stack.ports import PortsBusyError, find_free_plan
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 
 #: Marks a stack directory with the process that owns it (see reap_orphaned_stacks).
 OWNER_FILE = "owner.pid"
+#: The key prefixes of :func:`fresh_config` (``t`` and 8 hex digits), as a Redis glob: the
+#: test stack's writer and reader users may use them besides the default prefix.
+FRESH_KEY_PREFIXES = "t????????"
 
 
 @dataclass
@@ -45,7 +50,8 @@ class RunningStack:
         config: the generated :class:`AppConfig` (the stack's endpoints, default topics).
         config_path: that config as YAML; pass it as ``--config`` to CLI commands.
         env: variables for subprocesses, to be merged into ``os.environ``:
-            ``AIRLINES_CONFIG``, ``AIRLINES_STACK_DIR`` and ``REDIS_PASSWORD``.
+            ``AIRLINES_CONFIG`` and ``AIRLINES_STACK_DIR``. The config logs in to Redis as
+            the admin; :meth:`redis_user` gives the writer's or the reader's.
     """
 
     local: LocalStack
@@ -60,7 +66,18 @@ class RunningStack:
 
     @property
     def redis_password(self) -> str:
+        """The Redis admin's password."""
         return self.local.password()
+
+    @property
+    def redis_access(self) -> RedisAccess:
+        """How to log in to the Redis nodes as the admin."""
+        return self.local.redis_access()
+
+    def redis_user(self, user: str, config: RedisConfig | None = None) -> RedisConfig:
+        """``config`` (default: the stack's) logged in as another of the stack's Redis
+        users (``writer``, ``reader``: :mod:`airlines.redis_users`)."""
+        return self.local.redis_user(user, config)
 
     def kill_broker(self, index: int, sig: int = signal.SIGKILL) -> None:
         """Signal broker ``index`` (0-2) and wait until its process has exited."""
@@ -115,7 +132,7 @@ class RunningStack:
 
         client = cluster_client(self.config.redis)
         try:
-            health = cluster_health(self.config.redis.nodes, self.redis_password)
+            health = cluster_health(self.config.redis.nodes, self.redis_access)
             for primary in health.primaries():
                 node = client.get_node(primary.ip, primary.port)
                 if node is not None:
@@ -135,6 +152,16 @@ class FreshConfig:
     config: AppConfig
     path: Path
     env: dict[str, str]
+    #: The same config logged in to Redis as each of the stack's other users.
+    user_paths: dict[str, Path] = field(default_factory=dict)
+
+    def path_as(self, user: str) -> Path:
+        """This config as Redis user ``user`` (``writer`` for the job, ``reader`` for the
+        dashboard and ``airlines query``)."""
+        return self.user_paths[user]
+
+    def config_as(self, user: str) -> AppConfig:
+        return load_config(self.user_paths[user])
 
 
 def run_cli(
@@ -181,7 +208,12 @@ def reap_orphaned_stacks(base: Path) -> list[Path]:
 
 
 def start_test_stack(
-    root: Path, attempts: int = 3, timeout: float = 180, *, insecure_kafka: bool = False
+    root: Path,
+    attempts: int = 3,
+    timeout: float = 180,
+    *,
+    insecure_kafka: bool = False,
+    insecure_redis: bool = False,
 ) -> RunningStack:
     """Start a fresh stack in ``root`` on a free block of ports (retried if one is taken)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -191,7 +223,13 @@ def start_test_stack(
     for attempt in range(attempts):
         plan = find_free_plan()
         try:
-            status = local.up(plan, timeout=timeout, insecure_kafka=insecure_kafka)
+            status = local.up(
+                plan,
+                timeout=timeout,
+                insecure_kafka=insecure_kafka,
+                insecure_redis=insecure_redis,
+                key_prefixes=[FRESH_KEY_PREFIXES],
+            )
             break
         except (PortsBusyError, StackError) as exc:
             # Another session may take a port between the probe and the bind.
@@ -202,13 +240,14 @@ def start_test_stack(
     env = {
         "AIRLINES_CONFIG": str(local.layout.config_file),
         "AIRLINES_STACK_DIR": str(root),
-        "REDIS_PASSWORD": local.password(),
     }
     return RunningStack(local, status, config, local.layout.config_file, env)
 
 
 @contextmanager
-def managed_stack(root: Path, *, insecure_kafka: bool = False) -> Iterator[RunningStack]:
+def managed_stack(
+    root: Path, *, insecure_kafka: bool = False, insecure_redis: bool = False
+) -> Iterator[RunningStack]:
     """Start a stack, yield it, and always stop every one of its processes.
 
     SIGTERM is turned into KeyboardInterrupt meanwhile, so a cancelled test run
@@ -222,7 +261,7 @@ def managed_stack(root: Path, *, insecure_kafka: bool = False) -> Iterator[Runni
 
         signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield start_test_stack(root, insecure_kafka=insecure_kafka)
+        yield start_test_stack(root, insecure_kafka=insecure_kafka, insecure_redis=insecure_redis)
     finally:
         _down_quietly(root)
         if previous in (signal.SIG_DFL, None):
@@ -254,8 +293,14 @@ def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
     if problems:
         raise StackError(f"cannot create test topics: {problems}")
     env = {**stack.env, "AIRLINES_CONFIG": str(path)}
+    user_paths = {}
+    for user in (WRITER_USER, READER_USER):
+        user_path = tmp_dir / f"airlines-{user}.yaml"
+        redis_as_user = stack.redis_user(user, config.redis)
+        user_path.write_text(dump_config(config.model_copy(update={"redis": redis_as_user})))
+        user_paths[user] = user_path
     try:
-        yield FreshConfig(config, path, env)
+        yield FreshConfig(config, path, env, user_paths)
     finally:
         try:
             delete_topics(config.kafka, [s.name for s in specs])
@@ -269,7 +314,7 @@ def _delete_keys(stack: RunningStack, pattern: str) -> None:
 
     client = cluster_client(stack.config.redis)
     try:
-        for primary in cluster_health(stack.config.redis.nodes, stack.redis_password).primaries():
+        for primary in cluster_health(stack.config.redis.nodes, stack.redis_access).primaries():
             node = client.get_node(primary.ip, primary.port)
             connection = node.redis_connection if node is not None else None
             if connection is None:

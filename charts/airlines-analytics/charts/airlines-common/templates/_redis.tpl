@@ -105,7 +105,7 @@ Usage: include "airlines.redis.aclRules" (dict "ctx" $ "user" "writer")
 {{- if eq .user "reader" -}}
 resetkeys resetchannels -@all %R~{{ $prefix }}:* +auth +command +echo +exists +hello +hget +hgetall +ping +readonly +sismember +smembers +zcard +zrange +zrevrange +client|getname +client|id +client|setname +cluster|info +cluster|myid +cluster|nodes +cluster|shards +cluster|slots
 {{- else if eq .user "writer" -}}
-resetkeys resetchannels -@all ~{{ $prefix }}:* +auth +hello +ping +echo +hset +expire +zadd +zremrangebyrank +zremrangebyscore +sadd +wait +client|setname +client|id +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid
+resetkeys resetchannels -@all ~{{ $prefix }}:* +auth +hello +ping +echo +hset +expire +zadd +zremrangebyrank +zremrangebyscore +sadd +wait +asking +client|setname +client|id +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid
 {{- else if eq .user "replication" -}}
 resetkeys resetchannels -@all +psync +replconf +ping
 {{- else if eq .user "admin" -}}
