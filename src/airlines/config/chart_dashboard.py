@@ -2,9 +2,8 @@
 
 Part of :class:`airlines.config.chart.ChartValues`: ``dashboard`` (the web dashboard's
 Deployment, Service, optional Ingress), ``global.monitoring`` (ServiceMonitors, the
-Grafana dashboard, who may scrape), ``global.redis.dashboardUser`` (the dashboard's
-read-only Redis ACL user, which the Redis nodes and the dashboard both need) and the
-``metrics`` of the producers and the streaming job.
+Grafana dashboard, who may scrape) and the ``metrics`` of the producers and the
+streaming job.
 """
 
 from __future__ import annotations
@@ -84,32 +83,6 @@ class MonitoringValues(ChartSection):
         "that may reach the /metrics ports: the pods of the `monitoring` namespace by "
         "default (kube-prometheus-stack's usual home); an empty list opens them to any "
         "pod of any namespace.",
-    )
-
-
-class DashboardRedisUser(ChartSection):
-    """The dashboard's Redis ACL user: read commands only, on the analytics keys only."""
-
-    enabled: bool = Field(
-        True,
-        description="Give the dashboard a Redis ACL user of its own (needs "
-        "global.redis.auth.enabled); false: it logs in as the default user and only its "
-        "code keeps it to reads.",
-    )
-    name: str = Field(
-        "airlines-dashboard",
-        pattern=r"^[a-z][a-z0-9-]{0,62}$",
-        description="ACL user name.",
-    )
-    existing_secret: str = Field(
-        "",
-        pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-        max_length=253,
-        description="Secret holding the user's password; empty: the chart creates one "
-        "with a random password, kept across upgrades.",
-    )
-    existing_secret_password_key: str = Field(
-        "password", min_length=1, pattern=r"^[-._a-zA-Z0-9]+$", description="Key in it."
     )
 
 
