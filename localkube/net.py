@@ -34,6 +34,7 @@ reports anything still there.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -262,7 +263,8 @@ def _remove_chains(tool: str) -> None:
         lines = _run([tool, "-w", "-t", table, "-S"], check=False).stdout.splitlines()
         # Rules in any chain that jump to one of ours go first (builtin hooks included).
         for line in lines:
-            parts = line.split()
+            # As the shell would: kube-router's hooks carry quoted comments with spaces.
+            parts = shlex.split(line)
             if parts[:1] == ["-A"] and "-j" in parts:
                 target = parts[parts.index("-j") + 1]
                 if target.startswith(CHAIN_PREFIXES):

@@ -453,11 +453,12 @@ def cluster_health(
     errors: dict[str, list[str]] = {}
     for endpoint in endpoints:
         try:
-            ip, port = resolve(endpoint)
+            _, port = resolve(endpoint)  # a name that does not resolve is reported as such
         except (OSError, UnicodeError) as exc:
             errors.setdefault(f"cannot resolve host name: {exc}", []).append(endpoint)
             continue
-        with node_client(ip, port, access, timeout) as client:
+        # By its name (a TLS certificate names it, not its address).
+        with node_client(split_endpoint(endpoint)[0], port, access, timeout) as client:
             try:
                 topology = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
                 break
