@@ -18,6 +18,7 @@ topic and the query commands.
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ from airlines.jobs.testing import (
     produce_messages,
     window_hashes,
 )
+from airlines.paths import write_private
 from airlines.producers.simulator import FleetSimulator
 from airlines.redis_users import READER_USER, WRITER_USER
 from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
@@ -410,15 +412,31 @@ def test_a_flight_whose_events_disagree_on_the_airline_is_one_row_per_window(
     # The dashboard's API answers the same rows.
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    token = secrets.token_urlsafe(32)
+    token_file = tmp_path / "dashboard-token"
+    write_private(token_file, token + "\n")
     dashboard = Command.start(
         "dashboard",
-        ["dashboard", "--port", str(port), "--config", str(scenario.path)],
+        [
+            "dashboard",
+            "--port",
+            str(port),
+            "--config",
+            str(scenario.path),
+            "--token-file",
+            str(token_file),
+            "--metrics-port",
+            str(free_port()),
+        ],
         tmp_path / "dashboard.log",
         scenario.env,
     )
     try:
         wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
-        status, body = http_get(f"{base}/api/flights/{conflicted[0]}?limit=100")
+        status, body = http_get(
+            f"{base}/api/flights/{conflicted[0]}?limit=100",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert status == 200, body
         shown = orjson.loads(body)
         assert sorted((r["route"], r["window_start_ms"], r["airline"]) for r in shown) == sorted(
