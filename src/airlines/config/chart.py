@@ -580,15 +580,10 @@ class CertManagerIssuer(ChartSection):
     group: str = Field("cert-manager.io", min_length=1, description="Its API group.")
 
 
-class KafkaCertManager(ChartSection):
-    """The brokers' certificate from cert-manager (a `Certificate`) instead of the chart's CA."""
+class CertManagerCertificate(ChartSection):
+    """A cert-manager `Certificate`: its issuer and lifetime (each user says what it is for)."""
 
-    enabled: bool = Field(
-        False,
-        description="Request the brokers' certificate (every broker's DNS name, key in "
-        "PKCS#8) from cert-manager into the Secret `<prefix>-kafka-tls`; clients trust its "
-        "ca.crt.",
-    )
+    enabled: bool = Field(False, description="Request the certificate from cert-manager.")
     issuer_ref: CertManagerIssuer = Field(
         default_factory=CertManagerIssuer, description="The issuer (name required)."
     )
@@ -597,6 +592,17 @@ class KafkaCertManager(ChartSection):
     )
     renew_before: str = Field(
         "360h", pattern=r"^[0-9]+h$", description="Renew this long before it expires."
+    )
+
+
+class KafkaCertManager(CertManagerCertificate):
+    """The brokers' certificate from cert-manager (a `Certificate`) instead of the chart's CA."""
+
+    enabled: bool = Field(
+        False,
+        description="Request the brokers' certificate (every broker's DNS name, key in "
+        "PKCS#8) from cert-manager into the Secret `<prefix>-kafka-tls`; clients trust its "
+        "ca.crt.",
     )
 
 
@@ -708,7 +714,7 @@ class KafkaValues(SubchartValues):
         return self
 
 
-class RedisCertManager(ChartSection):
+class RedisCertManager(CertManagerCertificate):
     """The nodes' certificate from cert-manager (a `Certificate`) instead of the chart's CA."""
 
     enabled: bool = Field(
@@ -716,15 +722,6 @@ class RedisCertManager(ChartSection):
         description="Request the nodes' certificate (every node's DNS name, server and "
         "client use) from cert-manager into the Secret `<prefix>-redis-tls`; clients trust "
         "its ca.crt.",
-    )
-    issuer_ref: CertManagerIssuer = Field(
-        default_factory=CertManagerIssuer, description="The issuer (name required)."
-    )
-    duration: str = Field(
-        "2160h", pattern=r"^[0-9]+h$", description="Certificate lifetime (hours)."
-    )
-    renew_before: str = Field(
-        "360h", pattern=r"^[0-9]+h$", description="Renew this long before it expires."
     )
 
 
