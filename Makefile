@@ -18,8 +18,8 @@ lock: ## regenerate requirements/*.txt (hashed locks) from pyproject.toml and re
 	$(BIN)/python -m airlines.locks
 
 lint: setup ## ruff
-	$(BIN)/ruff check src tests jobs benchmarks localkube
-	$(BIN)/ruff format --check src tests jobs benchmarks localkube
+	$(BIN)/ruff check src testkit tests jobs benchmarks localkube
+	$(BIN)/ruff format --check src testkit tests jobs benchmarks localkube
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy

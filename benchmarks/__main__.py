@@ -29,7 +29,7 @@ from typing import Annotated
 import typer
 
 from airlines.cli.stream import spark_settings
-from airlines.stack.testing import RunningStack
+from airlines_testkit.stack import RunningStack
 from benchmarks import freshness, job, memory, security
 from benchmarks.figures import Figure
 from benchmarks.producer import bench_producer
@@ -83,7 +83,7 @@ def running_stack() -> RunningStack | None:
 
 @contextmanager
 def stack_for_bench() -> Iterator[RunningStack]:
-    from airlines.stack.testing import managed_stack
+    from airlines_testkit.stack import managed_stack
 
     found = running_stack()
     if found is not None:

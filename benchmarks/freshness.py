@@ -37,9 +37,9 @@ from pathlib import Path
 from airlines.config import AppConfig
 from airlines.config.loader import dump_config, load_config
 from airlines.config.types import spark_interval
-from airlines.jobs.streaming import checkpoint_dir
-from airlines.jobs.testing import CheckpointBatch, checkpoint_batches
-from airlines.stack import testing
+from airlines.stream.run import checkpoint_dir
+from airlines_testkit import stack as testing
+from airlines_testkit.oracle import CheckpointBatch, checkpoint_batches
 from benchmarks import proctree
 from benchmarks.figures import Figure
 
@@ -128,7 +128,7 @@ def _record_times(config: AppConfig) -> dict[tuple[str, int], list[tuple[int, fl
     """(topic, partition) -> [(offset, produced at, s)] for every record of the topics."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from airlines.kafka_admin import client_config, cluster_metadata
+    from airlines.kafka.admin import client_config, cluster_metadata
 
     consumer = Consumer(
         client_config(

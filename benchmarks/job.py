@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from airlines.config import AppConfig
-from airlines.contract import Region
-from airlines.stack import testing
+from airlines.contract.event import Region
+from airlines_testkit import stack as testing
 from benchmarks.figures import Figure
 
 #: Backlogs of the job figures: fixed costs (planning, Python workers' start, the JIT)
@@ -43,8 +43,8 @@ def produce_backlog(
 ) -> int:
     """``records`` events, a third per region's topic, in event-time order over ``span``
     up to ``end`` (default: ten minutes ago); returns how many were acknowledged."""
-    from airlines.producers.publisher import EventPublisher
-    from airlines.producers.simulator import FleetSimulator
+    from airlines.produce.publisher import EventPublisher
+    from airlines.produce.simulator import FleetSimulator
 
     fleet = fleet_size if fleet_size is not None else config.producers.fleet_size
     publisher = EventPublisher(config.kafka)

@@ -6,7 +6,7 @@ start-up is not counted, for either), CPU seconds of this process tree (driver, 
 Python workers) over the same span, and the peak RSS seen.
 
 * ``job``: ``airlines stream --available-now``, exactly as users run it
-  (:func:`airlines.jobs.streaming.run_job`: its one query, validation with reasons, dead
+  (:func:`airlines.stream.run.run_job`: its one query, validation with reasons, dead
   letters, de-duplication, exact counts, the Redis sink).
 * ``bare``: what a Spark user would write for the same analytics: one query, the topics
   read once, ``from_json`` with the contract's schema, the same watermark and window
@@ -113,9 +113,9 @@ def run_bare(
     from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
     from airlines.config.types import spark_interval
-    from airlines.contract import FlightStatus
-    from airlines.jobs.schema import event_schema
-    from airlines.jobs.streaming import build_session, kafka_stream, shuffle_partitions
+    from airlines.contract.event import FlightStatus
+    from airlines.stream.run import build_session, kafka_stream, shuffle_partitions
+    from airlines.stream.schema import event_schema
 
     spark = build_session(options, app_name="airlines-bench-bare")
     spark.streams.addListener(timer.listener)
@@ -168,9 +168,9 @@ def main(
 ) -> None:
     from airlines.cli.stream import spark_settings
     from airlines.config import load_config
-    from airlines.jobs.redis_sink import SinkSettings
-    from airlines.jobs.streaming import ANALYTICS_QUERY, JobOptions, build_session, run_job
-    from airlines.redis_conn import redis_password
+    from airlines.store.connect import redis_password
+    from airlines.store.writer import SinkSettings
+    from airlines.stream.run import ANALYTICS_QUERY, JobOptions, build_session, run_job
 
     config = load_config(config_path)
     if checkpoint is not None:

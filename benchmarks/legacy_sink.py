@@ -30,8 +30,8 @@ from redis.exceptions import (
 )
 
 from airlines.config.types import split_endpoint
-from airlines.jobs.layout import Command, KeyLayout, WindowAggregate
-from airlines.jobs.redis_sink import SinkSettings
+from airlines.contract.redis_layout import Command, KeyLayout, WindowAggregate
+from airlines.store.writer import SinkSettings
 
 log = logging.getLogger(__name__)
 

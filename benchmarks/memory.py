@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airlines.config.loader import dump_config, load_config
-from airlines.stack import testing
+from airlines_testkit import stack as testing
 from benchmarks.figures import Figure
 from benchmarks.job import produce_backlog, run_mode
 

@@ -5,7 +5,7 @@ Every Kafka figure writes to a topic of its own (3 partitions, replication facto
 (idempotent, ``acks=all``, lz4) and counts an event only once its delivery report says
 the brokers have it:
 
-* **new**: ``airlines produce``'s loop (:func:`airlines.producers.run.produce`), no
+* **new**: ``airlines produce``'s loop (:func:`airlines.produce.run.produce`), no
   rate limit, the default fleet;
 * **before its rewrite** (same run, same brokers): what it did then, per event: build and
   validate the pydantic ``FlightEvent``, ``to_json``, ``produce`` with a callback of
@@ -29,11 +29,11 @@ from typing import Any
 
 from airlines.config import AppConfig, TopicConfig
 from airlines.config.types import split_endpoint
-from airlines.contract import Region
-from airlines.kafka_admin import TopicSpec, delete_topics, ensure_topics
-from airlines.producers.publisher import EventPublisher, producer_settings
-from airlines.producers.run import FLUSH_TIMEOUT_S, produce
-from airlines.producers.simulator import FleetSimulator
+from airlines.contract.event import Region
+from airlines.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from airlines.produce.publisher import EventPublisher, producer_settings
+from airlines.produce.run import FLUSH_TIMEOUT_S, produce
+from airlines.produce.simulator import FleetSimulator
 from benchmarks.figures import Figure
 from benchmarks.procs import cpu_seconds, listening_pids
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from airlines.config import AppConfig
 from airlines.config.types import split_endpoint
-from airlines.kafka_admin import TopicSpec, delete_topics, ensure_topics
-from airlines.producers.simulator import FleetSimulator
-from airlines.stack import testing
+from airlines.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from airlines.produce.simulator import FleetSimulator
+from airlines_testkit import stack as testing
 from benchmarks.figures import Figure
 from benchmarks.job import best, produce_backlog, run_mode
 from benchmarks.procs import listening_pids

@@ -36,9 +36,9 @@ import redis
 
 from airlines.config import AppConfig
 from airlines.config.types import split_endpoint
-from airlines.jobs.layout import KeyLayout, aggregate_from_row
-from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
-from airlines.redis_conn import RedisAccess, redis_password
+from airlines.contract.redis_layout import KeyLayout, aggregate_from_row
+from airlines.store.connect import RedisAccess, redis_password
+from airlines.store.writer import ClusterWriter, SinkSettings
 from benchmarks import legacy_sink
 from benchmarks.figures import Figure
 

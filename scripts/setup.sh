@@ -26,10 +26,11 @@ command -v mvn >/dev/null || need "Maven is required to resolve the Kafka and Sp
 
 # --- Python ---------------------------------------------------------------------------
 # Every package from the test set's lock, each checked against its hashes; then the project
-# itself, editable, with nothing more fetched (its build requirements are in the lock).
+# itself and its test kit (testkit/, never in an image), editable, with nothing more
+# fetched (its build requirements are in the lock).
 # `make lock` regenerates the lock after pyproject.toml changes (a unit test insists).
 stamp="$VENV/.airlines-installed"
-want=$(hash_of pyproject.toml requirements/test.txt)
+want=$(hash_of pyproject.toml testkit/pyproject.toml requirements/test.txt)
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
@@ -37,7 +38,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "installing the locked test dependencies and airlines-analytics into $VENV"
   "$VENV/bin/pip" install --progress-bar on --require-hashes -r requirements/test.txt
-  "$VENV/bin/pip" install --no-deps --no-build-isolation -e .
+  "$VENV/bin/pip" install --no-deps --no-build-isolation -e . -e testkit
   echo "$want" > "$stamp"
 else
   step "python packages up to date"

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from airlines.config import AppConfig
-from airlines.contract import FlightEvent
+from airlines.contract.event import FlightEvent
 
 
 def _type_name(schema: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """Prometheus metrics of every component: their names, and serving ``/metrics``.
 
 Each component exposes its figures with the official ``prometheus_client``: the
-streaming job (:mod:`airlines.jobs.metrics`), the producers
-(:mod:`airlines.producers.metrics`) and the dashboard (:mod:`airlines.dashboard.metrics`).
+streaming job (:mod:`airlines.stream.metrics`), the producers
+(:mod:`airlines.produce.metrics`) and the dashboard (:mod:`airlines.dashboard.metrics`).
 Their names and meanings are defined here, once: the components, the README's metric
 table and the chart's Grafana dashboard (whose queries a test checks against this
 list) all take them from :data:`METRICS`.

@@ -1,7 +1,7 @@
 """The chart's monitoring and the dashboard's Redis user agree with the code.
 
 * The ACL rules the Redis nodes give the dashboard's user are those of
-  :func:`airlines.dashboard.readonly.acl_rules` (which the integration tests apply to a
+  :func:`airlines.store.readonly.acl_rules` (which the integration tests apply to a
   real Redis Cluster and read the analytics with);
 * every metric the Grafana dashboard queries is one the components expose
   (:data:`airlines.metrics.METRICS`), and it shows throughput, freshness, dead letters
@@ -19,9 +19,9 @@ import pytest
 from tests.chart.helm import CHART, Result, template
 from tests.chart.manifests import by_kind
 
-from airlines.dashboard.readonly import acl_rules
 from airlines.metrics import METRICS
-from airlines.redis_users import ADMIN_ONLY, REPLICATION_COMMANDS, WRITER_COMMANDS
+from airlines.store.readonly import acl_rules
+from airlines.store.users import ADMIN_ONLY, REPLICATION_COMMANDS, WRITER_COMMANDS
 
 pytestmark = pytest.mark.chart
 

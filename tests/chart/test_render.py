@@ -788,7 +788,7 @@ def _kafka_principal(pod_volumes: list[dict[str, Any]], name: str = "config") ->
 def test_every_kafka_client_is_its_own_principal(env: str, docs: list[dict[str, Any]]) -> None:
     """Each component mounts ITS principal's Secret (and the CA) where the config's
     kafka.security names the files; the topics hook applies everyone's as the admin."""
-    from airlines.kafka_principals import principal_users
+    from airlines.kafka.principals import principal_users
 
     values = _chart_values(env)
     config = values.app_config("rel", _namespace(env))

@@ -10,8 +10,8 @@ Inputs, read independently of the job's output:
   exists), read from the checkpoint volume on this machine (local-path keeps it in a
   directory of the node).
 
-From those (:func:`airlines.jobs.testing.checkpoint_batches` and
-:func:`~airlines.jobs.testing.batch_phases`), :func:`airlines.jobs.testing.oracle`
+From those (:func:`airlines_testkit.oracle.checkpoint_batches` and
+:func:`~airlines_testkit.oracle.batch_phases`), :func:`airlines_testkit.oracle.oracle`
 recomputes every window in plain Python, the watermark included (a batch's watermark
 comes from the batches before it), so even events a broker or driver restart made late
 are accounted for exactly.
@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 from tests.e2e.kube import Kube
 
-from airlines.jobs.testing import SourceRecord
-from airlines.producers.publisher import PartitionAcks
+from airlines.produce.publisher import PartitionAcks
+from airlines_testkit.oracle import SourceRecord
 
 TOOLBOX = "e2e-toolbox"
 
@@ -40,7 +40,7 @@ _DUMP = textwrap.dedent(
     import base64, json, sys
     from confluent_kafka import Consumer, TopicPartition
     from airlines.config.loader import load_config
-    from airlines.kafka_client import librdkafka_settings
+    from airlines.kafka.settings import librdkafka_settings
     config = load_config("/etc/airlines/config.yaml")
     consumer = Consumer({
         **librdkafka_settings(config.kafka),
@@ -313,7 +313,7 @@ def delivered_problems(
     event ids written more than once, with where each copy is."""
     import orjson
 
-    from airlines.jobs.testing import duplicate_event_ids
+    from airlines_testkit.oracle import duplicate_event_ids
 
     events = [r for r in records if not r.is_smoke_marker]
     problems = missing_acknowledged(records, acknowledged)

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from tests.e2e.kube import CHART, Kube, wait_until
 
-from airlines.producers.publisher import PartitionAcks, parse_acknowledged
+from airlines.produce.publisher import PartitionAcks, parse_acknowledged
 
 REGIONS = ("east-coast", "west-coast", "cross-country")
 _SUMMARY = re.compile(r"(\d+) delivered, (\d+) failed, (\d+) unacknowledged")

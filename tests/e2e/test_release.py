@@ -31,7 +31,8 @@ from tests.e2e.kube import PRODUCER_IMAGE, VALUES, Kube, wait_until
 from tests.e2e.release import REGIONS, Release
 
 from airlines.config.loader import load_config
-from airlines.jobs.testing import (
+from airlines.metrics import DASHBOARD_METRICS_PORT
+from airlines_testkit.oracle import (
     CheckpointBatch,
     LoggedBatch,
     batch_phases,
@@ -42,7 +43,6 @@ from airlines.jobs.testing import (
     logged_batches,
     window_hashes,
 )
-from airlines.metrics import DASHBOARD_METRICS_PORT
 
 #: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
 pytestmark = pytest.mark.timeout(1800)

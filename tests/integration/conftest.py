@@ -4,7 +4,7 @@
 six-node Redis Cluster (3 primaries + 3 replicas, TLS, ACL users) in a tmp dir on
 a free block of ports, with the default topics created, and always stops every one
 of its processes at the end (also after errors or a cancelled run). It yields a
-:class:`~airlines.stack.testing.RunningStack`:
+:class:`~airlines_testkit.stack.RunningStack`:
 
 * ``stack.config`` / ``stack.config_path``: the generated AppConfig and its YAML (Redis
   as the admin user); ``stack.redis_user("writer")`` / ``("reader")`` the job's and the
@@ -20,7 +20,7 @@ of its processes at the end (also after errors or a cancelled run). It yields a
 
 ``fresh_config`` (function scope) gives a test its own topics (unique names, created
 with the configured partitions/RF), its own Redis key prefix and a checkpoint dir in
-``tmp_path``, as a :class:`~airlines.stack.testing.FreshConfig` (``config``, ``path``,
+``tmp_path``, as a :class:`~airlines_testkit.stack.FreshConfig` (``config``, ``path``,
 ``env``, and ``path_as("writer")`` / ``path_as("reader")``: the same config as the job's
 and the readers' Redis users); the topics and keys are deleted afterwards.
 
@@ -39,8 +39,8 @@ import pytest
 # mypy names them; the repository root is not otherwise on sys.path under plain `pytest`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from airlines.stack import testing
-from airlines.stack.testing import FreshConfig, RunningStack
+from airlines_testkit import stack as testing
+from airlines_testkit.stack import FreshConfig, RunningStack
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 
 from airlines.config import AppConfig, KafkaConfig, dump_config
-from airlines.kafka_admin import (
+from airlines.kafka.admin import (
     TIMESTAMP_AFTER_MAX,
     admin_client,
     cluster_metadata,
@@ -24,14 +24,14 @@ from airlines.kafka_admin import (
     topic_config,
     topic_specs,
 )
-from airlines.kafka_client import librdkafka_settings
-from airlines.redis_bootstrap import cluster_health, parse_cluster_nodes
-from airlines.redis_conn import RedisAccess, tls_options
-from airlines.redis_users import ADMIN_USER, REPLICATION_USER, USER_NAMES, render_acl
+from airlines.kafka.settings import librdkafka_settings
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
 from airlines.stack.prereqs import find_redis_server
-from airlines.stack.testing import FreshConfig, RunningStack, run_cli
+from airlines.store.bootstrap import cluster_health, parse_cluster_nodes
+from airlines.store.connect import RedisAccess, tls_options
+from airlines.store.users import ADMIN_USER, REPLICATION_USER, USER_NAMES, render_acl
+from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +140,7 @@ def test_the_broker_refuses_an_input_record_dated_past_the_bound(
     """A producer cannot date the record itself ahead instead of its event."""
     from confluent_kafka import Producer
 
-    from airlines.producers.publisher import producer_settings
+    from airlines.produce.publisher import producer_settings
 
     config = fresh_config.config
     producer = Producer(producer_settings(config.kafka))

@@ -35,10 +35,15 @@ import pytest
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config
-from airlines.contract import Region
-from airlines.jobs import transform
-from airlines.jobs.streaming import checkpoint_dir
-from airlines.jobs.testing import (
+from airlines.contract.event import Region
+from airlines.produce.publisher import DeliveryStats, producer_settings
+from airlines.produce.run import produce
+from airlines.produce.simulator import FleetSimulator
+from airlines.store.bootstrap import cluster_health
+from airlines.store.users import WRITER_USER
+from airlines.stream import transform
+from airlines.stream.run import checkpoint_dir
+from airlines_testkit.oracle import (
     SourceRecord,
     bad_records,
     batch_phases,
@@ -50,12 +55,7 @@ from airlines.jobs.testing import (
     logged_batches,
     window_hashes,
 )
-from airlines.producers.publisher import DeliveryStats, producer_settings
-from airlines.producers.run import produce
-from airlines.producers.simulator import FleetSimulator
-from airlines.redis_bootstrap import cluster_health
-from airlines.redis_users import WRITER_USER
-from airlines.stack.testing import FreshConfig, RunningStack, TopicMessage, read_topic
+from airlines_testkit.stack import FreshConfig, RunningStack, TopicMessage, read_topic
 
 pytestmark = [
     pytest.mark.integration,

@@ -42,16 +42,16 @@ from tests.integration.browser import chromium
 from tests.integration.processes import Command, free_port, http_get, scrape, value, wait_for
 
 from airlines.config import AppConfig, dump_config
-from airlines.contract import Region
-from airlines.dashboard.readonly import ReadOnlyViolationError, read_only_client
-from airlines.jobs.layout import SINK_COLUMNS
-from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
-from airlines.jobs.testing import logged_batches, produce_messages
+from airlines.contract.event import Region
+from airlines.contract.redis_layout import SINK_COLUMNS
 from airlines.paths import write_private
-from airlines.producers.simulator import FleetSimulator
-from airlines.redis_conn import cluster_client, redis_password
-from airlines.redis_users import READER_USER, WRITER_USER
-from airlines.stack.testing import FreshConfig, RunningStack, run_cli
+from airlines.produce.simulator import FleetSimulator
+from airlines.store.connect import cluster_client, redis_password
+from airlines.store.readonly import ReadOnlyViolationError, read_only_client
+from airlines.store.users import READER_USER, WRITER_USER
+from airlines.store.writer import ClusterWriter, SinkSettings
+from airlines_testkit.oracle import logged_batches, produce_messages
+from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -10,7 +10,7 @@ duplicates (earlier phases' events sent again, and events sent twice in one batc
 and one bad record of every kind.
 
 Every window hash in Redis is compared with an independent pure-Python computation
-(:func:`airlines.jobs.testing.oracle`), and the counts reconcile exactly: events in =
+(:func:`airlines_testkit.oracle.oracle`), and the counts reconcile exactly: events in =
 aggregated + dead-lettered + late + duplicates. The same run checks the dead-letter
 topic and the query commands.
 """
@@ -32,10 +32,15 @@ import pytest
 from tests.integration.processes import Command, free_port, http_get, wait_for
 
 from airlines.config import AppConfig
-from airlines.contract import FlightEvent
-from airlines.jobs import transform
-from airlines.jobs.streaming import checkpoint_dir
-from airlines.jobs.testing import (
+from airlines.contract.event import FlightEvent
+from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
+from airlines.paths import write_private
+from airlines.produce.simulator import FleetSimulator
+from airlines.store.users import READER_USER, WRITER_USER
+from airlines.stream import transform
+from airlines.stream.run import checkpoint_dir
+from airlines_testkit import stack as stack_testing
+from airlines_testkit.oracle import (
     BadRecord,
     LoggedBatch,
     OracleResult,
@@ -50,12 +55,7 @@ from airlines.jobs.testing import (
     produce_messages,
     window_hashes,
 )
-from airlines.paths import write_private
-from airlines.producers.simulator import FleetSimulator
-from airlines.redis_users import READER_USER, WRITER_USER
-from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
-from airlines.stack import testing as stack_testing
-from airlines.stack.testing import RunningStack, TopicMessage, read_topic, run_cli
+from airlines_testkit.stack import RunningStack, TopicMessage, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

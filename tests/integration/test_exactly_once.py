@@ -22,17 +22,17 @@ import pytest
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config
-from airlines.contract import FlightEvent, FlightStatus
-from airlines.jobs.layout import KeyLayout
-from airlines.jobs.testing import (
+from airlines.contract.event import FlightEvent, FlightStatus
+from airlines.contract.redis_layout import KeyLayout
+from airlines.produce.simulator import FleetSimulator
+from airlines_testkit.oracle import (
     OracleResult,
     differences,
     logged_batches,
     oracle,
     window_hashes,
 )
-from airlines.producers.simulator import FleetSimulator
-from airlines.stack.testing import FreshConfig, read_topic, run_cli
+from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from airlines.jobs import transform
-from airlines.jobs.streaming import checkpoint_dir
-from airlines.jobs.testing import (
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
+from airlines.stream.run import checkpoint_dir
+from airlines_testkit.oracle import (
     batch_phases,
     caught_up,
     checkpoint_batches,
@@ -23,8 +24,7 @@ from airlines.jobs.testing import (
     produce_messages,
     window_hashes,
 )
-from airlines.producers.simulator import FleetSimulator
-from airlines.stack.testing import FreshConfig, read_topic, run_cli
+from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

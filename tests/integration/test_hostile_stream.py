@@ -1,7 +1,7 @@
 """Hostile input through Kafka and the real job: it never stops on a record.
 
 A seeded mix of valid events and malformed records of every kind
-(:mod:`airlines.jobs.hostile`), plus records as large as the broker accepts (a valid
+(:mod:`airlines_testkit.hostile`), plus records as large as the broker accepts (a valid
 event carrying a huge unknown field, and an invalid one with a huge text field), goes
 through ``airlines stream --available-now`` with a small driver heap. The job must
 finish, every record must be aggregated or dead-lettered with a short reason, Redis
@@ -19,11 +19,13 @@ import orjson
 import pytest
 
 from airlines.config import AppConfig
-from airlines.contract import MAX_RECORD_BYTES, Region
-from airlines.jobs import transform
-from airlines.jobs.hostile import hostile_record
-from airlines.jobs.streaming import checkpoint_dir
-from airlines.jobs.testing import (
+from airlines.contract.event import MAX_RECORD_BYTES, Region
+from airlines.produce.publisher import producer_settings
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
+from airlines.stream.run import checkpoint_dir
+from airlines_testkit.hostile import hostile_record
+from airlines_testkit.oracle import (
     batch_phases,
     caught_up,
     checkpoint_batches,
@@ -33,9 +35,7 @@ from airlines.jobs.testing import (
     parse_valid,
     window_hashes,
 )
-from airlines.producers.publisher import producer_settings
-from airlines.producers.simulator import FleetSimulator
-from airlines.stack.testing import FreshConfig, read_topic, run_cli
+from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -99,7 +99,7 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
         kind, value = ("valid", template) if rng.random() < 0.4 else hostile_record(template, rng)
         messages.append((rng.choice(topics), kind, value))
 
-    from airlines.jobs.testing import produce_messages
+    from airlines_testkit.oracle import produce_messages
 
     produce_messages(config, [(t, k.encode(), v) for t, k, v in messages])
 

@@ -12,10 +12,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.cimpl import NewTopic
 
 from airlines.config import KafkaConfig, KafkaSasl, KafkaSecurity, KafkaTls, dump_config
-from airlines.kafka_admin import admin_client
-from airlines.kafka_client import librdkafka_settings
+from airlines.kafka.admin import admin_client
+from airlines.kafka.settings import librdkafka_settings
 from airlines.stack.prereqs import check_prerequisites
-from airlines.stack.testing import RunningStack, run_cli
+from airlines_testkit.stack import RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ import pytest
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig
-from airlines.contract import FlightEvent, Region
-from airlines.kafka_client import librdkafka_settings
-from airlines.producers.run import produce
-from airlines.producers.simulator import FleetSimulator
-from airlines.stack.testing import FreshConfig, RunningStack, read_topic, run_cli
+from airlines.contract.event import FlightEvent, Region
+from airlines.kafka.settings import librdkafka_settings
+from airlines.produce.run import produce
+from airlines.produce.simulator import FleetSimulator
+from airlines_testkit.stack import FreshConfig, RunningStack, read_topic, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,7 @@ def test_no_acknowledged_event_is_lost_when_a_broker_is_killed(
         stack.ensure_healthy()
 
     stats = outcome["stats"]
-    from airlines.producers.publisher import DeliveryStats
+    from airlines.produce.publisher import DeliveryStats
 
     assert isinstance(stats, DeliveryStats)
     assert stats.delivered > 0
@@ -256,7 +256,7 @@ def test_a_producer_waits_for_its_topic_and_then_sends(
 
     import yaml
 
-    from airlines.kafka_admin import TopicSpec, delete_topics, ensure_topics
+    from airlines.kafka.admin import TopicSpec, delete_topics, ensure_topics
 
     data = fresh_config.config.model_dump(by_alias=True, mode="json")
     topic = f"late-{uuid.uuid4().hex[:6]}"

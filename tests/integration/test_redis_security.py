@@ -15,12 +15,12 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from airlines.jobs.redis_node import NodeAuthError, NodeConnection
-from airlines.jobs.redis_sink import ClusterWriter, SinkSettings
-from airlines.redis_conn import RedisAccess, cluster_client, redis_password, tls_options
-from airlines.redis_users import ADMIN_ONLY, READER_USER, REPLICATION_USER, USER_NAMES, WRITER_USER
 from airlines.stack.prereqs import find_redis_server, redis_supported, redis_version
-from airlines.stack.testing import FreshConfig, RunningStack
+from airlines.store.connect import RedisAccess, cluster_client, redis_password, tls_options
+from airlines.store.node import NodeAuthError, NodeConnection
+from airlines.store.users import ADMIN_ONLY, READER_USER, REPLICATION_USER, USER_NAMES, WRITER_USER
+from airlines.store.writer import ClusterWriter, SinkSettings
+from airlines_testkit.stack import FreshConfig, RunningStack
 
 pytestmark = pytest.mark.integration
 

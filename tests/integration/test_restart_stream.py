@@ -13,11 +13,11 @@ import pytest
 
 from airlines.cli.common import airlines_command
 from airlines.config import AppConfig, dump_config
-from airlines.jobs.layout import KeyLayout
-from airlines.jobs.testing import differences, oracle, produce_messages, window_hashes
-from airlines.producers.simulator import FleetSimulator
-from airlines.redis_conn import cluster_client
-from airlines.stack.testing import FreshConfig, run_cli
+from airlines.contract.redis_layout import KeyLayout
+from airlines.produce.simulator import FleetSimulator
+from airlines.store.connect import cluster_client
+from airlines_testkit.oracle import differences, oracle, produce_messages, window_hashes
+from airlines_testkit.stack import FreshConfig, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from airlines.config import AppConfig
-from airlines.redis_bootstrap import cluster_health
-from airlines.redis_conn import cluster_client
-from airlines.smoke import CheckResult, heartbeat_key, run_smoke
-from airlines.stack.testing import FreshConfig, RunningStack, run_cli
+from airlines.contract.smoke import heartbeat_key
+from airlines.ops.smoke import CheckResult, run_smoke
+from airlines.store.bootstrap import cluster_health
+from airlines.store.connect import cluster_client
+from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,11 @@ import pytest
 
 from airlines.cli.common import airlines_command
 from airlines.config import load_config
-from airlines.stack import procs, testing
+from airlines.stack import procs
 from airlines.stack.ports import find_free_plan
 from airlines.stack.status import StackStatus
-from airlines.stack.testing import RunningStack, run_cli
+from airlines_testkit import stack as testing
+from airlines_testkit.stack import RunningStack, run_cli
 
 pytestmark = pytest.mark.integration
 

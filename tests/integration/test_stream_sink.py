@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
-from airlines.jobs.redis_sink import ClusterWriter, RedisWriteError, SinkSettings
-from airlines.jobs.window_encoding import key_slot
-from airlines.redis_bootstrap import cluster_health
-from airlines.redis_conn import RedisAccess, cluster_client, redis_password
-from airlines.redis_users import WRITER_USER
-from airlines.stack.testing import FreshConfig, RunningStack
+from airlines.contract.redis_layout import KeyLayout, WindowAggregate, write_commands
+from airlines.store.bootstrap import cluster_health
+from airlines.store.connect import RedisAccess, cluster_client, redis_password
+from airlines.store.encoding import key_slot
+from airlines.store.users import WRITER_USER
+from airlines.store.writer import ClusterWriter, RedisWriteError, SinkSettings
+from airlines_testkit.stack import FreshConfig, RunningStack
 
 pytestmark = pytest.mark.integration
 

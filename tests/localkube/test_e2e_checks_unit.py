@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from tests.e2e.analytics import missing_acknowledged
 
-from airlines.jobs.testing import SourceRecord
-from airlines.producers.publisher import PartitionAcks
-from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
+from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
+from airlines.produce.publisher import PartitionAcks
+from airlines_testkit.oracle import SourceRecord
 
 
 def _records(topic: str, partition: int, offsets: range, marker_at: int = -1) -> list[SourceRecord]:

@@ -14,9 +14,14 @@ from pyspark.sql import SparkSession
 from tests.spark.frames import record_frame
 
 from airlines.config.types import format_duration
-from airlines.contract import DEFAULT_MAX_FUTURE_SKEW, FlightEvent, Region, future_time_problem
-from airlines.jobs import transform
-from airlines.producers.simulator import FleetSimulator
+from airlines.contract.event import (
+    DEFAULT_MAX_FUTURE_SKEW,
+    FlightEvent,
+    Region,
+    future_time_problem,
+)
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
 
 SENT = datetime(2026, 12, 7, 9, 30, 15, 250000, tzinfo=UTC)
 RECORD = "its Kafka record's timestamp"
@@ -82,7 +87,7 @@ def test_the_job_decides_as_the_contract_says(
     spark: SparkSession, skew_s: int, offsets_us: list[int], sent_ms: int
 ) -> None:
     """For any bound, send time and event time around it: the job's decision and reason
-    equal :func:`airlines.contract.future_time_problem`'s, on every path."""
+    equal :func:`airlines.contract.event.future_time_problem`'s, on every path."""
     skew = timedelta(seconds=skew_s)
     sent = datetime.fromtimestamp(sent_ms / 1000, UTC)
     # Offsets from the bound itself, so that both sides of it are drawn often.

@@ -1,6 +1,6 @@
 """Property: the validation's fast path changes what a record costs, never its verdict.
 
-The job reads each record once in the JVM (:data:`airlines.jobs.jvm.READ_EVENT`): a
+The job reads each record once in the JVM (:data:`airlines.stream.jvm.READ_EVENT`): a
 record in the producers' own form is checked on the way, any other is left to the full
 validation. hypothesis draws events anywhere in the contract (and just outside it),
 written the producers' way and every other way JSON allows (whitespace, other key
@@ -30,11 +30,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 from tests.spark.frames import record_frame
 
-from airlines.contract import CROSS_FIELD_RULES, DELAYED_FROM_MINUTES, FlightEvent, Region
-from airlines.jobs import transform
-from airlines.jobs.hostile import hostile_record
-from airlines.jobs.testing import bad_records
-from airlines.producers.simulator import FleetSimulator
+from airlines.contract.event import CROSS_FIELD_RULES, DELAYED_FROM_MINUTES, FlightEvent, Region
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
+from airlines_testkit.hostile import hostile_record
+from airlines_testkit.oracle import bad_records
 
 pytestmark = pytest.mark.spark
 

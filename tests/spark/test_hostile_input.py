@@ -2,11 +2,11 @@
 a reason, exactly as the contract says, never anything else.
 
 hypothesis draws batches of valid events and malformed records of every kind
-(:mod:`airlines.jobs.hostile`: truncated and invalid UTF-8, deep nesting, a key given
+(:mod:`airlines_testkit.hostile`: truncated and invalid UTF-8, deep nesting, a key given
 twice, numbers beyond int64, NaN and Infinity, huge strings, wrong types and shapes,
 unknown keys, garbage, text after the object). For every record the job's validation
 must agree with the independent reading of the contract
-(:func:`airlines.jobs.testing.parse_valid`): accepted events carry the same values,
+(:func:`airlines_testkit.oracle.parse_valid`): accepted events carry the same values,
 rejected ones a reason. In CI the examples are derandomized (the same ones every run).
 """
 
@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 from tests.spark.frames import record_frame
 
-from airlines.contract import Region
-from airlines.jobs import transform
-from airlines.jobs.hostile import BUILDERS, hostile_record
-from airlines.jobs.testing import parse_valid
-from airlines.producers.simulator import FleetSimulator
+from airlines.contract.event import Region
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
+from airlines_testkit.hostile import BUILDERS, hostile_record
+from airlines_testkit.oracle import parse_valid
 
 pytestmark = pytest.mark.spark
 

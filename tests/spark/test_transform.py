@@ -11,11 +11,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 from tests.spark.frames import record_frame
 
-from airlines.contract import CROSS_FIELD_RULES, FlightEvent, FlightStatus, Region
-from airlines.jobs import transform
-from airlines.jobs.layout import KeyLayout, WindowAggregate
-from airlines.jobs.testing import bad_records, differences, oracle, parse_valid
-from airlines.producers.simulator import FleetSimulator
+from airlines.contract.event import CROSS_FIELD_RULES, FlightEvent, FlightStatus, Region
+from airlines.contract.redis_layout import KeyLayout, WindowAggregate
+from airlines.produce.simulator import FleetSimulator
+from airlines.stream import transform
+from airlines_testkit.oracle import bad_records, differences, oracle, parse_valid
 
 pytestmark = pytest.mark.spark
 
@@ -64,7 +64,7 @@ def test_every_bad_record_is_rejected_with_its_reason(spark: SparkSession) -> No
 def test_smoke_markers_are_known_by_key_and_header_and_nothing_else_is_hidden(
     spark: SparkSession,
 ) -> None:
-    from airlines.smoke import SMOKE_HEADER, SMOKE_KEY
+    from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
 
     event = template().to_json()
     sent = datetime(2026, 12, 7, 9, 0, 0, 123000, tzinfo=UTC)
@@ -211,7 +211,7 @@ def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
     """Each micro-batch is optimized afresh; inferring constraints over the validation's
     expressions cost the driver 10-14 s per analytics batch, and whole-stage code with
     methods past HotSpot's JIT limit ran interpreted, 3x slower (issue 7's profile)."""
-    from airlines.jobs.streaming import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
+    from airlines.stream.run import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
 
     assert spark.conf.get(CONSTRAINT_PROPAGATION) == "false"
     assert spark.conf.get(HUGE_METHOD_LIMIT) == "8000"
@@ -226,7 +226,7 @@ def test_the_local_jvm_runs_the_serial_collector_compiles_only_hot_code_and_writ
     spark: SparkSession,
 ) -> None:
     """The flags reach the JVM the session launched, not only its configuration."""
-    from airlines.jobs.streaming import LOCAL_JVM_OPTIONS, SHUFFLE_COMPRESS
+    from airlines.stream.run import LOCAL_JVM_OPTIONS, SHUFFLE_COMPRESS
 
     jvm = spark.sparkContext._jvm
     assert jvm is not None
@@ -247,7 +247,7 @@ def test_the_local_jvm_runs_the_serial_collector_compiles_only_hot_code_and_writ
 def test_a_value_past_the_size_bound_is_rejected_unread(spark: SparkSession) -> None:
     """Up to 1 MiB a record is judged as any other (an unknown field is ignored); past it,
     by its size alone, whatever it holds (it arrived compressed)."""
-    from airlines.contract import MAX_RECORD_BYTES
+    from airlines.contract.event import MAX_RECORD_BYTES
 
     event = template().to_json()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from airlines.producers.publisher import (
+from airlines.produce.publisher import (
     DeliveryStats,
     EventPublisher,
     PartitionAcks,

@@ -9,7 +9,7 @@ import pytest
 
 from airlines.config import AppConfig, ConfigError, dump_config, load_config
 from airlines.config.types import format_duration, parse_duration, spark_interval
-from airlines.contract import Region
+from airlines.contract.event import Region
 
 
 def test_defaults_match_the_design() -> None:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from airlines.contract import (
+from airlines.contract.event import (
     CROSS_FIELD_RULES,
     FlightEvent,
     FlightStatus,

@@ -319,7 +319,7 @@ def test_metric_labels_come_from_fixed_sets(dashboard: Dashboard) -> None:
 def test_an_open_dashboard_needs_allow_insecure(tmp_path: Path) -> None:
     from tests.integration.processes import free_port as port
 
-    from airlines.stack.testing import run_cli
+    from airlines_testkit.stack import run_cli
 
     result = run_cli("dashboard", "--auth", "none", "--port", str(port()))
     assert result.returncode != 0
@@ -327,7 +327,7 @@ def test_an_open_dashboard_needs_allow_insecure(tmp_path: Path) -> None:
 
 
 def test_a_short_token_file_is_refused(tmp_path: Path) -> None:
-    from airlines.stack.testing import run_cli
+    from airlines_testkit.stack import run_cli
 
     short = tmp_path / "token"
     short.write_text("abc\n")

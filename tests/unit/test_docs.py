@@ -17,7 +17,7 @@ def test_readme_generated_sections_are_current() -> None:
 
 
 def test_contract_table_lists_every_field() -> None:
-    from airlines.contract import event_fields
+    from airlines.contract.event import event_fields
     from airlines.docs import contract_table
 
     table = contract_table()

@@ -20,19 +20,19 @@ from kubernetes.dynamic.exceptions import api_exception
 from typer.testing import CliRunner
 
 from airlines.cli import app
-from airlines.k8s.apply import (
+from airlines.ops.k8s.apply import (
     ApplyError,
     SparkAppApi,
     apply_spark_application,
     backoff,
 )
-from airlines.k8s.errors import (
+from airlines.ops.k8s.errors import (
     ApiProblem,
     NotServedError,
     problem_from_exception,
     problem_from_response,
 )
-from airlines.k8s.manifest import (
+from airlines.ops.k8s.manifest import (
     ManifestError,
     apply_outcome,
     owner_reference,

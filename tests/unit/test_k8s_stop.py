@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from typer.testing import CliRunner
 
 from airlines.cli import app
-from airlines.k8s.stop import StopError, stop_statefulset
+from airlines.ops.k8s.stop import StopError, stop_statefulset
 
 runner = CliRunner()
 
@@ -165,7 +165,7 @@ def test_command_rejects_a_bad_name_and_timeout() -> None:
 
 
 def test_command_outside_a_pod_needs_a_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("airlines.k8s.client.pod_namespace", lambda: None)
+    monkeypatch.setattr("airlines.ops.k8s.client.pod_namespace", lambda: None)
     result = runner.invoke(app, ["k8s", "stop-statefulset", "kafka"])
     assert result.exit_code == 2
     assert "--namespace: required outside a pod" in result.output

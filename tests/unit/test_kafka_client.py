@@ -8,8 +8,8 @@ import pytest
 
 from airlines.config import AppConfig, ConfigError, KafkaConfig
 from airlines.config.loader import validate_data
-from airlines.kafka_client import jaas_config, java_settings, librdkafka_settings
-from airlines.kafka_principals import principal_users, principals
+from airlines.kafka.principals import principal_users, principals
+from airlines.kafka.settings import jaas_config, java_settings, librdkafka_settings
 
 
 def _kafka(security: dict[str, object]) -> KafkaConfig:

@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 from airlines.cli import app
 from airlines.config import AppConfig
 from airlines.config.models import KafkaConfig
-from airlines.contract import Region
-from airlines.producers.publisher import EventPublisher, TopicUnavailableError
-from airlines.producers.run import ProducingError, produce
+from airlines.contract.event import Region
+from airlines.produce.publisher import EventPublisher, TopicUnavailableError
+from airlines.produce.run import ProducingError, produce
 
 
 class RefusingProducer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airlines.jobs.layout import (
+from airlines.contract.redis_layout import (
     KeyLayout,
     WindowAggregate,
     heartbeat_commands,
@@ -113,7 +113,7 @@ def test_heartbeat() -> None:
 def test_batch_reports_round_trip_and_old_ones_have_no_markers() -> None:
     import orjson
 
-    from airlines.jobs.layout import BatchSummary
+    from airlines.contract.redis_layout import BatchSummary
 
     summary = BatchSummary(7, 1_700_000_000_000, 120, 40, 3, 2, 1, 950, None, markers=3)
     assert BatchSummary.from_json(summary.to_json_bytes()) == summary

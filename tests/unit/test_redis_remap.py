@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from airlines.config import RedisConfig
-from airlines.redis_conn import address_remapper
+from airlines.store.connect import address_remapper
 
 
 def test_announced_addresses_are_sent_where_the_map_says() -> None:

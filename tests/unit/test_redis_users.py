@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from benchmarks.sink import window_rows
 
-from airlines.jobs.layout import BatchSummary, KeyLayout, batch_log_commands, heartbeat_commands
-from airlines.jobs.redis_node import split_commands
-from airlines.jobs.window_encoding import Outbox, WindowEncoder
-from airlines.redis_users import (
+from airlines.contract.redis_layout import (
+    BatchSummary,
+    KeyLayout,
+    batch_log_commands,
+    heartbeat_commands,
+)
+from airlines.store.encoding import Outbox, WindowEncoder
+from airlines.store.node import split_commands
+from airlines.store.users import (
     ADMIN_ONLY,
     USER_NAMES,
     WRITER_COMMANDS,
@@ -20,7 +25,7 @@ from airlines.redis_users import (
     read_passwords,
     render_acl,
 )
-from airlines.stack.testing import run_cli
+from airlines_testkit.stack import run_cli
 
 
 def _sink_commands() -> set[str]:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from airlines.contract import FlightEvent, FlightStatus, Region, event_fields
-from airlines.producers.replay import (
+from airlines.contract.event import FlightEvent, FlightStatus, Region, event_fields
+from airlines.produce.replay import (
     EVENT_ID_NAMESPACE,
     FLIGHT_STATUS_ALIASES,
     INEXPRESSIBLE_FLIGHT_STATUSES,
@@ -24,7 +24,7 @@ from airlines.producers.replay import (
     fold_word,
     read_rows,
 )
-from airlines.stack.testing import run_cli
+from airlines_testkit.stack import run_cli
 
 SAMPLES = Path(__file__).resolve().parents[2] / "producers" / "samples"
 SAMPLE = SAMPLES / "original-record.jsonl"

@@ -10,15 +10,15 @@ from typing import Literal
 import orjson
 import pytest
 
-from airlines.contract import Region, event_fields
-from airlines.producers.replay import (
+from airlines.contract.event import Region, event_fields
+from airlines.produce.replay import (
     MAX_LINE_BYTES,
     CsvHeaderError,
     ReplayInputError,
     detect_format,
     read_rows,
 )
-from airlines.producers.simulator import FleetSimulator
+from airlines.produce.simulator import FleetSimulator
 
 SAMPLES = Path(__file__).resolve().parents[2] / "producers" / "samples"
 

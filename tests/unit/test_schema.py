@@ -10,8 +10,8 @@ import pytest
 from pydantic import AwareDatetime
 from pyspark.sql.types import DoubleType, LongType, StringType, TimestampType, VariantType
 
-from airlines.contract import FlightEvent, Region
-from airlines.jobs.schema import (
+from airlines.contract.event import FlightEvent, Region
+from airlines.stream.schema import (
     CORRUPT_RECORD,
     diagnostic_schema,
     event_fields,

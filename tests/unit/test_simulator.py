@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airlines.contract import DELAYED_FROM_MINUTES, FlightEvent, FlightStatus, Region
-from airlines.producers.fleet import (
-    DEFAULT_FLEET_SIZE,
+from airlines.config.models import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE
+from airlines.contract.event import DELAYED_FROM_MINUTES, FlightEvent, FlightStatus, Region
+from airlines.produce.fleet import (
     EAST,
-    MAX_FLEET_SIZE,
     PROFILES,
     WEST,
     build_fleet,
 )
-from airlines.producers.simulator import FleetSimulator
+from airlines.produce.simulator import FleetSimulator
 
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 EAST_CODES = {a.code for a in EAST}

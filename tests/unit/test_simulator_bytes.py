@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airlines.contract import FlightEvent, Region
-from airlines.producers.fleet import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE, PROFILES
-from airlines.producers.simulator import FleetSimulator, at_micros, from_micros
+from airlines.config.models import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE
+from airlines.contract.event import FlightEvent, Region
+from airlines.produce.fleet import PROFILES
+from airlines.produce.simulator import FleetSimulator, at_micros, from_micros
 
 T0 = at_micros(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
 DAY_US = 86_400_000_000

@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 
 from airlines.config import AppConfig
-from airlines.kafka_admin import min_insync_replicas, topic_specs
-from airlines.redis_bootstrap import (
+from airlines.contract.smoke import heartbeat_key, is_smoke_marker
+from airlines.kafka.admin import min_insync_replicas, topic_specs
+from airlines.ops.smoke import parse_checks
+from airlines.stack import procs
+from airlines.store.bootstrap import (
     SLOTS,
     ClusterHealth,
     NodeHealth,
     even_ranges,
     parse_cluster_nodes,
 )
-from airlines.smoke import heartbeat_key, is_smoke_marker, parse_checks
-from airlines.stack import procs
 
 NODES = """\
 07c3 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460

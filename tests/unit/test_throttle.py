@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airlines.producers.publisher import Throttle
+from airlines.produce.publisher import Throttle
 
 
 class Clock:

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.crc import key_slot as redis_key_slot
 
-from airlines.jobs.layout import KeyLayout, WindowAggregate, write_commands
-from airlines.jobs.redis_node import NodeConnection, last_integer, pack, split_commands
-from airlines.jobs.window_encoding import Outbox, WindowEncoder, key_slot
+from airlines.contract.redis_layout import KeyLayout, WindowAggregate, write_commands
+from airlines.store.encoding import Outbox, WindowEncoder, key_slot
+from airlines.store.node import NodeConnection, last_integer, pack, split_commands
 
 START = 1_714_564_800_000
 

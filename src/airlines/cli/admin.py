@@ -17,7 +17,7 @@ from airlines.config.types import format_duration, parse_duration
 
 topics_app = typer.Typer(help="Kafka topics of the configuration.", no_args_is_help=True)
 redis_app = typer.Typer(help="The Redis Cluster.", no_args_is_help=True)
-acl_app = typer.Typer(help="The Redis ACL users (airlines.redis_users).", no_args_is_help=True)
+acl_app = typer.Typer(help="The Redis ACL users (airlines.store.users).", no_args_is_help=True)
 redis_app.add_typer(acl_app, name="acl")
 
 
@@ -41,7 +41,7 @@ def topics_ensure(
     """
     from rich.table import Table
 
-    from airlines.kafka_admin import KafkaAdminError, ensure_topics, topic_specs
+    from airlines.kafka.admin import KafkaAdminError, ensure_topics, topic_specs
 
     app_config = resolve_config(config)
     limit = _seconds("--timeout", timeout)
@@ -81,7 +81,7 @@ def topics_describe(
     """Partitions, replicas, in-sync replicas and min.insync.replicas of each topic."""
     from rich.table import Table
 
-    from airlines.kafka_admin import KafkaAdminError, cluster_metadata, topic_config, topic_specs
+    from airlines.kafka.admin import KafkaAdminError, cluster_metadata, topic_config, topic_specs
 
     app_config = resolve_config(config)
     rows: list[dict[str, object]] = []
@@ -144,8 +144,8 @@ def redis_bootstrap_command(
     Host names are resolved for CLUSTER MEET; slots go evenly to primaries that have
     none; the remaining nodes become replicas. A complete cluster is left as it is.
     """
-    from airlines.redis_bootstrap import BootstrapError, bootstrap
-    from airlines.redis_conn import RedisAccess, RedisPasswordError
+    from airlines.store.bootstrap import BootstrapError, bootstrap
+    from airlines.store.connect import RedisAccess, RedisPasswordError
 
     app_config = resolve_config(config)
     limit = _seconds("--timeout", timeout)
@@ -186,7 +186,7 @@ def smoke(
     """
     from rich.table import Table
 
-    from airlines.smoke import parse_checks, run_smoke
+    from airlines.ops.smoke import parse_checks, run_smoke
 
     try:
         chosen = parse_checks(checks)
@@ -243,7 +243,7 @@ def redis_acl_render(
 ) -> None:
     """Write the Redis ACL file (``aclfile``) of every user; passwords only as SHA-256."""
     from airlines.paths import write_private
-    from airlines.redis_users import AclError, read_passwords, render_acl
+    from airlines.store.users import AclError, read_passwords, render_acl
 
     try:
         text = render_acl(read_passwords(passwords_dir), key_prefix or ["aa"])

@@ -26,7 +26,7 @@ from rich.text import Text
 from airlines.cli.common import airlines_command, console, fail, stack_config_path, stack_dir
 from airlines.cli.dashboard import DEFAULT_PORT
 from airlines.config import dump_config, load_config
-from airlines.contract import Region
+from airlines.contract.event import Region
 from airlines.paths import write_private
 
 
@@ -103,10 +103,10 @@ def demo(
     """Run stack + producers + streaming job + web dashboard; watch the analytics live."""
     from airlines.cli.query import delays_table
     from airlines.dashboard.security import new_token
-    from airlines.query import AnalyticsReader
-    from airlines.redis_conn import cluster_client
-    from airlines.redis_users import READER_USER, WRITER_USER
     from airlines.stack.local import LocalStack
+    from airlines.store.connect import cluster_client
+    from airlines.store.reader import AnalyticsReader
+    from airlines.store.users import READER_USER, WRITER_USER
 
     if not _port_is_free(dashboard_port):
         fail(f"--dashboard-port: 127.0.0.1:{dashboard_port} is in use; choose another port")

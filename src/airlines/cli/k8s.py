@@ -74,9 +74,9 @@ def apply_spark_app(
     webhook", no connection, 429/502/503/504); any other error fails at once. Prints
     created, configured or unchanged; exits 1 if it could not apply.
     """
-    from airlines.k8s.apply import ApplyError, SparkAppApi, apply_spark_application
-    from airlines.k8s.client import ClientConfigError, KubernetesSparkAppApi, pod_namespace
-    from airlines.k8s.manifest import ManifestError, check_name, load_spark_application
+    from airlines.ops.k8s.apply import ApplyError, SparkAppApi, apply_spark_application
+    from airlines.ops.k8s.client import ClientConfigError, KubernetesSparkAppApi, pod_namespace
+    from airlines.ops.k8s.manifest import ManifestError, check_name, load_spark_application
 
     limit = _checked_timeout_and_kubeconfig(timeout, kubeconfig)
     try:
@@ -145,10 +145,10 @@ def stop_statefulset(
     while the API server does not answer; exits 1 if the pods are still there after
     --timeout (0 with --best-effort, after saying so).
     """
-    from airlines.k8s.client import ClientConfigError, KubernetesStatefulSetApi, pod_namespace
-    from airlines.k8s.manifest import ManifestError, check_name
-    from airlines.k8s.stop import StopError
-    from airlines.k8s.stop import stop_statefulset as stop
+    from airlines.ops.k8s.client import ClientConfigError, KubernetesStatefulSetApi, pod_namespace
+    from airlines.ops.k8s.manifest import ManifestError, check_name
+    from airlines.ops.k8s.stop import StopError
+    from airlines.ops.k8s.stop import stop_statefulset as stop
 
     limit = _checked_timeout_and_kubeconfig(timeout, kubeconfig)
     try:

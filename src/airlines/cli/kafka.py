@@ -60,8 +60,8 @@ def principals_apply(
 
     Idempotent: grants a principal no longer has are removed. Runs as a super user.
     """
-    from airlines.kafka_admin import admin_client
-    from airlines.kafka_principals import PrincipalsError, apply_principals, principal_users
+    from airlines.kafka.admin import admin_client
+    from airlines.kafka.principals import PrincipalsError, apply_principals, principal_users
 
     app_config = resolve_config(config)
     passwords = read_passwords(credentials_dir, principal_users(app_config))

@@ -19,8 +19,8 @@ from airlines.cli.common import (
     say_error,
 )
 from airlines.config.types import parse_duration
-from airlines.contract import Region
-from airlines.producers.publisher import DeliveryStats
+from airlines.contract.event import Region
+from airlines.produce.publisher import DeliveryStats
 
 
 def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") -> None:
@@ -117,9 +117,9 @@ def produce(
     Exits 1 if any event was not acknowledged.
     """
     from airlines.metrics import MetricsListenError, serve
-    from airlines.producers.metrics import ProducerMetrics
-    from airlines.producers.run import MissingTopicError, ProducingError
-    from airlines.producers.run import produce as run
+    from airlines.produce.metrics import ProducerMetrics
+    from airlines.produce.run import MissingTopicError, ProducingError
+    from airlines.produce.run import produce as run
     from airlines.signals import stop_on_signals
 
     try:
@@ -226,16 +226,16 @@ def replay(
     from zoneinfo import ZoneInfo
 
     from airlines.config.types import format_duration
-    from airlines.contract import DEFAULT_MAX_FUTURE_SKEW, future_time_problem
-    from airlines.producers.publisher import EventPublisher, Pacer
-    from airlines.producers.replay import (
+    from airlines.contract.event import DEFAULT_MAX_FUTURE_SKEW, future_time_problem
+    from airlines.produce.publisher import EventPublisher, Pacer
+    from airlines.produce.replay import (
         CsvHeaderError,
         FileFormat,
         ReplayInputError,
         detect_format,
         read_rows,
     )
-    from airlines.producers.run import FLUSH_TIMEOUT_S
+    from airlines.produce.run import FLUSH_TIMEOUT_S
     from airlines.signals import stop_on_signals
 
     if fmt not in (None, "jsonl", "csv"):
@@ -326,7 +326,7 @@ def contract_schema() -> None:
     """Print the JSON Schema of a flight event (one Kafka message value)."""
     import orjson
 
-    from airlines.contract import json_schema
+    from airlines.contract.event import json_schema
 
     typer.echo(orjson.dumps(json_schema(), option=orjson.OPT_INDENT_2).decode())
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from airlines.cli.common import ConfigOption, console, fail, resolve_config
 from airlines.config import AppConfig
-from airlines.jobs.layout import WindowAggregate, iso_utc, parse_iso_ms
-from airlines.query import AnalyticsReader, TopDelays
+from airlines.contract.redis_layout import WindowAggregate, iso_utc, parse_iso_ms
+from airlines.store.reader import AnalyticsReader, TopDelays
 
 app = typer.Typer(help="Read analytics from Redis: routes, top delays, a flight's windows.")
 
@@ -26,7 +26,7 @@ def _reader(config: AppConfig) -> Iterator[AnalyticsReader]:
     import redis
     from redis.exceptions import RedisClusterException
 
-    from airlines.redis_conn import RedisPasswordError, cluster_client
+    from airlines.store.connect import RedisPasswordError, cluster_client
 
     try:
         client = cluster_client(config.redis)
@@ -194,7 +194,7 @@ def flight(
     with _reader(resolve_config(config)) as reader:
         windows = reader.flight(flight_id, limit)
     if as_json:
-        from airlines.query import aggregate_json
+        from airlines.store.reader import aggregate_json
 
         _print_json([aggregate_json(w) for w in windows])
         return

@@ -63,10 +63,10 @@ def stream(
     )
     # py4j logs every callback at INFO; the job's own lines are what matter.
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    from airlines.jobs.redis_sink import SinkSettings
-    from airlines.jobs.streaming import JobError, JobOptions, run_job
     from airlines.metrics import MetricsListenError
-    from airlines.redis_conn import RedisPasswordError, redis_password
+    from airlines.store.connect import RedisPasswordError, redis_password
+    from airlines.store.writer import SinkSettings
+    from airlines.stream.run import JobError, JobOptions, run_job
 
     try:
         password = redis_password(app_config.redis)

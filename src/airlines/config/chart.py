@@ -67,7 +67,7 @@ from airlines.config.models import (
     StreamingConfig,
 )
 from airlines.config.types import Duration, Endpoint
-from airlines.contract import Region
+from airlines.contract.event import Region
 
 #: Where the config ConfigMap is mounted in every pod, and the flag that names it.
 CONFIG_MOUNT_DIR = "/etc/airlines"
@@ -218,7 +218,7 @@ class GlobalKafka(ChartSection):
         return value
 
 
-#: The system's Kafka principals (airlines.kafka_principals.principal_users).
+#: The system's Kafka principals (airlines.kafka.principals.principal_users).
 PRINCIPAL_PATTERN = r"^(broker|admin|streaming|topics|smoke|producer-[a-z][-a-z]*)$"
 
 

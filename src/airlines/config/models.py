@@ -24,8 +24,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from airlines.config.types import Duration, Endpoint, format_duration
-from airlines.contract import DEFAULT_MAX_FUTURE_SKEW, Region
-from airlines.producers.fleet import DEFAULT_FLEET_SIZE, MAX_FLEET_SIZE
+from airlines.contract.event import DEFAULT_MAX_FUTURE_SKEW, Region
+
+#: A region's fleet unless configured (``producers.fleetSize``): hundreds of daily
+#: flights, like a real region's, so top-N views and state sizes are realistic.
+DEFAULT_FLEET_SIZE = 400
+#: The largest fleet a region may fly.
+MAX_FLEET_SIZE = 10_000
 
 
 class Section(BaseModel):

@@ -30,7 +30,8 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from airlines.config import RedisConfig
-from airlines.contract import FLIGHT_ID_PATTERN
+from airlines.contract.event import FLIGHT_ID_PATTERN
+from airlines.contract.redis_layout import iso_utc, parse_iso_ms
 from airlines.dashboard.metrics import DashboardMetrics
 from airlines.dashboard.models import (
     ErrorOut,
@@ -40,11 +41,10 @@ from airlines.dashboard.models import (
     TopDelaysOut,
     WindowOut,
 )
-from airlines.dashboard.readonly import read_only_client
 from airlines.dashboard.security import AuthMode, StreamLimiter, StreamLimits, client_key
-from airlines.jobs.layout import iso_utc, parse_iso_ms
-from airlines.query import AnalyticsReader, aggregate_json
-from airlines.redis_conn import RedisPasswordError
+from airlines.store.connect import RedisPasswordError
+from airlines.store.reader import AnalyticsReader, aggregate_json
+from airlines.store.readonly import read_only_client
 
 T = TypeVar("T")
 

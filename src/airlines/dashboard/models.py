@@ -1,7 +1,7 @@
 """The JSON the dashboard's API returns: the documents of ``airlines query --json``.
 
 These models only describe them for the OpenAPI document; the API returns the very
-dictionaries the CLI prints (:mod:`airlines.query`), so the two cannot differ.
+dictionaries the CLI prints (:mod:`airlines.store.reader`), so the two cannot differ.
 """
 
 from __future__ import annotations

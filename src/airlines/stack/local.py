@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from airlines import redis_users
 from airlines.config import (
     AppConfig,
     ConfigError,
@@ -33,9 +32,8 @@ from airlines.config import (
     dump_config,
     load_config,
 )
-from airlines.kafka_principals import ADMIN_USER, principal_users
+from airlines.kafka.principals import ADMIN_USER, principal_users
 from airlines.paths import write_private
-from airlines.redis_conn import RedisAccess, RedisPasswordError
 from airlines.stack import procs, render, security
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import (
@@ -49,6 +47,8 @@ from airlines.stack.ports import (
 from airlines.stack.prereqs import Prerequisites, check_prerequisites
 from airlines.stack.procs import ProcessRecord
 from airlines.stack.status import ServiceStatus, StackStatus
+from airlines.store import users as redis_users
+from airlines.store.connect import RedisAccess, RedisPasswordError
 
 Kind = Literal["zookeeper", "kafka", "redis"]
 
@@ -201,7 +201,7 @@ class LocalStack:
 
     def redis_user(self, user: str, config: RedisConfig | None = None) -> RedisConfig:
         """``config`` (default: the generated config's Redis client) logged in as another
-        of the stack's users (``writer``, ``reader``, ...: :mod:`airlines.redis_users`)."""
+        of the stack's users (``writer``, ``reader``, ...: :mod:`airlines.store.users`)."""
         redis = config or self.config().redis
         ca = self.layout.ca_cert if self.config().redis.tls is not None else None
         return render.redis_client(redis, user, self.layout.redis_password_file(user), ca)
@@ -216,7 +216,7 @@ class LocalStack:
 
     def kafka_user(self, user: str) -> KafkaConfig:
         """The generated config's Kafka client, logged in as another of the stack's users
-        (``producer-east-coast``, ``streaming``, ...: :mod:`airlines.kafka_principals`)."""
+        (``producer-east-coast``, ``streaming``, ...: :mod:`airlines.kafka.principals`)."""
         kafka = self.config().kafka
         security = render.client_security(
             user, self.layout.user_password_file(user), self.layout.ca_cert
@@ -477,7 +477,9 @@ class LocalStack:
         return AppConfig()
 
     def _start_all(self, config: AppConfig, deadline: float, timeout: float) -> None:
-        from airlines import kafka_admin, kafka_principals, redis_bootstrap
+        from airlines.kafka import admin as kafka_admin
+        from airlines.kafka import principals as kafka_principals
+        from airlines.store import bootstrap as redis_bootstrap
 
         report = self.reporter
         specs = self.services()
@@ -669,7 +671,7 @@ class LocalStack:
 
     def wait_broker_ready(self, index: int, timeout: float = 90, in_sync: bool = True) -> None:
         """Wait until broker ``index`` answers itself and (``in_sync``) is back in every ISR."""
-        from airlines import kafka_admin
+        from airlines.kafka import admin as kafka_admin
 
         name = f"kafka-{index}"
         endpoint = self.service(name).endpoint
@@ -702,7 +704,8 @@ class LocalStack:
     # ---- status -------------------------------------------------------------------
 
     def status(self, probe: bool = True) -> StackStatus:
-        from airlines import kafka_admin, redis_bootstrap
+        from airlines.kafka import admin as kafka_admin
+        from airlines.store import bootstrap as redis_bootstrap
 
         plan = self.plan()
         specs = service_specs(plan)
@@ -799,7 +802,7 @@ class LocalStack:
 def _redis_pings(port: int, access: RedisAccess) -> bool:
     import redis
 
-    from airlines.redis_bootstrap import node_client
+    from airlines.store.bootstrap import node_client
 
     client = node_client(HOST, port, access, timeout=1)
     try:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls, RedisConfig, RedisTls
-from airlines.kafka_client import jaas_login, jaas_quote
-from airlines.kafka_principals import ADMIN_USER, BROKER_USER
+from airlines.kafka.principals import ADMIN_USER, BROKER_USER
+from airlines.kafka.settings import jaas_login, jaas_quote
 from airlines.stack.ports import HOST, KAFKA_BROKERS, REDIS_BUS_OFFSET, PortPlan
 
 #: JVM heaps: the machine is shared (2 cores); these are enough for a local stack.
@@ -113,7 +113,7 @@ def kafka_properties(broker_id: int, plan: PortPlan, data_dir: Path, tls: Broker
     """``server.properties`` of broker ``broker_id`` (ZooKeeper mode, replicated defaults).
 
     One listener, SASL_SSL with SCRAM-SHA-512, for clients and the other brokers alike (the
-    brokers log in as ``broker``); ACLs decide the rest (:mod:`airlines.kafka_principals`).
+    brokers log in as ``broker``); ACLs decide the rest (:mod:`airlines.kafka.principals`).
     Holds the broker's password: written with mode 0600. ``tls`` None: a PLAINTEXT
     listener open to anyone (``stack up --insecure-kafka``, to measure what security costs).
     """
@@ -209,12 +209,12 @@ class RedisServerTls:
 def redis_conf(port: int, data_dir: Path, log_file: Path, security: RedisServerSecurity) -> str:
     """A cluster-enabled, append-only Redis node on 127.0.0.1 with ACL users.
 
-    Its users come from the ACL file (:mod:`airlines.redis_users`; ``default`` is off); a
+    Its users come from the ACL file (:mod:`airlines.store.users`; ``default`` is off); a
     replica logs in to its primary as the replication user. With TLS, the node's port
     speaks TLS only (``port 0``), and so do replication and the cluster bus; clients need
     no certificate of their own. Holds the replication password: written with mode 0600.
     """
-    from airlines.redis_users import REPLICATION_USER
+    from airlines.store.users import REPLICATION_USER
 
     listen: dict[str, object] = {"port": port}
     if security.tls is not None:

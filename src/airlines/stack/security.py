@@ -6,7 +6,7 @@ Everything is generated once under ``<stack>/kafka`` (mode 0600 files in a 0700
 directory) and kept across ``down``/``up``; ``down --purge`` removes it. The broker and
 admin credentials are written into ZooKeeper before the brokers start (the brokers need
 their own to talk to each other); the other principals and every ACL are applied through
-the admin once the brokers are up (:func:`airlines.kafka_principals.apply_principals`).
+the admin once the brokers are up (:func:`airlines.kafka.principals.apply_principals`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from airlines.kafka_principals import ADMIN_USER, BROKER_USER, SCRAM_ITERATIONS
+from airlines.kafka.principals import ADMIN_USER, BROKER_USER, SCRAM_ITERATIONS
 from airlines.paths import write_private
 from airlines.stack import render
 from airlines.stack.layout import StackLayout
@@ -68,7 +68,7 @@ def prepare_redis(layout: StackLayout, key_prefixes: list[str]) -> None:
     """Create what is missing of Redis's security: each ACL user's password, the nodes'
     certificate (signed by the stack's CA: :func:`prepare` first); write the ACL file
     for ``key_prefixes`` (the analytics keys the writer and the reader may use)."""
-    from airlines.redis_users import USER_NAMES, render_acl
+    from airlines.store.users import USER_NAMES, render_acl
 
     _private_dir(layout.redis_dir)
     _private_dir(layout.redis_password_file(USER_NAMES[0]).parent)
@@ -86,7 +86,7 @@ def prepare_redis(layout: StackLayout, key_prefixes: list[str]) -> None:
 
 
 def redis_server_security(layout: StackLayout, tls: bool) -> render.RedisServerSecurity:
-    from airlines.redis_users import REPLICATION_USER
+    from airlines.store.users import REPLICATION_USER
 
     return render.RedisServerSecurity(
         aclfile=layout.redis_acl,

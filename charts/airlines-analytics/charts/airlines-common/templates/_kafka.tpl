@@ -20,7 +20,7 @@ CA, through the projected "config" volume that carries /etc/airlines/config.yaml
 {{- end -}}
 {{- end -}}
 
-{{/* The system's SCRAM users (airlines.kafka_principals.principal_users), as JSON. */}}
+{{/* The system's SCRAM users (airlines.kafka.principals.principal_users), as JSON. */}}
 {{- define "airlines.kafka.principalUsers" -}}
 {{- $users := list "broker" "admin" -}}
 {{- range .Values.global.config.topics -}}

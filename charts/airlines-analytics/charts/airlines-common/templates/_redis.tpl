@@ -91,9 +91,9 @@ checksum/redis-credentials: {{ toJson $facts | sha256sum }}
 {{- end -}}
 
 {{/*
-ACL rules of each user. The reader's are the dashboard's (airlines.dashboard.readonly.
+ACL rules of each user. The reader's are the dashboard's (airlines.store.readonly.
 acl_rules; a chart test keeps the two equal): read commands on the analytics keys only.
-The writer's are exactly what the sink sends (airlines.jobs.layout, redis_sink): writes
+The writer's are exactly what the sink sends (airlines.contract.redis_layout, redis_sink): writes
 of hashes, sorted sets and sets with their expiry under the key prefix, WAIT, and the
 cluster's slot map. Neither may FLUSHALL, FLUSHDB, CONFIG, DEBUG or KEYS: -@all and an
 allow-list. The replication user may only replicate (masteruser); the admin is the

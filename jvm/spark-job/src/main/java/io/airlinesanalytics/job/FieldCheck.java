@@ -18,7 +18,7 @@ import org.apache.spark.unsafe.types.UTF8String;
 /**
  * One contract field as the fast path reads and checks it: its JSON type and what its
  * JSON Schema states (format, pattern, lengths, enum, bounds). Built from the same field
- * list the Spark schema comes from ({@code airlines.jobs.schema.event_fields}), so nothing
+ * list the Spark schema comes from ({@code airlines.stream.schema.event_fields}), so nothing
  * about the event is written down here. A date-time is returned as its instant (what
  * Spark's cast of the same text gives), the other strings as Spark strings.
  */

@@ -2,7 +2,7 @@ package io.airlinesanalytics.job;
 
 /**
  * The grammar the fast path accepts, on raw bytes: JSON numbers, the UUID and RFC 3339
- * date-time formats (as {@code airlines.jobs.schema.FORMAT_PATTERNS} states them; the
+ * date-time formats (as {@code airlines.stream.schema.FORMAT_PATTERNS} states them; the
  * date-time in the producers' form only).
  */
 final class Formats {

@@ -1,0 +1,504 @@
+"""Forming a Redis Cluster from independent cluster-enabled nodes, re-runnably.
+
+``bootstrap`` is what ``airlines redis bootstrap`` runs, for the local stack and as
+the chart's bootstrap hook (with names like ``redis-0.redis-headless.ns.svc:6379``).
+Each run looks at what the nodes already agree on and only does what is missing:
+
+1. resolve host names to IP addresses (``CLUSTER MEET`` takes addresses only);
+2. ``CLUSTER MEET`` every node not yet known to the first one;
+3. give the uncovered hash slots, evenly, to primaries that own none;
+4. ``CLUSTER REPLICATE`` every node that is neither a primary nor a replica to the
+   primary with the fewest replicas;
+5. wait until every node reports ``cluster_state:ok``, all 16384 slots are served and
+   every primary has its replicas with a live replication link.
+
+A complete cluster is left untouched (no commands but reads); a half-formed one is
+completed. ``cluster_health`` is the read-only check used by the stack's readiness
+wait, ``stack status`` and ``airlines smoke``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from airlines.config.types import split_endpoint
+from airlines.store.connect import RedisAccess
+
+SLOTS = 16384
+
+
+class BootstrapError(RuntimeError):
+    """The cluster cannot be formed; the message names the node and the problem."""
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """One line of ``CLUSTER NODES``."""
+
+    id: str
+    ip: str
+    port: int
+    bus_port: int
+    flags: frozenset[str]
+    master_id: str | None
+    link_connected: bool
+    slots: tuple[tuple[int, int], ...]
+    #: The name the node announces (``cluster-announce-hostname``), if any.
+    hostname: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def is_primary(self) -> bool:
+        return "master" in self.flags
+
+    @property
+    def slot_count(self) -> int:
+        return sum(end - start + 1 for start, end in self.slots)
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.flags & {"fail", "fail?", "handshake", "noaddr"})
+
+
+def parse_cluster_nodes(text: str) -> list[NodeEntry]:
+    """Parse ``CLUSTER NODES`` output (slot migration markers are skipped)."""
+    entries = []
+    for line in text.strip().splitlines():
+        parts = line.split()
+        if len(parts) < 8:
+            continue
+        # ip:port@bus[,hostname[,aux=value...]]
+        address, *extra = parts[1].split(",")
+        hostname = extra[0] if extra and "=" not in extra[0] else ""
+        hostport, _, bus = address.partition("@")
+        ip, port = split_endpoint(hostport) if hostport.rpartition(":")[2] else (hostport, 0)
+        slots = []
+        for item in parts[8:]:
+            if item.startswith("["):
+                continue
+            start, _, end = item.partition("-")
+            slots.append((int(start), int(end or start)))
+        entries.append(
+            NodeEntry(
+                id=parts[0],
+                ip=ip,
+                port=port,
+                bus_port=int(bus) if bus else port + 10_000,
+                flags=frozenset(parts[2].split(",")),
+                master_id=None if parts[3] == "-" else parts[3],
+                link_connected=parts[7] == "connected",
+                slots=tuple(slots),
+                hostname=hostname or None,
+            )
+        )
+    return entries
+
+
+def even_ranges(slots: list[int], parts: int) -> list[list[tuple[int, int]]]:
+    """Split sorted slot numbers into ``parts`` near-equal shares of contiguous ranges.
+
+    ``even_ranges(list(range(16384)), 3)`` -> 0-5460, 5461-10921, 10922-16383.
+    """
+    shares: list[list[tuple[int, int]]] = []
+    count = len(slots)
+    for index in range(parts):
+        chunk = slots[index * count // parts : (index + 1) * count // parts]
+        ranges: list[tuple[int, int]] = []
+        for slot in chunk:
+            if ranges and ranges[-1][1] == slot - 1:
+                ranges[-1] = (ranges[-1][0], slot)
+            else:
+                ranges.append((slot, slot))
+        shares.append(ranges)
+    return shares
+
+
+def resolve(endpoint: str) -> tuple[str, int]:
+    """``host:port`` -> ``(ip, port)``, IPv4 preferred."""
+    host, port = split_endpoint(endpoint)
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0]), port
+
+
+@dataclass
+class Node:
+    """A node being bootstrapped: where it was named, where it is, a client."""
+
+    endpoint: str
+    ip: str
+    port: int
+    client: redis.Redis
+    id: str = ""
+    bus_port: int = 0
+
+    def nodes(self) -> list[NodeEntry]:
+        return parse_cluster_nodes(str(self.client.execute_command("CLUSTER", "NODES")))
+
+    def myself(self) -> NodeEntry:
+        for entry in self.nodes():
+            if "myself" in entry.flags:
+                return entry
+        raise BootstrapError(f"redis {self.endpoint}: CLUSTER NODES has no 'myself' entry")
+
+
+@dataclass
+class BootstrapReport:
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+
+def node_client(ip: str, port: int, access: RedisAccess, timeout: float = 5) -> redis.Redis:
+    """A client of one node that fails fast (no retries): for polling and probes."""
+    return redis.Redis(
+        host=ip,
+        port=port,
+        **access.client_options(),
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=min(timeout, 3),
+        # Callers poll; redis-py's default retries (with backoff) would make every
+        # refused password or connection take seconds.
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _connect(endpoints: list[str], access: RedisAccess, deadline: float) -> list[Node]:
+    """Resolve and PING every node, retrying (pods come up one by one) until the deadline."""
+    nodes: dict[str, Node] = {}
+    problems: dict[str, str] = {}
+    while True:
+        for endpoint in endpoints:
+            if endpoint in nodes:
+                continue
+            try:
+                ip, port = resolve(endpoint)
+            except (OSError, UnicodeError) as exc:
+                problems[endpoint] = f"cannot resolve host name: {exc}"
+                continue
+            # By its name (a TLS certificate names it), met by its address (CLUSTER MEET).
+            client = node_client(split_endpoint(endpoint)[0], port, access)
+            try:
+                client.ping()
+                info = client.info("cluster")
+            except redis.AuthenticationError as exc:
+                raise BootstrapError(
+                    f"redis {endpoint}: authentication failed ({exc}); check the password"
+                ) from exc
+            except redis.ResponseError as exc:
+                if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+                    raise BootstrapError(
+                        f"redis {endpoint}: authentication failed ({exc}); check the password"
+                    ) from exc
+                raise BootstrapError(f"redis {endpoint}: {exc}") from exc
+            except redis.RedisError as exc:
+                problems[endpoint] = f"not reachable at {ip}:{port}: {exc}"
+                continue
+            if not int(info.get("cluster_enabled", 0)):
+                raise BootstrapError(
+                    f"redis {endpoint}: cluster mode is off (set 'cluster-enabled yes')"
+                )
+            nodes[endpoint] = Node(endpoint, ip, port, client)
+            problems.pop(endpoint, None)
+        if len(nodes) == len(endpoints):
+            return [nodes[e] for e in endpoints]
+        if time.monotonic() >= deadline:
+            detail = "; ".join(f"{e}: {p}" for e, p in problems.items())
+            raise BootstrapError(f"redis: not every node is reachable: {detail}")
+        time.sleep(0.5)
+
+
+def _wait(
+    what: str, check: Callable[[], str | None], deadline: float, interval: float = 0.3
+) -> None:
+    """Poll ``check`` (None when satisfied, else what is still missing) until the deadline."""
+    while True:
+        try:
+            missing = check()
+        except redis.RedisError as exc:
+            missing = str(exc)
+        if missing is None:
+            return
+        if time.monotonic() >= deadline:
+            raise BootstrapError(f"redis: timed out waiting for {what}: {missing}")
+        time.sleep(interval)
+
+
+def bootstrap(
+    endpoints: list[str],
+    access: RedisAccess,
+    *,
+    replicas: int = 1,
+    timeout: float = 120,
+    log: Callable[[str], None] = lambda _: None,
+) -> BootstrapReport:
+    """Form (or finish forming) a cluster of ``endpoints``; see the module docstring."""
+    if replicas < 0:
+        raise BootstrapError(f"replicas: must be 0 or more, got {replicas}")
+    deadline = time.monotonic() + timeout
+    report = BootstrapReport()
+
+    def act(message: str) -> None:
+        report.actions.append(message)
+        log(message)
+
+    nodes = _connect(list(dict.fromkeys(endpoints)), access, deadline)
+    by_id: dict[str, Node] = {}
+    for node in nodes:
+        me = node.myself()
+        node.id, node.bus_port = me.id, me.bus_port
+        by_id.setdefault(node.id, node)  # one node named twice counts once
+    nodes = list(by_id.values())
+    wanted_primaries = len(nodes) // (replicas + 1)
+    if wanted_primaries < 3:
+        raise BootstrapError(
+            f"redis: {len(nodes)} distinct nodes cannot form a cluster of 3 primaries with "
+            f"{replicas} replica(s) each (need at least {3 * (replicas + 1)})"
+        )
+
+    # 1. every node meets the first one; gossip introduces the rest.
+    hub = nodes[0]
+    known = {entry.id for entry in hub.nodes() if "handshake" not in entry.flags}
+    for node in nodes[1:]:
+        if node.id not in known:
+            hub.client.execute_command("CLUSTER", "MEET", node.ip, node.port, node.bus_port)
+            act(f"CLUSTER MEET {node.endpoint} ({node.ip}:{node.port})")
+    ids = set(by_id)
+
+    def joined() -> str | None:
+        for node in nodes:
+            seen = {e.id for e in node.nodes() if "handshake" not in e.flags}
+            if not ids <= seen:
+                return f"{node.endpoint} does not know {len(ids - seen)} of the nodes yet"
+        return None
+
+    _wait("every node to know every other", joined, deadline)
+
+    # 2. hash slots for primaries that have none.
+    view = {e.id: e for e in hub.nodes() if e.id in ids}
+    primaries = [n for n in nodes if view[n.id].is_primary and view[n.id].slots]
+    candidates = [
+        n for n in nodes if view[n.id].is_primary and not view[n.id].slots and n not in primaries
+    ]
+    while len(primaries) < wanted_primaries and candidates:
+        primaries.append(candidates.pop(0))
+    covered = {
+        slot
+        for entry in view.values()
+        for start, end in entry.slots
+        for slot in range(start, end + 1)
+    }
+    missing = [slot for slot in range(SLOTS) if slot not in covered]
+    if missing:
+        empty = [p for p in primaries if not view[p.id].slots]
+        targets = empty or sorted(primaries, key=lambda p: view[p.id].slot_count)
+        for target, ranges in zip(targets, even_ranges(missing, len(targets)), strict=True):
+            if not ranges:
+                continue
+            args: list[int] = [bound for pair in ranges for bound in pair]
+            target.client.execute_command("CLUSTER", "ADDSLOTSRANGE", *args)
+            count = sum(end - start + 1 for start, end in ranges)
+            act(f"CLUSTER ADDSLOTSRANGE on {target.endpoint}: {count} slots")
+
+    def slots_agreed() -> str | None:
+        for node in nodes:
+            info = cluster_info(node.client)
+            if int(info.get("cluster_slots_assigned", 0)) != SLOTS:
+                return f"{node.endpoint} sees {info.get('cluster_slots_assigned')} slots assigned"
+        return None
+
+    _wait("all hash slots to be assigned", slots_agreed, deadline)
+
+    # 3. replicas for everything that is neither.
+    view = {e.id: e for e in hub.nodes() if e.id in ids}
+    primary_ids = [p.id for p in primaries]
+    replica_count = {pid: 0 for pid in primary_ids}
+    for entry in view.values():
+        if entry.master_id in replica_count:
+            replica_count[entry.master_id] += 1
+    spare = [
+        n
+        for n in nodes
+        if view[n.id].is_primary and not view[n.id].slots and n.id not in primary_ids
+    ]
+    for node in spare:
+        target_id = min(primary_ids, key=lambda pid: replica_count[pid])
+        try:
+            node.client.execute_command("CLUSTER", "REPLICATE", target_id)
+        except redis.ResponseError as exc:
+            raise BootstrapError(
+                f"redis {node.endpoint}: cannot become a replica of {by_id[target_id].endpoint}: "
+                f"{exc} (a node must be empty to become a replica)"
+            ) from exc
+        replica_count[target_id] += 1
+        act(f"CLUSTER REPLICATE {node.endpoint} -> {by_id[target_id].endpoint}")
+
+    # 4. healthy from every node's point of view.
+    def healthy() -> str | None:
+        health = cluster_health([n.endpoint for n in nodes], access)
+        problems = health.problems(min_replicas=replicas)
+        return "; ".join(problems) if problems else None
+
+    _wait("the cluster to be healthy", healthy, deadline, interval=0.5)
+    return report
+
+
+@dataclass
+class NodeHealth:
+    endpoint: str
+    error: str | None = None
+    cluster_state: str | None = None
+    slots_assigned: int = 0
+    slots_ok: int = 0
+    role: str | None = None
+    master_link_up: bool | None = None
+
+
+@dataclass
+class ClusterHealth:
+    """What each node of the cluster reports, and the topology one node sees."""
+
+    nodes: list[NodeHealth]
+    topology: list[NodeEntry]
+    error: str | None = None
+
+    def primaries(self) -> list[NodeEntry]:
+        return [e for e in self.topology if e.is_primary and e.slots and not e.failing]
+
+    def replicas_of(self, primary: NodeEntry) -> list[NodeEntry]:
+        return [e for e in self.topology if e.master_id == primary.id and not e.failing]
+
+    def problems(self, min_replicas: int = 1) -> list[str]:
+        """Everything that keeps the cluster from being healthy (empty when it is)."""
+        return self.state_problems() + self.slot_problems() + self.replica_problems(min_replicas)
+
+    def state_problems(self) -> list[str]:
+        """Unreachable nodes, nodes not reporting ``cluster_state:ok``, failing flags."""
+        if self.error:
+            return [self.error]
+        problems = []
+        for node in self.nodes:
+            if node.error:
+                problems.append(f"{node.endpoint}: {node.error}")
+            elif node.cluster_state != "ok":
+                problems.append(f"{node.endpoint}: cluster_state is {node.cluster_state}")
+        failing = [
+            f"{e.endpoint} ({','.join(sorted(e.flags))})" for e in self.topology if e.failing
+        ]
+        if failing:
+            problems.append(f"nodes flagged failing: {', '.join(failing)}")
+        return problems
+
+    def slot_problems(self) -> list[str]:
+        """Nodes that do not see all 16384 slots assigned and served."""
+        if self.error:
+            return [self.error]
+        return [
+            f"{node.endpoint}: {node.slots_ok} of {SLOTS} slots served "
+            f"({node.slots_assigned} assigned)"
+            for node in self.nodes
+            if not node.error and node.slots_ok != SLOTS
+        ]
+
+    def replica_problems(self, min_replicas: int = 1) -> list[str]:
+        """Primaries without enough replicas whose replication link is up."""
+        if self.error:
+            return [self.error]
+        if not self.primaries():
+            return ["no primary serves any slot"]
+        problems = []
+        by_endpoint = {n.endpoint: n for n in self.nodes}
+        for node in self.nodes:
+            if node.role == "slave" and not node.master_link_up:
+                problems.append(f"{node.endpoint}: replica's link to its primary is down")
+        for primary in self.primaries():
+            live = [
+                r
+                for r in self.replicas_of(primary)
+                if r.link_connected
+                and by_endpoint.get(r.endpoint, NodeHealth(r.endpoint)).master_link_up
+            ]
+            if len(live) < min_replicas:
+                problems.append(
+                    f"primary {primary.endpoint} has {len(live)} replica(s) attached, "
+                    f"expected {min_replicas}"
+                )
+        return problems
+
+
+def cluster_info(client: redis.Redis) -> dict[str, str]:
+    """``CLUSTER INFO`` as a dict of strings."""
+    text = str(client.execute_command("CLUSTER", "INFO"))
+    return dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
+
+
+def cluster_health(
+    endpoints: list[str], access: RedisAccess, *, timeout: float = 3
+) -> ClusterHealth:
+    """Ask the first reachable startup node for the topology, then every node for its state."""
+    topology: list[NodeEntry] | None = None
+    errors: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        try:
+            _, port = resolve(endpoint)  # a name that does not resolve is reported as such
+        except (OSError, UnicodeError) as exc:
+            errors.setdefault(f"cannot resolve host name: {exc}", []).append(endpoint)
+            continue
+        # By its name (a TLS certificate names it, not its address).
+        with node_client(split_endpoint(endpoint)[0], port, access, timeout) as client:
+            try:
+                topology = parse_cluster_nodes(str(client.execute_command("CLUSTER", "NODES")))
+                break
+            except (OSError, redis.RedisError) as exc:
+                errors.setdefault(redis_error(exc), []).append(endpoint)
+    if topology is None:
+        detail = "; ".join(f"{', '.join(where)}: {what}" for what, where in errors.items())
+        return ClusterHealth([], [], error=f"redis: no node usable: {detail}")
+    nodes = []
+    for entry in topology:
+        health = NodeHealth(entry.endpoint)
+        nodes.append(health)
+        if "noaddr" in entry.flags or not entry.port:
+            health.error = "has no address"
+            continue
+        # By the name it announces when it does (its TLS certificate names that).
+        with node_client(entry.hostname or entry.ip, entry.port, access, timeout) as client:
+            try:
+                info = cluster_info(client)
+                replication = client.info("replication")
+            except (OSError, redis.RedisError) as exc:
+                health.error = redis_error(exc)
+                continue
+        health.cluster_state = info.get("cluster_state")
+        health.slots_assigned = int(info.get("cluster_slots_assigned", 0))
+        health.slots_ok = int(info.get("cluster_slots_ok", 0))
+        health.role = str(replication.get("role"))
+        if health.role == "slave":
+            health.master_link_up = replication.get("master_link_status") == "up"
+    return ClusterHealth(nodes, topology)
+
+
+def redis_error(exc: BaseException) -> str:
+    """A short explanation of a Redis client error."""
+    text = str(exc)
+    auth_markers = ("NOAUTH", "WRONGPASS", "username-password", "Authentication required")
+    if isinstance(exc, redis.AuthenticationError) or any(m in text for m in auth_markers):
+        return f"authentication failed ({text}); check the password"
+    if "NOPERM" in text:
+        return f"not permitted ({text}); check the ACL user's rights"
+    if isinstance(exc, redis.ConnectionError | OSError):
+        return f"not reachable ({text})"
+    return text
