@@ -37,7 +37,7 @@ from pathlib import Path
 from airlines.config import AppConfig
 from airlines.config.loader import dump_config, load_config
 from airlines.config.types import spark_interval
-from airlines.stream.run import checkpoint_dir
+from airlines.stream.session import checkpoint_dir
 from airlines_testkit import stack as testing
 from airlines_testkit.oracle import CheckpointBatch, checkpoint_batches
 from benchmarks import proctree

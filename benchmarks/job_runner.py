@@ -114,8 +114,8 @@ def run_bare(
 
     from airlines.config.types import spark_interval
     from airlines.contract.event import FlightStatus
-    from airlines.stream.run import build_session, kafka_stream, shuffle_partitions
     from airlines.stream.schema import event_schema
+    from airlines.stream.session import build_session, kafka_stream, shuffle_partitions
 
     spark = build_session(options, app_name="airlines-bench-bare")
     spark.streams.addListener(timer.listener)
@@ -170,7 +170,9 @@ def main(
     from airlines.config import load_config
     from airlines.store.connect import redis_password
     from airlines.store.writer import SinkSettings
-    from airlines.stream.run import ANALYTICS_QUERY, JobOptions, build_session, run_job
+    from airlines.stream.queries import ANALYTICS_QUERY
+    from airlines.stream.run import run_job
+    from airlines.stream.session import JobOptions, build_session
 
     config = load_config(config_path)
     if checkpoint is not None:

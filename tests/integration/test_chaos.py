@@ -41,8 +41,8 @@ from airlines.produce.run import produce
 from airlines.produce.simulator import FleetSimulator
 from airlines.store.bootstrap import cluster_health
 from airlines.store.users import WRITER_USER
-from airlines.stream import transform
-from airlines.stream.run import checkpoint_dir
+from airlines.stream import dead_letters
+from airlines.stream.session import checkpoint_dir
 from airlines_testkit.oracle import (
     SourceRecord,
     bad_records,
@@ -361,13 +361,13 @@ def test_nothing_is_lost_or_counted_twice_when_things_are_killed(
     letters = read_topic(config, config.dead_letter.topic)
     sources = {
         (
-            m.headers[transform.HEADER_SOURCE_TOPIC],
-            int(m.headers[transform.HEADER_SOURCE_PARTITION]),
-            int(m.headers[transform.HEADER_SOURCE_OFFSET]),
+            m.headers[dead_letters.HEADER_SOURCE_TOPIC],
+            int(m.headers[dead_letters.HEADER_SOURCE_PARTITION]),
+            int(m.headers[dead_letters.HEADER_SOURCE_OFFSET]),
         )
         for m in letters
     }
     assert sources == rejected
-    assert all(m.headers[transform.HEADER_REASON].strip() for m in letters)
+    assert all(m.headers[dead_letters.HEADER_REASON].strip() for m in letters)
     # The chaos happened: the job was started again at least once.
     assert len(job.exits) >= 2, job.exits

@@ -37,8 +37,8 @@ from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
 from airlines.paths import write_private
 from airlines.produce.simulator import FleetSimulator
 from airlines.store.users import READER_USER, WRITER_USER
-from airlines.stream import transform
-from airlines.stream.run import checkpoint_dir
+from airlines.stream import dead_letters
+from airlines.stream.session import checkpoint_dir
 from airlines_testkit import stack as stack_testing
 from airlines_testkit.oracle import (
     BadRecord,
@@ -285,18 +285,18 @@ def test_every_bad_record_is_dead_lettered_with_its_reason(scenario: Scenario) -
     topics = {t.name for t in scenario.config.topics}
     by_value: dict[bytes | None, TopicMessage] = {}
     for letter in scenario.dead_letters:
-        assert letter.headers[transform.HEADER_SOURCE_TOPIC] in topics
-        assert int(letter.headers[transform.HEADER_SOURCE_PARTITION]) >= 0
-        assert int(letter.headers[transform.HEADER_SOURCE_OFFSET]) >= 0
+        assert letter.headers[dead_letters.HEADER_SOURCE_TOPIC] in topics
+        assert int(letter.headers[dead_letters.HEADER_SOURCE_PARTITION]) >= 0
+        assert int(letter.headers[dead_letters.HEADER_SOURCE_OFFSET]) >= 0
         assert letter.key == b"bad"
         by_value[letter.value] = letter
     for topic, record in scenario.bad:
         found = by_value.get(record.value)
         assert found is not None, f"{record.kind} not dead-lettered"
-        assert found.headers[transform.HEADER_SOURCE_TOPIC] == topic, record.kind
-        assert record.reason in found.headers[transform.HEADER_REASON], (
+        assert found.headers[dead_letters.HEADER_SOURCE_TOPIC] == topic, record.kind
+        assert record.reason in found.headers[dead_letters.HEADER_REASON], (
             record.kind,
-            found.headers[transform.HEADER_REASON],
+            found.headers[dead_letters.HEADER_REASON],
         )
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
-from airlines.stream.run import checkpoint_dir
+from airlines.stream import dead_letters
+from airlines.stream.session import checkpoint_dir
 from airlines_testkit.oracle import (
     batch_phases,
     caught_up,
@@ -72,7 +72,7 @@ def test_an_event_dated_centuries_ahead_is_dead_lettered_and_the_analytics_go_on
     sent = next(r for r in records if r.value == future.to_json())
     assert sent.timestamp_ms is not None
     sent_at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=sent.timestamp_ms)
-    assert letters[0].headers[transform.HEADER_REASON] == (
+    assert letters[0].headers[dead_letters.HEADER_REASON] == (
         "timestamp: 2999-01-01T00:00:00.000000Z is more than 1h (streaming.maxFutureSkew) "
         f"after its Kafka record's timestamp {sent_at.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
     )

@@ -22,8 +22,8 @@ from airlines.config import AppConfig
 from airlines.contract.event import MAX_RECORD_BYTES, Region
 from airlines.produce.publisher import producer_settings
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
-from airlines.stream.run import checkpoint_dir
+from airlines.stream import dead_letters
+from airlines.stream.session import checkpoint_dir
 from airlines_testkit.hostile import hostile_record
 from airlines_testkit.oracle import (
     batch_phases,
@@ -156,27 +156,27 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
     letters = read_topic(config, config.dead_letter.topic)
     by_source = {
         (
-            m.headers[transform.HEADER_SOURCE_TOPIC],
-            int(m.headers[transform.HEADER_SOURCE_PARTITION]),
-            int(m.headers[transform.HEADER_SOURCE_OFFSET]),
+            m.headers[dead_letters.HEADER_SOURCE_TOPIC],
+            int(m.headers[dead_letters.HEADER_SOURCE_PARTITION]),
+            int(m.headers[dead_letters.HEADER_SOURCE_OFFSET]),
         ): m
         for m in letters
     }
     assert set(by_source) == set(rejected)
     for where, value in rejected.items():
         letter = by_source[where]
-        assert 0 < len(letter.headers[transform.HEADER_REASON]) < 4000, where
-        if value is not None and len(value) > transform.DEAD_LETTER_MAX_VALUE:
-            assert letter.value == value[: transform.DEAD_LETTER_MAX_VALUE]
-            assert letter.headers[transform.HEADER_TRUNCATED] == str(len(value))
+        assert 0 < len(letter.headers[dead_letters.HEADER_REASON]) < 4000, where
+        if value is not None and len(value) > dead_letters.DEAD_LETTER_MAX_VALUE:
+            assert letter.value == value[: dead_letters.DEAD_LETTER_MAX_VALUE]
+            assert letter.headers[dead_letters.HEADER_TRUNCATED] == str(len(value))
         else:
             assert letter.value == value, where
-            assert transform.HEADER_TRUNCATED not in letter.headers
-    assert any(transform.HEADER_TRUNCATED in m.headers for m in letters)  # the large one
+            assert dead_letters.HEADER_TRUNCATED not in letter.headers
+    assert any(dead_letters.HEADER_TRUNCATED in m.headers for m in letters)  # the large one
     # The inflated record: rejected unread, for its size.
     (letter,) = [
-        m for m in letters if m.headers.get(transform.HEADER_TRUNCATED) == str(len(inflated))
+        m for m in letters if m.headers.get(dead_letters.HEADER_TRUNCATED) == str(len(inflated))
     ]
-    assert letter.headers[transform.HEADER_REASON] == (
+    assert letter.headers[dead_letters.HEADER_REASON] == (
         f"value: {len(inflated)} bytes, more than the {MAX_RECORD_BYTES} a record may have"
     )

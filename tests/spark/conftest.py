@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pyspark.sql import SparkSession
 
-from airlines.stream.run import JobOptions, build_session
+from airlines.stream.session import JobOptions, build_session
 
 
 @pytest.fixture(scope="session")

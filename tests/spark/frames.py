@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-#: :func:`airlines.stream.transform.kafka_records`'s columns.
+#: :func:`airlines.stream.validation.kafka_records`'s columns.
 RECORD_SCHEMA = (
     "key binary, value binary, topic string, partition int, offset long, record_time timestamp"
 )

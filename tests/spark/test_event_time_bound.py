@@ -21,7 +21,7 @@ from airlines.contract.event import (
     future_time_problem,
 )
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
+from airlines.stream import validation
 
 SENT = datetime(2026, 12, 7, 9, 30, 15, 250000, tzinfo=UTC)
 RECORD = "its Kafka record's timestamp"
@@ -36,14 +36,14 @@ def verdicts(
 ) -> tuple[list[str | None], list[bool]]:
     """Each record's rejection (the full table) and whether the job's own path keeps it."""
     frame = record_frame(spark, [("west", e.to_json()) for e in events], sent_at=sent)
-    validated = transform.validate_records(frame, max_future_skew=skew)
+    validated = validation.validate_records(frame, max_future_skew=skew)
     reasons = [r["rejection"] for r in validated.orderBy("offset").collect()]
     for fast_path in (True, False):
-        full = transform.validate_records(frame, fast_path=fast_path, max_future_skew=skew)
+        full = validation.validate_records(frame, fast_path=fast_path, max_future_skew=skew)
         assert [r["rejection"] for r in full.orderBy("offset").collect()] == reasons
     kept_ids = {
         str(r["event"]["event_id"])
-        for r in transform.gated_events(
+        for r in validation.gated_events(
             frame, dead_letter_gate=None, max_future_skew=skew
         ).collect()
     }

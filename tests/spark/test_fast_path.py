@@ -32,7 +32,7 @@ from tests.spark.frames import record_frame
 
 from airlines.contract.event import CROSS_FIELD_RULES, DELAYED_FROM_MINUTES, FlightEvent, Region
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
+from airlines.stream import validation
 from airlines_testkit.hostile import hostile_record
 from airlines_testkit.oracle import bad_records
 
@@ -145,7 +145,7 @@ def _frame(spark: SparkSession, values: Sequence[bytes | None]) -> DataFrame:
 
 
 def _verdicts(records: DataFrame, *, fast_path: bool) -> dict[int, tuple[str | None, Any]]:
-    validated = transform.validate_records(records, fast_path=fast_path)
+    validated = validation.validate_records(records, fast_path=fast_path)
     # Events as JSON text: every value, to the last bit of a double and microsecond.
     out = validated.select("offset", "rejection", F.to_json("event").alias("event"))
     return {r["offset"]: (r["rejection"], r["event"]) for r in out.collect()}
@@ -156,9 +156,9 @@ def _assert_one_verdict(spark: SparkSession, values: Sequence[bytes | None]) -> 
     fast = _verdicts(records, fast_path=True)
     full = _verdicts(records, fast_path=False)
     checked = {
-        r["offset"]: r[transform.FAST_PATH_CHECKED]
-        for r in transform.parse_records(records)
-        .select("offset", transform.FAST_PATH_CHECKED)
+        r["offset"]: r[validation.FAST_PATH_CHECKED]
+        for r in validation.parse_records(records)
+        .select("offset", validation.FAST_PATH_CHECKED)
         .collect()
     }
     records.unpersist()
@@ -187,7 +187,7 @@ def test_the_fast_path_never_changes_a_verdict(
 def test_the_producers_records_take_the_fast_path(spark: SparkSession) -> None:
     """What the simulator sends is in the producers' form: every record is checked."""
     records = _frame(spark, list(_VALID))
-    checked = transform.parse_records(records).where(F.col(transform.FAST_PATH_CHECKED))
+    checked = validation.parse_records(records).where(F.col(validation.FAST_PATH_CHECKED))
     assert checked.count() == len(_VALID)
 
 

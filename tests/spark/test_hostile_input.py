@@ -24,7 +24,7 @@ from tests.spark.frames import record_frame
 
 from airlines.contract.event import Region
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
+from airlines.stream import validation
 from airlines_testkit.hostile import BUILDERS, hostile_record
 from airlines_testkit.oracle import parse_valid
 
@@ -49,7 +49,7 @@ def traffic(draw: st.DrawFn) -> list[tuple[str, bytes | None]]:
 
 def _validate(spark: SparkSession, values: list[bytes | None]) -> list[tuple[str | None, Any]]:
     frame = record_frame(spark, [("west", v) for v in values])
-    out = transform.validate_records(frame).select("offset", "rejection", "event").collect()
+    out = validation.validate_records(frame).select("offset", "rejection", "event").collect()
     assert len(out) == len(values)  # nothing dropped, nothing added
     return [(r["rejection"], r["event"]) for r in sorted(out, key=lambda r: r["offset"])]
 

@@ -14,7 +14,7 @@ from tests.spark.frames import record_frame
 from airlines.contract.event import CROSS_FIELD_RULES, FlightEvent, FlightStatus, Region
 from airlines.contract.redis_layout import KeyLayout, WindowAggregate
 from airlines.produce.simulator import FleetSimulator
-from airlines.stream import transform
+from airlines.stream import dead_letters, validation, windows
 from airlines_testkit.oracle import bad_records, differences, oracle, parse_valid
 
 pytestmark = pytest.mark.spark
@@ -48,7 +48,7 @@ def template() -> FlightEvent:
 
 def test_every_bad_record_is_rejected_with_its_reason(spark: SparkSession) -> None:
     catalogue = bad_records(template())
-    validated = transform.validate_records(
+    validated = validation.validate_records(
         records(spark, [("east", bad.value) for bad in catalogue])
     )
     reasons = {
@@ -82,15 +82,15 @@ def test_smoke_markers_are_known_by_key_and_header_and_nothing_else_is_hidden(
         "key binary, value binary, topic string, partition int, offset long, "
         "timestamp timestamp, headers array<struct<key: string, value: binary>>",
     )
-    kept = transform.kafka_records(kafka).collect()
+    kept = validation.kafka_records(kafka).collect()
     assert sorted(row["offset"] for row in kept) == [1, 2, 3, 4, 5]
     # The record's own time goes on, under a name no event field has.
-    assert {row[transform.RECORD_TIME].astimezone(UTC) for row in kept} == {sent}
+    assert {row[validation.RECORD_TIME].astimezone(UTC) for row in kept} == {sent}
 
 
 def test_valid_events_pass_with_their_values(spark: SparkSession) -> None:
     messages = simulated(50)
-    validated = transform.validate_records(records(spark, messages))
+    validated = validation.validate_records(records(spark, messages))
     rows = validated.orderBy("offset").collect()
     assert [r["rejection"] for r in rows] == [None] * len(messages)
     for (_, value), row in zip(messages, rows, strict=True):
@@ -141,8 +141,8 @@ def test_cross_field_rules_sql_and_python_agree(spark: SparkSession) -> None:
 
 def test_enrich_maps_topics_to_routes_and_event_time(spark: SparkSession) -> None:
     messages = simulated(12)
-    events = transform.valid_events(transform.validate_records(records(spark, messages)))
-    enriched = transform.enrich(events, ROUTES).collect()
+    events = validation.valid_events(validation.validate_records(records(spark, messages)))
+    enriched = windows.enrich(events, ROUTES).collect()
     assert sorted(r["route_name"] for r in enriched) == sorted(ROUTES[t] for t, _ in messages)
     for row in enriched:
         assert row["event_time"] == row["timestamp"]
@@ -155,11 +155,11 @@ def test_aggregation_matches_the_oracle(spark: SparkSession, slide: timedelta | 
     # The same event sent again (a replayed file, a producer resending): it counts once.
     messages += messages[:40:3]
     window, watermark = timedelta(minutes=5), timedelta(minutes=1)
-    validated = transform.validate_records(records(spark, messages))
-    aggregated = transform.sink_rows(
-        transform.aggregate_windows(
-            transform.distinct_on_time_events(
-                transform.enrich(transform.valid_events(validated), ROUTES), watermark=watermark
+    validated = validation.validate_records(records(spark, messages))
+    aggregated = windows.sink_rows(
+        windows.aggregate_windows(
+            windows.distinct_on_time_events(
+                windows.enrich(validation.valid_events(validated), ROUTES), watermark=watermark
             ),
             window=window,
             slide=slide,
@@ -187,22 +187,22 @@ def test_aggregation_matches_the_oracle(spark: SparkSession, slide: timedelta | 
 
 def test_dead_letters_keep_the_original_bytes_and_say_why(spark: SparkSession) -> None:
     catalogue = bad_records(template())
-    validated = transform.validate_records(
+    validated = validation.validate_records(
         records(spark, [("east", bad.value) for bad in catalogue])
     )
-    messages = transform.dead_letter_messages(transform.rejected_records(validated)).collect()
+    messages = dead_letters.dead_letter_messages(validation.rejected_records(validated)).collect()
     assert len(messages) == len(catalogue)
     by_offset = {}
     for message in messages:
         headers = {h["key"]: bytes(h["value"]).decode() for h in message["headers"]}
-        assert headers[transform.HEADER_SOURCE_TOPIC] == "east"
-        assert headers[transform.HEADER_SOURCE_PARTITION] == "0"
-        by_offset[int(headers[transform.HEADER_SOURCE_OFFSET])] = (message, headers)
+        assert headers[dead_letters.HEADER_SOURCE_TOPIC] == "east"
+        assert headers[dead_letters.HEADER_SOURCE_PARTITION] == "0"
+        by_offset[int(headers[dead_letters.HEADER_SOURCE_OFFSET])] = (message, headers)
     for offset, bad in enumerate(catalogue):
         message, headers = by_offset[offset]
         value = message["value"]
         assert (bytes(value) if value is not None else None) == bad.value
-        assert bad.reason in headers[transform.HEADER_REASON]
+        assert bad.reason in headers[dead_letters.HEADER_REASON]
 
 
 def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
@@ -211,12 +211,12 @@ def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
     """Each micro-batch is optimized afresh; inferring constraints over the validation's
     expressions cost the driver 10-14 s per analytics batch, and whole-stage code with
     methods past HotSpot's JIT limit ran interpreted, 3x slower (issue 7's profile)."""
-    from airlines.stream.run import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
+    from airlines.stream.session import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
 
     assert spark.conf.get(CONSTRAINT_PROPAGATION) == "false"
     assert spark.conf.get(HUGE_METHOD_LIMIT) == "8000"
-    valid = transform.valid_events(
-        transform.validate_records(records(spark, [("east", b"{}")] * 2))
+    valid = validation.valid_events(
+        validation.validate_records(records(spark, [("east", b"{}")] * 2))
     )
     # Nothing is inferred anywhere in the plan the job runs.
     assert valid._jdf.queryExecution().optimizedPlan().constraints().isEmpty()
@@ -226,7 +226,7 @@ def test_the_local_jvm_runs_the_serial_collector_compiles_only_hot_code_and_writ
     spark: SparkSession,
 ) -> None:
     """The flags reach the JVM the session launched, not only its configuration."""
-    from airlines.stream.run import LOCAL_JVM_OPTIONS, SHUFFLE_COMPRESS
+    from airlines.stream.session import LOCAL_JVM_OPTIONS, SHUFFLE_COMPRESS
 
     jvm = spark.sparkContext._jvm
     assert jvm is not None
@@ -257,7 +257,7 @@ def test_a_value_past_the_size_bound_is_rejected_unread(spark: SparkSession) -> 
 
     values = [padded(MAX_RECORD_BYTES), padded(MAX_RECORD_BYTES + 1), b"{" * (3 * MAX_RECORD_BYTES)]
     for fast_path in (True, False):
-        validated = transform.validate_records(
+        validated = validation.validate_records(
             records(spark, [("east", v) for v in values]), fast_path=fast_path
         )
         reasons = [r["rejection"] for r in validated.orderBy("offset").collect()]

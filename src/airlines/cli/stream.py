@@ -66,7 +66,8 @@ def stream(
     from airlines.metrics import MetricsListenError
     from airlines.store.connect import RedisPasswordError, redis_password
     from airlines.store.writer import SinkSettings
-    from airlines.stream.run import JobError, JobOptions, run_job
+    from airlines.stream.run import run_job
+    from airlines.stream.session import JobError, JobOptions
 
     try:
         password = redis_password(app_config.redis)

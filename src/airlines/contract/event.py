@@ -147,7 +147,7 @@ def future_time_problem(
     event_time: datetime, reference: datetime, skew: timedelta, skew_text: str, reference_name: str
 ) -> str | None:
     """Why ``event_time`` lies too far ahead of ``reference`` (the record's timestamp), or
-    None: the streaming job's reason word for word (``airlines.stream.transform``), which
+    None: the streaming job's reason word for word (``airlines.stream.validation``), which
     ``airlines replay`` also gives, about the clock it sends by."""
     if event_time <= reference + skew:
         return None

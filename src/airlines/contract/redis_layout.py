@@ -197,7 +197,7 @@ def _str(value: str | bytes) -> str:
 
 
 #: The columns of a window row as the job hands them to the sink, in this order
-#: (:func:`airlines.stream.transform.sink_rows`); a row is any sequence of these values.
+#: (:func:`airlines.stream.windows.sink_rows`); a row is any sequence of these values.
 SINK_COLUMNS = (
     "route_name",
     "airline",

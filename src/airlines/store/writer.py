@@ -192,7 +192,7 @@ class ClusterWriter:
 
     def write_windows(self, rows: Iterable[Sequence[Any]], batch_id: int) -> int:
         """Write window rows of one batch (:data:`~airlines.contract.redis_layout.SINK_COLUMNS`
-        order, e.g. Spark rows of :func:`~airlines.stream.transform.sink_rows`) with their
+        order, e.g. Spark rows of :func:`~airlines.stream.windows.sink_rows`) with their
         indexes; returns how many. Raises :class:`RedisWriteError` if that is impossible.
         """
         written = 0

@@ -4,7 +4,7 @@
   already known to be valid (a struct of :func:`read_event_schema`), or null when it
   cannot read them. The validation's fast path: a record in the producers' own form is
   read in one pass and checked on the way; any other record is read as ``from_json``
-  reads it and left for the full validation in :mod:`airlines.stream.transform` to judge;
+  reads it and left for the full validation in :mod:`airlines.stream.validation` to judge;
 * :data:`DEAD_LETTER_GATE` - sends a rejected record to the dead-letter topic from
   inside the analytics query and answers false (non-deterministic: the optimizer keeps
   it where it is). What one task sent is flushed and confirmed when the task ends, so a

@@ -1,6 +1,6 @@
 """What the streaming job reports beyond its log: Prometheus metrics and its batch log.
 
-:class:`ProgressLogger <airlines.stream.run.ProgressLogger>` tells its observers of
+:class:`ProgressLogger <airlines.stream.progress.ProgressLogger>` tells its observers of
 every analytics batch after logging it. Two observers:
 
 * :class:`JobMetrics`: the batch's figures as Prometheus metrics (``airlines_job_*``,
@@ -38,7 +38,7 @@ from airlines.metrics import BATCH_DURATION_BUCKETS, MetricSpec, MetricsServer, 
 from airlines.store.writer import ClusterWriter, SinkSettings
 
 if TYPE_CHECKING:
-    from airlines.stream.run import BatchObserver, BatchReport
+    from airlines.stream.progress import BatchObserver, BatchReport
 
 log = logging.getLogger("airlines.stream")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pyspark.worker  # noqa: F401 (loaded for the forks)
 from pyspark.daemon import manager
 
-import airlines.stream.run  # noqa: F401 (the sink's task functions)
+import airlines.stream.redis_sink  # noqa: F401 (the sink's task functions)
 
 if __name__ == "__main__":
     manager()

@@ -1,14 +1,13 @@
-"""The job's transformations: small pure functions from DataFrame to DataFrame.
+"""Validation: Kafka records -> typed flight events, or a reason for each rejected one.
 
-They work the same on a streaming DataFrame (the job) and a batch one (the unit
-tests); all I/O (Kafka, Redis) is in :mod:`airlines.stream.run` and
-:mod:`airlines.store.writer`.
+Small pure functions from DataFrame to DataFrame (or to a Column); they work the same
+on a streaming DataFrame (the job) and a batch one (the unit tests)::
 
-Flow::
+    kafka_records -> validate_records -+-> valid_events
+                                       +-> rejected_records
 
-    kafka_records -> validate_records -+-> valid_events -> enrich -> distinct_on_time_events
-                                       |            -> aggregate_windows -> sink_rows
-                                       +-> rejected_records -> dead_letter_messages
+The job itself judges with :func:`gated_events`, which sends every rejected record to
+the dead-letter topic (:mod:`airlines.stream.dead_letters`) from inside the plan.
 
 Validation is explicit because Spark's permissive ``from_json`` never fails: bad JSON,
 wrong types and missing fields come back as nulls. Every record ends up either as an
@@ -17,19 +16,18 @@ event or as a dead letter with a reason naming each field and problem.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
-from airlines.config.types import format_duration, spark_interval
+from airlines.config.types import format_duration
 from airlines.contract.event import (
     CROSS_FIELD_RULES,
     DEFAULT_MAX_FUTURE_SKEW,
     MAX_FUTURE_SKEW_SETTING,
     MAX_RECORD_BYTES,
-    FlightStatus,
 )
 from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
 from airlines.stream.jvm import CHECKED, READ_EVENT
@@ -48,20 +46,6 @@ RECORD_COLUMNS = ("key", "value", "topic", "partition", "offset")
 #: The Kafka record's own timestamp (the producer's clock when it sent it, for
 #: ``CreateTime`` topics): what an event's time is bounded by (:func:`future_time_problem`).
 RECORD_TIME = "record_time"
-
-#: Dead-letter message headers: where the record came from and why it was rejected.
-HEADER_SOURCE_TOPIC = "dlq.source.topic"
-HEADER_SOURCE_PARTITION = "dlq.source.partition"
-HEADER_SOURCE_OFFSET = "dlq.source.offset"
-HEADER_REASON = "dlq.reason"
-#: Set (to the original value's size in bytes) when the value was cut to fit.
-HEADER_TRUNCATED = "dlq.truncated"
-
-#: Largest value and key a dead letter carries whole. With the headers, a dead letter
-#: stays below the producer's and broker's default limit (1 MiB), so a record as large
-#: as the broker accepted (or larger, if a producer compressed it) cannot stop the job.
-DEAD_LETTER_MAX_VALUE = 1_000_000
-DEAD_LETTER_MAX_KEY = 16_384
 
 #: Longest excerpt of an offending value quoted in a reason.
 _QUOTE_CHARS = 60
@@ -441,10 +425,11 @@ def gated_events(
     the others the reason is computed once, in the filter (no projection copies every
     record for it), and the gate keeps the record when there is none (valid in another
     form than the producers') and sends it to the dead-letter topic when there is one,
-    as :func:`dead_letter_columns` says. The gate is non-deterministic, so the optimizer
-    neither moves nor drops it. ``dead_letter_gate=None`` only drops rejected records.
-    An event more than ``max_future_skew`` after its record is rejected as one that breaks
-    a cross-field rule is (:func:`future_time_problem`).
+    as :func:`airlines.stream.dead_letters.dead_letter_columns` says. The gate is
+    non-deterministic, so the optimizer neither moves nor drops it.
+    ``dead_letter_gate=None`` only drops rejected records. An event more than
+    ``max_future_skew`` after its record is rejected as one that breaks a cross-field
+    rule is (:func:`future_time_problem`).
 
     ``records_metric`` and ``valid_metric`` name observed metrics (``observe``): the
     records judged, and the valid ones, in each micro-batch.
@@ -476,181 +461,7 @@ def rejected_records(validated: DataFrame) -> DataFrame:
     return validated.where(F.col("rejection").isNotNull()).select(*RECORD_COLUMNS, "rejection")
 
 
-def dead_letter_columns(reason: Column) -> list[Column]:
-    """A rejected record as a Kafka message for the dead-letter topic: key, value, headers.
-
-    The value is the original bytes, unchanged (null stays null), and so is the key;
-    headers say where the record came from and why it was rejected. A value longer than
-    :data:`DEAD_LETTER_MAX_VALUE` (a key longer than :data:`DEAD_LETTER_MAX_KEY`) is cut
-    to it, and the ``dlq.truncated`` header gives the original value's size: a dead
-    letter the broker refused would stop the job on that record for good.
-    """
-
-    def header(name: str, value: Column) -> Column:
-        return F.struct(
-            F.lit(name).alias("key"), F.encode(value.cast("string"), "UTF-8").alias("value")
-        )
-
-    def cut(column: str, limit: int) -> Column:
-        data = F.col(column)
-        return F.when(F.length(data) > limit, F.substring(data, 1, limit)).otherwise(data)
-
-    common = [
-        header(HEADER_SOURCE_TOPIC, F.col("topic")),
-        header(HEADER_SOURCE_PARTITION, F.col("partition")),
-        header(HEADER_SOURCE_OFFSET, F.col("offset")),
-        header(HEADER_REASON, reason),
-    ]
-    too_long = F.coalesce(F.length("value") > DEAD_LETTER_MAX_VALUE, F.lit(False))
-    headers = F.when(
-        too_long, F.array(*common, header(HEADER_TRUNCATED, F.length("value")))
-    ).otherwise(F.array(*common))
-    return [
-        cut("key", DEAD_LETTER_MAX_KEY).alias("key"),
-        cut("value", DEAD_LETTER_MAX_VALUE).alias("value"),
-        headers.alias("headers"),
-    ]
-
-
 def gate_diagnosis(records: DataFrame) -> DataFrame:
     """What the gate computes for a record the fast path did not check: ``records``
     (with ``value``) -> :func:`full_problem` of each."""
     return records.select(full_problem(F.col("value")).alias("problem"))
-
-
-def dead_letter_messages(rejected: DataFrame) -> DataFrame:
-    """:func:`dead_letter_columns` of each rejected record, as a DataFrame (what the
-    gate sends, for a batch of rejected records)."""
-    return rejected.select(*dead_letter_columns(F.col("rejection")))
-
-
-def enrich(events: DataFrame, routes: Mapping[str, str]) -> DataFrame:
-    """Flatten events and add ``route_name`` (by source topic) and ``event_time``.
-
-    ``routes`` maps topic name -> route name (``TopicConfig.route_name``).
-    """
-    if not routes:
-        raise ValueError("no topic -> route mapping given")
-    route: Column | None = None
-    for topic, name in routes.items():
-        route = (
-            F.when(F.col("topic") == topic, name)
-            if route is None
-            else route.when(F.col("topic") == topic, name)
-        )
-    assert route is not None
-    return events.select(
-        route.alias("route_name"),
-        F.col("event.timestamp").alias("event_time"),
-        "event.*",
-    )
-
-
-#: What :func:`aggregate_windows` reads of an event: all the de-duplication carries.
-AGGREGATED_COLUMNS = (
-    "route_name",
-    "event_time",
-    "airline",
-    "flight_id",
-    "passenger_count",
-    "ticket_price",
-    "delay_minutes",
-    "flight_status",
-)
-#: The de-duplication key: the event id's 16 bytes.
-EVENT_KEY = "event_key"
-
-
-def event_key(event_id: Column) -> Column:
-    """A UUID's 16 bytes (``event_id`` is valid: checked by validation), whichever case
-    its hexadecimal digits were written in."""
-    return F.unhex(F.replace(event_id, F.lit("-"), F.lit("")))
-
-
-def distinct_on_time_events(enriched: DataFrame, *, watermark: timedelta) -> DataFrame:
-    """Drop late events, then every repeat of an ``event_id``: each event counts once.
-
-    The watermark is the highest event time of the earlier micro-batches minus
-    ``watermark``; an event at or before it is late. Spark's de-duplication operator
-    drops late rows first and counts each one (``numRowsDroppedByWatermark``), then
-    keeps the first row of each event id (the others are counted as
-    ``numDroppedDuplicateRows``). Running it on single events, before any
-    aggregation, is what makes both counts exact: an aggregation's own late count
-    is taken after partial aggregation, one per group.
-
-    An id is remembered until the watermark passes its event time plus ``watermark``;
-    a repeat that arrives later than that is late anyway, so no repeat is aggregated.
-
-    Every event is shuffled to the de-duplication, so its rows are narrow: the id's 16
-    bytes (:func:`event_key`) and :data:`AGGREGATED_COLUMNS`, nothing else.
-
-    On a batch DataFrame (tests, benchmarks) there is no earlier batch, so nothing is
-    late; Spark has no batch form of the operator, and ``dropDuplicates`` is its
-    equivalent there.
-    """
-    narrow = enriched.select(event_key(F.col("event_id")).alias(EVENT_KEY), *AGGREGATED_COLUMNS)
-    if not narrow.isStreaming:
-        return narrow.dropDuplicates([EVENT_KEY])
-    watermarked = narrow.withWatermark("event_time", spark_interval(watermark))
-    return watermarked.dropDuplicatesWithinWatermark([EVENT_KEY])
-
-
-def aggregate_windows(
-    events: DataFrame,
-    *,
-    window: timedelta,
-    slide: timedelta | None,
-) -> DataFrame:
-    """Per (event-time window, route, flight): the analytics the sink stores.
-
-    A flight is its ``flight_id`` on its route: the airline is an attribute, the first
-    (in string order) of the names its events in the window carry. Events that disagree
-    on it still make one window row, never two rows for one Redis hash, and the name
-    does not depend on the order the events came in.
-
-    ``events`` come from :func:`distinct_on_time_events` in the job (their event time
-    carries the watermark, so window state is dropped once a window can no longer
-    change). With sliding windows an on-time event may also fall in a window that has
-    already closed; Spark drops that one window row (and counts it), not the event.
-    """
-    windowed = F.window(
-        "event_time",
-        spark_interval(window),
-        spark_interval(slide) if slide is not None else None,
-    )
-    delayed = (F.col("flight_status") == FlightStatus.DELAYED.value).cast("long")
-    return (
-        events.groupBy(windowed.alias("window"), "route_name", "flight_id")
-        .agg(
-            F.min("airline").alias("airline"),
-            F.count(F.lit(1)).alias("event_count"),
-            F.sum("passenger_count").alias("total_passengers"),
-            F.avg("ticket_price").alias("avg_ticket_price"),
-            F.avg("delay_minutes").alias("avg_delay_minutes"),
-            F.sum(delayed).alias("delayed_count"),
-        )
-        .withColumn("delayed_share", F.col("delayed_count") / F.col("event_count"))
-    )
-
-
-def sink_rows(aggregates: DataFrame) -> DataFrame:
-    """The aggregates as the Redis sink writes them: flat, times as epoch milliseconds.
-
-    ``updated_at_ms`` is the micro-batch's timestamp: Spark records it in the offset log
-    and reuses it when a batch is replayed after a crash, so a replay writes the very
-    same values (a wall-clock time taken in the sink would not).
-    """
-    return aggregates.select(
-        "route_name",
-        "airline",
-        "flight_id",
-        F.unix_millis(F.col("window.start")).alias("window_start_ms"),
-        F.unix_millis(F.col("window.end")).alias("window_end_ms"),
-        "event_count",
-        "total_passengers",
-        "avg_ticket_price",
-        "avg_delay_minutes",
-        "delayed_count",
-        "delayed_share",
-        F.unix_millis(F.current_timestamp()).alias("updated_at_ms"),
-    )
