@@ -70,7 +70,7 @@ def test_a_broker_exiting_on_its_old_registration_is_started_again(
     )
     stack.start_service("kafka-1")
     _wait_exited(stack, "kafka-1")
-    stack._check_alive(["kafka-1"])  # does not raise: started again
+    stack.check_alive(["kafka-1"])  # does not raise: started again
     assert len(made) == 2
     assert stack.is_running("kafka-1")
     # Running again: nothing more to do.
@@ -89,7 +89,7 @@ def test_another_exit_is_not_retried_and_names_the_log(
     with pytest.raises(
         StackError, match=r"(?s)kafka-1 exited during startup.*kafka-1\.log:.*FATAL disk full"
     ):
-        stack._check_alive(["kafka-1"])
+        stack.check_alive(["kafka-1"])
     assert len(made) == 1
 
 

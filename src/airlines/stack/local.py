@@ -7,50 +7,53 @@ they outlive ``stack up --detach``), with their files under one directory (see
 
 ``up`` either brings everything to ready or stops what it started and raises
 :class:`StackError` naming the service; ``down`` stops everything and verifies that
-no process of the stack is left.
+no process of the stack is left. What each service is lives in
+:mod:`airlines.stack.services`, how the stack is asked how it is in
+:mod:`airlines.stack.health`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from airlines.config import (
     AppConfig,
     ConfigError,
     KafkaConfig,
-    KafkaSecurity,
     RedisConfig,
-    dump_config,
     load_config,
 )
-from airlines.kafka.principals import ADMIN_USER, principal_users
-from airlines.paths import write_private
+from airlines.kafka import admin as kafka_admin
+from airlines.kafka import principals as kafka_principals
+from airlines.kafka.principals import principal_users
 from airlines.stack import procs, render, security
+from airlines.stack.health import stack_status
 from airlines.stack.layout import StackLayout
-from airlines.stack.ports import (
-    HOST,
-    KAFKA_BROKERS,
-    PortPlan,
-    busy_ports,
-    check_ports_free,
-    plan_ports,
-)
+from airlines.stack.ports import PortPlan, check_ports_free, plan_ports
+from airlines.stack.prepare import write_stack_files
 from airlines.stack.prereqs import Prerequisites, check_prerequisites
 from airlines.stack.procs import ProcessRecord
-from airlines.stack.status import ServiceStatus, StackStatus
+from airlines.stack.services import (
+    ServiceSpec,
+    StackError,
+    StackRefusedError,
+    four_letter_word,
+    redis_pings,
+    service_argv,
+    service_specs,
+    tail,
+)
+from airlines.stack.status import StackStatus
+from airlines.store import bootstrap as redis_bootstrap
 from airlines.store import users as redis_users
-from airlines.store.connect import RedisAccess, RedisPasswordError
-
-Kind = Literal["zookeeper", "kafka", "redis"]
+from airlines.store.connect import RedisAccess
 
 #: Seconds ``down`` waits after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 30.0
@@ -74,14 +77,6 @@ class _Spawn:
     log_offset: int  # the log's size when the latest attempt started
 
 
-class StackError(RuntimeError):
-    """A stack operation failed; the message names the service and the problem."""
-
-
-class StackRefusedError(StackError):
-    """``up`` would not start: nothing was started (the message says why)."""
-
-
 class Reporter(Protocol):
     """Receives progress of ``up``: one line per key, updated until done."""
 
@@ -96,46 +91,6 @@ class NullReporter:
 
     def done(self, key: str, text: str) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    kind: Kind
-    port: int
-    index: int
-
-    @property
-    def endpoint(self) -> str:
-        return f"{HOST}:{self.port}"
-
-
-def service_specs(plan: PortPlan) -> list[ServiceSpec]:
-    specs = [ServiceSpec("zookeeper", "zookeeper", plan.zookeeper, 0)]
-    specs += [ServiceSpec(f"kafka-{i}", "kafka", port, i) for i, port in enumerate(plan.kafka)]
-    specs += [ServiceSpec(f"redis-{port}", "redis", port, i) for i, port in enumerate(plan.redis)]
-    return specs
-
-
-def four_letter_word(port: int, word: str, timeout: float = 2.0) -> str | None:
-    """Send a ZooKeeper four-letter command; the answer, or None if it cannot be asked."""
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout) as sock:
-            sock.sendall(word.encode())
-            chunks = []
-            while chunk := sock.recv(4096):
-                chunks.append(chunk)
-    except OSError:
-        return None
-    return b"".join(chunks).decode(errors="replace")
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class LocalStack:
@@ -236,45 +191,7 @@ class LocalStack:
         return self._prereqs
 
     def argv(self, spec: ServiceSpec) -> list[str]:
-        pre = self.prerequisites()
-        layout = self.layout
-        if spec.kind == "redis":
-            return [pre.redis_server, str(layout.conf_dir / f"{spec.name}.conf")]
-        jvm = [
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{layout.log4j_file}",
-            f"-Dairlines.log.file={layout.log(spec.name)}",
-            f"-Dkafka.logs.dir={layout.log_dir}",
-            "-Dzookeeper.jmx.log4j.disable=true",
-        ]
-        if spec.kind == "zookeeper":
-            return [
-                pre.java,
-                "-Xms32m",
-                f"-Xmx{render.ZOOKEEPER_HEAP}",
-                "-XX:+UseSerialGC",
-                *jvm,
-                security.jaas_option(layout.zookeeper_jaas),
-                "-cp",
-                pre.classpath,
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                str(layout.conf_dir / "zoo.cfg"),
-            ]
-        return [
-            pre.java,
-            "-Xms128m",
-            f"-Xmx{render.KAFKA_HEAP}",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35",
-            *jvm,
-            security.jaas_option(layout.kafka_jaas),
-            "-cp",
-            pre.classpath,
-            "kafka.Kafka",
-            str(layout.conf_dir / f"{spec.name}.properties"),
-        ]
+        return service_argv(spec, self.prerequisites(), self.layout)
 
     def start_service(self, name: str, *, retry: bool = False) -> ProcessRecord:
         """Start one service from its rendered config (it must not be running).
@@ -328,87 +245,6 @@ class LocalStack:
         self.start_service(name, retry=True)
         return True
 
-    def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
-        """Signal one service and wait until it has exited (SIGKILL after ``timeout``)."""
-        record = self.record(name)
-        if record is None or not procs.is_running(record):
-            return
-        procs.send(record, sig)
-        if procs.wait_gone([record], timeout):
-            procs.send(record, signal.SIGKILL)
-            if procs.wait_gone([record], 10):
-                raise StackError(f"{name} (pid {record.pid}) survived SIGKILL")
-        self._wait_ports_released(name)
-
-    def _wait_ports_released(self, name: str, timeout: float = 10) -> None:
-        """A killed JVM's sockets close as its threads exit, a moment after its process
-        looks gone: wait (bounded) for its own ports, so that starting it again at once
-        does not find them busy (if they stay busy, start_service names the port)."""
-        plan = self.plan()
-        own = {name, f"{name} cluster bus"}
-        others = [n for n in plan.named() if n not in own]
-        deadline = time.monotonic() + timeout
-        while busy_ports(plan, skip=others) and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def _prepare(
-        self,
-        plan: PortPlan,
-        base: AppConfig,
-        insecure_kafka: bool,
-        insecure_redis: bool,
-        key_prefixes: list[str],
-    ) -> AppConfig:
-        layout = self.layout
-        for directory in (layout.conf_dir, layout.data_dir, layout.log_dir, layout.run_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        (self.root / ".gitignore").write_text("# the local stack's runtime files\n*\n")
-        security.prepare(layout, principal_users(base))
-        security.prepare_redis(layout, [base.redis.key_prefix, *key_prefixes])
-        redis_security = security.redis_server_security(layout, tls=not insecure_redis)
-        broker_tls = None if insecure_kafka else security.broker_tls(layout)
-        layout.state_file.write_text(plan.model_dump_json(indent=2) + "\n")
-        zk_data = layout.data("zookeeper")
-        zk_data.mkdir(exist_ok=True)
-        (layout.conf_dir / "zoo.cfg").write_text(
-            render.zookeeper_cfg(plan, zk_data, enforce_auth=not insecure_kafka)
-        )
-        layout.log4j_file.write_text(render.log4j_properties())
-        for spec in service_specs(plan):
-            if spec.kind == "kafka":
-                data = layout.data(spec.name)
-                data.mkdir(exist_ok=True)
-                write_private(
-                    layout.conf_dir / f"{spec.name}.properties",
-                    render.kafka_properties(spec.index, plan, data, broker_tls),
-                )
-            elif spec.kind == "redis":
-                data = layout.data(spec.name)
-                data.mkdir(exist_ok=True)
-                write_private(
-                    layout.conf_dir / f"{spec.name}.conf",
-                    render.redis_conf(spec.port, data, layout.log(spec.name), redis_security),
-                )
-        client = (
-            KafkaSecurity(protocol="PLAINTEXT")
-            if insecure_kafka
-            else render.client_security(
-                ADMIN_USER, layout.user_password_file(ADMIN_USER), layout.ca_cert
-            )
-        )
-        redis = render.redis_client(
-            base.redis,
-            redis_users.ADMIN_USER,
-            layout.redis_password_file(redis_users.ADMIN_USER),
-            None if insecure_redis else layout.ca_cert,
-        )
-        config = render.stack_app_config(base, plan, redis, client)
-        layout.config_file.write_text(
-            "# Generated by `airlines stack up`: the local stack's endpoints.\n"
-            + dump_config(config)
-        )
-        return config
-
     def up(
         self,
         plan: PortPlan | None = None,
@@ -459,7 +295,9 @@ class LocalStack:
             raise StackRefusedError(f"config: {exc}") from exc
         check_ports_free(plan)
         fresh = not self.has_data()
-        config = self._prepare(plan, base, insecure_kafka, insecure_redis, key_prefixes or [])
+        config = write_stack_files(
+            self.layout, plan, base, insecure_kafka, insecure_redis, key_prefixes or []
+        )
         deadline = time.monotonic() + timeout
         try:
             self._start_all(config, deadline, timeout)
@@ -477,10 +315,6 @@ class LocalStack:
         return AppConfig()
 
     def _start_all(self, config: AppConfig, deadline: float, timeout: float) -> None:
-        from airlines.kafka import admin as kafka_admin
-        from airlines.kafka import principals as kafka_principals
-        from airlines.store import bootstrap as redis_bootstrap
-
         report = self.reporter
         specs = self.services()
         zookeeper = [s for s in specs if s.kind == "zookeeper"]
@@ -519,7 +353,7 @@ class LocalStack:
         report.update("redis", f"starting {len(redis_nodes)} Redis nodes")
         self._wait_until(
             "redis",
-            lambda: all(_redis_pings(s.port, access) for s in redis_nodes),
+            lambda: all(redis_pings(s.port, access) for s in redis_nodes),
             deadline,
             timeout,
             watch=[s.name for s in redis_nodes],
@@ -534,7 +368,7 @@ class LocalStack:
                 log=lambda message: report.update("redis", message),
             )
         except redis_bootstrap.BootstrapError as exc:
-            self._check_alive([s.name for s in redis_nodes])
+            self.check_alive([s.name for s in redis_nodes])
             raise StackError(str(exc)) from exc
         formed = "formed" if result.changed else "already formed"
         report.done(
@@ -581,7 +415,7 @@ class LocalStack:
             raise StackError("kafka topics: " + " | ".join(failed))
         report.done("topics", f"topics ready: {', '.join(o.name for o in outcomes)}")
 
-    def _check_alive(self, names: list[str]) -> None:
+    def check_alive(self, names: list[str]) -> None:
         """Raise for a service that exited, unless it is a broker :meth:`revive` restarts."""
         for name in names:
             if not self.is_running(name) and not self.revive(name):
@@ -609,7 +443,7 @@ class LocalStack:
         while True:
             if check():
                 return
-            self._check_alive(watch)
+            self.check_alive(watch)
             if time.monotonic() >= deadline:
                 logs = ", ".join(str(self.layout.log(name)) for name in watch)
                 raise StackError(f"{what}: not ready within {timeout:g}s (see {logs})")
@@ -660,157 +494,10 @@ class LocalStack:
                 self.root.rmdir()
         return notes
 
-    # ---- brokers (failure tests) -------------------------------------------------
-
-    def kill_broker(self, index: int, sig: int = signal.SIGKILL) -> None:
-        """Signal broker ``index`` and wait until its process is gone."""
-        self.stop_service(f"kafka-{index}", sig)
-
-    def start_broker(self, index: int) -> None:
-        self.start_service(f"kafka-{index}")
-
-    def wait_broker_ready(self, index: int, timeout: float = 90, in_sync: bool = True) -> None:
-        """Wait until broker ``index`` answers itself and (``in_sync``) is back in every ISR."""
-        from airlines.kafka import admin as kafka_admin
-
-        name = f"kafka-{index}"
-        endpoint = self.service(name).endpoint
-        deadline = time.monotonic() + timeout
-        lagging = "not answering"
-        while time.monotonic() < deadline:
-            self._check_alive([name])
-            try:
-                metadata = kafka_admin.cluster_metadata(self.kafka_client([endpoint]), timeout=2)
-            except kafka_admin.KafkaAdminError:
-                time.sleep(0.5)
-                continue
-            if index not in metadata.brokers:
-                lagging = "not registered"
-            elif in_sync:
-                behind = [
-                    f"{topic.topic}[{pid}]"
-                    for topic in metadata.topics.values()
-                    for pid, part in topic.partitions.items()
-                    if index in part.replicas and index not in part.isrs
-                ]
-                if not behind:
-                    return
-                lagging = f"not yet in sync for {', '.join(behind[:5])}"
-            else:
-                return
-            time.sleep(0.5)
-        raise StackError(f"{name}: not ready within {timeout:g}s ({lagging})")
-
     # ---- status -------------------------------------------------------------------
 
     def status(self, probe: bool = True) -> StackStatus:
-        from airlines.kafka import admin as kafka_admin
-        from airlines.store import bootstrap as redis_bootstrap
-
-        plan = self.plan()
-        specs = service_specs(plan)
-        services: dict[str, ServiceStatus] = {}
-        for spec in specs:
-            record = self.record(spec.name)
-            running = record is not None and procs.is_running(record)
-            services[spec.name] = ServiceStatus(
-                name=spec.name,
-                endpoint=spec.endpoint,
-                pid=record.pid if record and running else None,
-                running=running,
-                ready=False,
-                detail="" if running else "not running",
-                log=str(self.layout.log(spec.name)),
-            )
-        problems = [f"{s.name}: not running" for s in services.values() if not s.running]
-        any_running = any(s.running for s in services.values())
-        if probe and any_running:
-            zk = services["zookeeper"]
-            if zk.running:
-                answer = four_letter_word(plan.zookeeper, "ruok")
-                zk.ready = answer == "imok"
-                zk.detail = "imok" if zk.ready else f"ruok answered {answer!r}"
-            brokers = [s for s in specs if s.kind == "kafka"]
-            if any(services[s.name].running for s in brokers):
-                try:
-                    metadata = kafka_admin.cluster_metadata(self.kafka_client(), timeout=3)
-                except (kafka_admin.KafkaAdminError, ConfigError) as exc:
-                    registered: set[int] = set()
-                    problems.append(str(exc))
-                else:
-                    registered = set(metadata.brokers)
-                    problems += self._missing_topics(set(metadata.topics))
-                for spec in brokers:
-                    state = services[spec.name]
-                    if state.running:
-                        state.ready = spec.index in registered
-                        state.detail = "registered" if state.ready else "not registered"
-            redis_specs = [s for s in specs if s.kind == "redis"]
-            if any(services[s.name].running for s in redis_specs):
-                try:
-                    access = self.redis_access()
-                except (StackError, ConfigError, RedisPasswordError) as exc:
-                    access = RedisAccess()
-                    problems.append(str(exc))
-                health = redis_bootstrap.cluster_health(
-                    [s.endpoint for s in redis_specs if services[s.name].running], access
-                )
-                by_endpoint = {n.endpoint: n for n in health.nodes}
-                for spec in redis_specs:
-                    state = services[spec.name]
-                    node = by_endpoint.get(spec.endpoint)
-                    if not state.running:
-                        continue
-                    if node is None:
-                        state.detail = health.error or "not part of the cluster"
-                    elif node.error:
-                        state.detail = node.error
-                    else:
-                        role = "primary" if node.role == "master" else "replica"
-                        state.ready = node.cluster_state == "ok"
-                        state.detail = f"{role}, cluster_state {node.cluster_state}"
-                problems += [f"redis: {p}" for p in health.problems()]
-            problems += [
-                f"{s.name}: {s.detail}" for s in services.values() if s.running and not s.ready
-            ]
-        up = probe and all(s.running and s.ready for s in services.values()) and not problems
-        overall: Literal["up", "degraded", "down"] = (
-            "up" if up else ("degraded" if any_running else "down")
-        )
-        return StackStatus(
-            up=up,
-            state=overall,
-            stack_dir=str(self.root),
-            config_path=str(self.layout.config_file),
-            bootstrap_servers=plan.bootstrap_servers,
-            zookeeper=plan.zookeeper_connect,
-            redis_nodes=plan.redis_nodes,
-            redis_password_file=str(self.layout.redis_password_file(redis_users.ADMIN_USER)),
-            services=list(services.values()),
-            problems=list(dict.fromkeys(problems)),
-        )
-
-    def _missing_topics(self, existing: set[str]) -> list[str]:
-        """The configured topics (generated config) the cluster does not have."""
-        try:
-            wanted = self.config().topic_names
-        except ConfigError as exc:
-            return [f"config: {exc}"]
-        return [f"kafka: topic {name} does not exist" for name in wanted if name not in existing]
-
-
-def _redis_pings(port: int, access: RedisAccess) -> bool:
-    import redis
-
-    from airlines.store.bootstrap import node_client
-
-    client = node_client(HOST, port, access, timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
+        return stack_status(self, probe)
 
 
 def _describe(plan: PortPlan) -> str:
@@ -821,13 +508,10 @@ def _describe(plan: PortPlan) -> str:
 
 
 __all__ = [
-    "KAFKA_BROKERS",
     "LocalStack",
     "NullReporter",
     "Reporter",
     "ServiceSpec",
     "StackError",
     "StackRefusedError",
-    "four_letter_word",
-    "service_specs",
 ]

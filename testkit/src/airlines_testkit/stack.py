@@ -30,6 +30,7 @@ from airlines.stack.ports import PortsBusyError, find_free_plan
 from airlines.stack.status import StackStatus
 from airlines.store.connect import RedisAccess
 from airlines.store.users import READER_USER, WRITER_USER
+from airlines_testkit import chaos
 
 if TYPE_CHECKING:
     from airlines_testkit.oracle import SourceRecord
@@ -81,19 +82,19 @@ class RunningStack:
 
     def kill_broker(self, index: int, sig: int = signal.SIGKILL) -> None:
         """Signal broker ``index`` (0-2) and wait until its process has exited."""
-        self.local.kill_broker(index, sig)
+        chaos.kill_broker(self.local, index, sig)
 
     def start_broker(self, index: int) -> None:
         """Start broker ``index`` again (same config and data); does not wait."""
-        self.local.start_broker(index)
+        chaos.start_broker(self.local, index)
 
     def wait_broker_ready(self, index: int, timeout: float = 90) -> None:
         """Wait until broker ``index`` answers and is back in the ISR of its partitions."""
-        self.local.wait_broker_ready(index, timeout=timeout)
+        chaos.wait_broker_ready(self.local, index, timeout=timeout)
 
     def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal any service by status name (``zookeeper``, ``kafka-1``, ``redis-<port>``)."""
-        self.local.stop_service(name, sig)
+        chaos.stop_service(self.local, name, sig)
 
     def start_service(self, name: str) -> None:
         self.local.start_service(name)
