@@ -112,7 +112,8 @@ def pins(text: str) -> dict[str, str]:
 
 def problems(lock: LockSet, root: Path = REPO) -> list[str]:
     """Every way the lock disagrees with its inputs; empty when it is current."""
-    from packaging.requirements import Requirement
+    # Lock checks only (tests, `make lock`): packaging is no declared dependency.
+    from packaging.requirements import Requirement  # noqa: PLC0415
 
     path = root / "requirements" / f"{lock.name}.txt"
     if not path.is_file():
@@ -142,7 +143,8 @@ def problems(lock: LockSet, root: Path = REPO) -> list[str]:
 
 def compile_lock(lock: LockSet) -> None:
     """Write ``lock`` with uv: every distribution's hash, for the one target."""
-    from uv import find_uv_bin
+    # uv is in the test extra only, never in an image.
+    from uv import find_uv_bin  # noqa: PLC0415
 
     argv = [
         find_uv_bin(), "pip", "compile", "--quiet", "--generate-hashes",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,7 +20,10 @@ from airlines.cli.common import (
 )
 from airlines.config.types import parse_duration
 from airlines.contract.event import Region
-from airlines.produce.publisher import DeliveryStats
+
+if TYPE_CHECKING:
+    # Annotations only: the publisher loads confluent_kafka, which the CLI's start need not.
+    from airlines.produce.publisher import DeliveryStats
 
 
 def _summary(title: str, stats: DeliveryStats, elapsed: float, extra: str = "") -> None:

@@ -14,12 +14,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin._resource import ResourceType
+from confluent_kafka.cimpl import NewPartitions, NewTopic
+
 from airlines.config import AppConfig, KafkaConfig
 from airlines.kafka.settings import librdkafka_settings
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer, KafkaError
-    from confluent_kafka.admin import AdminClient
     from confluent_kafka.admin._metadata import ClusterMetadata
 
 #: A quiet logger for librdkafka (it would otherwise print every refused connection).
@@ -103,8 +107,6 @@ def client_config(kafka: KafkaConfig, **overrides: Any) -> dict[str, Any]:
 
 
 def admin_client(kafka: KafkaConfig, **overrides: Any) -> AdminClient:
-    from confluent_kafka.admin import AdminClient
-
     return AdminClient(client_config(kafka, **overrides))
 
 
@@ -134,8 +136,6 @@ def cluster_metadata(
     kafka: KafkaConfig, timeout: float = 10, admin: AdminClient | None = None
 ) -> ClusterMetadata:
     """Cluster metadata, or a KafkaAdminError naming the bootstrap servers."""
-    from confluent_kafka import KafkaException
-
     errors = ClientErrors()
     admin = admin or admin_client(kafka, error_cb=errors)
     try:
@@ -176,9 +176,6 @@ def ensure_topics(
     Idempotent. Returns once every partition of every topic has a leader that answers
     for it, so that clients started next can use the topics.
     """
-    from confluent_kafka import KafkaError
-    from confluent_kafka.cimpl import NewPartitions, NewTopic
-
     deadline = time.monotonic() + timeout
     admin = admin_client(kafka)
     outcomes: dict[str, TopicOutcome] = {}
@@ -287,9 +284,6 @@ def _align_timestamp_bound(
 ) -> None:
     """Give an existing topic the spec's :data:`TIMESTAMP_AFTER_MAX` (topics created before
     the bound existed, or with another); a note says what changed."""
-    from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
-    from confluent_kafka.admin._resource import ResourceType
-
     if spec.timestamp_after_max_ms is None:
         return
     wanted = str(spec.timestamp_after_max_ms)
@@ -334,8 +328,6 @@ def _wait_for_leaders(kafka: KafkaConfig, outcomes: list[TopicOutcome], deadline
     for offsets was told the partition was unknown, once). Asking each leader for its
     partition's offsets is what proves the topic usable.
     """
-    from confluent_kafka import Consumer
-
     consumer = Consumer(client_config(kafka, **{"group.id": "airlines-admin-ensure"}))
     try:
         while True:
@@ -356,8 +348,6 @@ def _wait_for_leaders(kafka: KafkaConfig, outcomes: list[TopicOutcome], deadline
 def _unserved(consumer: Consumer, outcome: TopicOutcome, wait: float) -> str | None:
     """Why ``outcome``'s topic is not usable yet, None once every partition's leader
     answers for it. The consumer's metadata is refreshed first: it says whom to ask."""
-    from confluent_kafka import KafkaException, TopicPartition
-
     try:
         if not _partitions_led(consumer.list_topics(outcome.name, timeout=wait), outcome):
             return "not every partition has a leader yet"
@@ -375,9 +365,6 @@ def topic_config(
     admin: AdminClient | None = None,
 ) -> dict[str, str]:
     """The effective configuration of a topic (``describe_configs``)."""
-    from confluent_kafka.admin._config import ConfigResource
-    from confluent_kafka.admin._resource import ResourceType
-
     admin = admin or admin_client(kafka)
     resource = ConfigResource(ResourceType.TOPIC, topic)
     futures = admin.describe_configs([resource], request_timeout=timeout)
@@ -390,8 +377,6 @@ def topic_config(
 
 def delete_topics(kafka: KafkaConfig, names: list[str], timeout: float = 60) -> None:
     """Delete topics and wait until the cluster no longer lists them."""
-    from confluent_kafka import KafkaError
-
     if not names:
         return
     admin = admin_client(kafka)

@@ -23,11 +23,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin._acl import AclBinding, AclBindingFilter, AclOperation, AclPermissionType
+from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
+from confluent_kafka.admin._scram import (
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
+
 from airlines.config import AppConfig
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
-    from confluent_kafka.admin._acl import AclBinding
 
 #: The brokers' own principal (inter-broker listener) and the admin's: the super users.
 BROKER_USER = "broker"
@@ -130,9 +139,6 @@ class PrincipalsError(RuntimeError):
 
 
 def acl_bindings(principal: Principal) -> list[AclBinding]:
-    from confluent_kafka.admin._acl import AclBinding, AclOperation, AclPermissionType
-    from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
-
     kinds = {
         "topic": ResourceType.TOPIC,
         "group": ResourceType.GROUP,
@@ -169,16 +175,6 @@ def apply_principals(
 ) -> ApplyReport:
     """Set the SCRAM credential of every user in ``passwords`` and make each principal's
     ACLs exactly those of :func:`principals` (grants it no longer has are removed)."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin._acl import AclBindingFilter, AclOperation, AclPermissionType
-    from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
-    from confluent_kafka.admin._scram import (
-        ScramCredentialInfo,
-        ScramMechanism,
-        UserScramCredentialAlteration,
-        UserScramCredentialUpsertion,
-    )
-
     scram = ScramMechanism[mechanism.replace("-", "_")]
     upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(

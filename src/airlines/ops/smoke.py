@@ -25,10 +25,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import orjson
+import redis
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from redis.exceptions import RedisClusterException
 
 from airlines.config import AppConfig
 from airlines.config.types import format_duration
 from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY, heartbeat_key
+from airlines.kafka import admin as kafka_admin
+from airlines.kafka.admin import client_config, min_insync_replicas
+from airlines.produce.publisher import producer_settings
+from airlines.store.bootstrap import cluster_health, redis_error
+from airlines.store.connect import RedisAccess, RedisPasswordError, cluster_client
 
 if TYPE_CHECKING:
     from confluent_kafka.admin._metadata import ClusterMetadata, TopicMetadata
@@ -60,8 +68,6 @@ def _timed(group: str, name: str, run: Callable[[], tuple[bool, str]]) -> CheckR
 def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
     """Produce a marker to each input topic and consume it back (all topics at once); the
     dead-letter topic, which only the streaming job may write, is checked in the metadata."""
-    from airlines.kafka import admin as kafka_admin
-
     topics = config.topic_names
     started = time.monotonic()
     try:
@@ -100,8 +106,6 @@ def kafka_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
 
 def _diagnose(config: AppConfig, topics: list[str]) -> dict[str, str]:
     """Why writes may fail: brokers down, partitions without leader or enough replicas."""
-    from airlines.kafka import admin as kafka_admin
-
     try:
         metadata = kafka_admin.cluster_metadata(config.kafka, timeout=5)
     except kafka_admin.KafkaAdminError as exc:
@@ -135,8 +139,6 @@ def _diagnose(config: AppConfig, topics: list[str]) -> dict[str, str]:
 def _unwritable(topic: TopicMetadata) -> tuple[list[int], list[int], int]:
     """The partitions without a leader, those with fewer in-sync replicas than
     ``min.insync.replicas`` (acks=all writes are refused there), and that minimum."""
-    from airlines.kafka.admin import min_insync_replicas
-
     partitions = topic.partitions
     needed = min_insync_replicas(max(len(p.replicas) for p in partitions.values()))
     leaderless = sorted(pid for pid, p in partitions.items() if p.leader < 0)
@@ -173,11 +175,6 @@ def _described(topic: str, metadata: ClusterMetadata) -> tuple[bool, str]:
 def _round_trips(
     config: AppConfig, topics: list[str], timeout: float
 ) -> dict[str, tuple[bool, str]]:
-    from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-
-    from airlines.kafka.admin import client_config
-    from airlines.produce.publisher import producer_settings
-
     run = uuid.uuid4().hex
     values = {
         topic: orjson.dumps({"smoke": run, "topic": topic, "at": datetime.now(UTC).isoformat()})
@@ -267,9 +264,6 @@ def _round_trips(
 
 def redis_checks(config: AppConfig) -> list[CheckResult]:
     """Cluster state, slot coverage, replicas, and a write/read round trip."""
-    from airlines.store.bootstrap import cluster_health
-    from airlines.store.connect import RedisAccess, RedisPasswordError
-
     started = time.monotonic()
     try:
         access = RedisAccess.of(config.redis)
@@ -299,12 +293,6 @@ def redis_checks(config: AppConfig) -> list[CheckResult]:
 
 
 def _redis_round_trip(config: AppConfig) -> tuple[bool, str]:
-    import redis
-    from redis.exceptions import RedisClusterException
-
-    from airlines.store.bootstrap import redis_error
-    from airlines.store.connect import cluster_client
-
     key = f"{config.redis.key_prefix}:smoke:{uuid.uuid4().hex}"
     value = uuid.uuid4().hex
     try:
@@ -334,12 +322,6 @@ def analytics_check(
 
 
 def _heartbeat(config: AppConfig, within: timedelta, now_ms: int | None) -> tuple[bool, str]:
-    import redis
-    from redis.exceptions import RedisClusterException
-
-    from airlines.store.bootstrap import redis_error
-    from airlines.store.connect import cluster_client
-
     key = heartbeat_key(config.redis.key_prefix)
     try:
         client = cluster_client(config.redis)

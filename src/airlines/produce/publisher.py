@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException
+
 from airlines.config import KafkaConfig
 from airlines.contract.event import FlightEvent
 from airlines.kafka.settings import librdkafka_settings
@@ -110,8 +113,6 @@ class TopicUnavailableError(RuntimeError):
 def _metadata_gap(exc: Exception) -> bool:
     """Whether produce() refused a message because the client's metadata has no such topic
     or partition right now (as opposed to a bad message or configuration)."""
-    from confluent_kafka import KafkaError
-
     error = exc.args[0] if exc.args else None
     return isinstance(error, KafkaError) and error.code() in (
         KafkaError._UNKNOWN_TOPIC,
@@ -135,15 +136,14 @@ class EventPublisher:
         track_offsets: bool = False,
         on_latency: Callable[[float], None] | None = None,
     ) -> None:
-        from confluent_kafka import KafkaException, Producer
-
         self.stats = DeliveryStats()
         self._track = track_offsets
         #: Told each acknowledged message's latency (s, produce() to acknowledgement).
         self._on_latency = on_latency
         # The plain counting callback unless someone wants more of each report.
         each = track_offsets or on_latency is not None
-        self._producer = Producer(
+        # Looked up when called (not imported by name): tests stand a refusing one in.
+        self._producer = confluent_kafka.Producer(
             {
                 **producer_settings(kafka),
                 "on_delivery": self._on_each if each else self._on_delivery,
@@ -251,8 +251,6 @@ class EventPublisher:
 
     def _refresh_metadata(self, topic: str) -> None:
         """Ask the brokers for ``topic``'s metadata (which updates the client's)."""
-        from confluent_kafka import KafkaException
-
         # No broker answered: the next attempt asks again.
         with contextlib.suppress(KafkaException):
             self._producer.list_topics(topic, timeout=5.0)

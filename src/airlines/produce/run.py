@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from confluent_kafka import KafkaException
+
 from airlines.config import AppConfig
 from airlines.contract.event import Region
 from airlines.produce.publisher import DeliveryStats, EventPublisher, Throttle
@@ -57,8 +59,6 @@ def wait_for_topic(
     a hook that runs once everything is up: a producer waits for its topic (alive, its
     heartbeat touched) instead of crashing until then.
     """
-    from confluent_kafka import KafkaException
-
     deadline = time.monotonic() + timeout
     last_report = time.monotonic()
     while True:

@@ -13,6 +13,7 @@ from airlines.config import AppConfig, KafkaSasl, KafkaSecurity, KafkaTls, Redis
 from airlines.kafka.principals import ADMIN_USER, BROKER_USER
 from airlines.kafka.settings import jaas_login, jaas_quote
 from airlines.stack.ports import HOST, KAFKA_BROKERS, REDIS_BUS_OFFSET, PortPlan
+from airlines.store.users import REPLICATION_USER
 
 #: JVM heaps: the machine is shared (2 cores); these are enough for a local stack.
 ZOOKEEPER_HEAP = "128m"
@@ -214,8 +215,6 @@ def redis_conf(port: int, data_dir: Path, log_file: Path, security: RedisServerS
     speaks TLS only (``port 0``), and so do replication and the cluster bus; clients need
     no certificate of their own. Holds the replication password: written with mode 0600.
     """
-    from airlines.store.users import REPLICATION_USER
-
     listen: dict[str, object] = {"port": port}
     if security.tls is not None:
         listen = {

@@ -22,6 +22,7 @@ from airlines.paths import write_private
 from airlines.stack import render
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import HOST
+from airlines.store.users import REPLICATION_USER, USER_NAMES, render_acl
 from airlines.tls import KeyPair, issue, new_ca
 
 #: Seconds one run of Kafka's ConfigCommand may take (a JVM start and a ZooKeeper write).
@@ -68,8 +69,6 @@ def prepare_redis(layout: StackLayout, key_prefixes: list[str]) -> None:
     """Create what is missing of Redis's security: each ACL user's password, the nodes'
     certificate (signed by the stack's CA: :func:`prepare` first); write the ACL file
     for ``key_prefixes`` (the analytics keys the writer and the reader may use)."""
-    from airlines.store.users import USER_NAMES, render_acl
-
     _private_dir(layout.redis_dir)
     _private_dir(layout.redis_password_file(USER_NAMES[0]).parent)
     for user in USER_NAMES:
@@ -86,8 +85,6 @@ def prepare_redis(layout: StackLayout, key_prefixes: list[str]) -> None:
 
 
 def redis_server_security(layout: StackLayout, tls: bool) -> render.RedisServerSecurity:
-    from airlines.store.users import REPLICATION_USER
-
     return render.RedisServerSecurity(
         aclfile=layout.redis_acl,
         replication_password=read(layout.redis_password_file(REPLICATION_USER)),

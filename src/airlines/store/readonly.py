@@ -20,6 +20,7 @@ from redis.cluster import RedisCluster
 from redis.connection import Connection
 
 from airlines.config import RedisConfig
+from airlines.store.connect import cluster_client
 
 #: Commands that read analytics (the readers of :mod:`airlines.store.reader`).
 READ_DATA_COMMANDS = frozenset(
@@ -95,8 +96,6 @@ def make_read_only(connection: Connection) -> None:
 
 def read_only_client(config: RedisConfig) -> RedisCluster:
     """A cluster client of the analytics that can only read (see the module docstring)."""
-    from airlines.store.connect import cluster_client
-
     return cluster_client(config, redis_connect_func=make_read_only, socket_timeout=5)
 
 

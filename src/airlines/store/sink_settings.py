@@ -5,7 +5,8 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
-from airlines.config import RedisConfig
+from airlines.config import RedisConfig, RedisTls
+from airlines.store.connect import ssl_context
 
 
 class RedisWriteError(RuntimeError):
@@ -57,8 +58,6 @@ class SinkSettings:
         """The client TLS context these settings describe (None: plaintext)."""
         if self.tls_ca_file is None:
             return None
-        from airlines.config import RedisTls
-        from airlines.store.connect import ssl_context
 
         return ssl_context(
             RedisTls(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from py4j.java_gateway import JavaClass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BooleanType, StructField, StructType
 
@@ -69,8 +70,6 @@ def read_event_schema() -> StructType:
 
 
 def _jvm_class(spark: SparkSession, name: str) -> Any:
-    from py4j.java_gateway import JavaClass
-
     found = spark._jvm
     for part in name.split("."):
         found = getattr(found, part)

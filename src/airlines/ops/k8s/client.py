@@ -10,6 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
 from airlines.ops.k8s.errors import NotServedError
 from airlines.ops.k8s.manifest import SPARK_API_VERSION, SPARK_KIND
 
@@ -35,9 +41,6 @@ def pod_namespace() -> str | None:
 
 
 def _api_client(kubeconfig: Path | None) -> Any:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
     configuration = client.Configuration()
     try:
         if kubeconfig is not None:
@@ -62,9 +65,6 @@ class KubernetesSparkAppApi:
         self._dynamic: Any = None
 
     def _resource(self, api_version: str, kind: str) -> Any:
-        from kubernetes.dynamic import DynamicClient
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
         if self._dynamic is None:
             self._dynamic = DynamicClient(self._api_client)  # discovery: calls the API
         try:
@@ -82,8 +82,6 @@ class KubernetesSparkAppApi:
         return str(found.metadata.uid)
 
     def get_spark_application(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
         apps = self._resource(SPARK_API_VERSION, SPARK_KIND)
         try:
             found = apps.get(name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
@@ -109,15 +107,11 @@ class KubernetesStatefulSetApi:
     """:class:`airlines.ops.k8s.stop.StatefulSetApi` on a real API server."""
 
     def __init__(self, kubeconfig: Path | None = None) -> None:
-        from kubernetes import client
-
         api_client = _api_client(kubeconfig)
         self._apps = client.AppsV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
 
     def get_replicas(self, namespace: str, name: str) -> int | None:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             scale = self._apps.read_namespaced_stateful_set_scale(
                 name, namespace, _request_timeout=REQUEST_TIMEOUT
@@ -134,8 +128,6 @@ class KubernetesStatefulSetApi:
         )
 
     def pod_exists(self, namespace: str, name: str) -> bool:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             self._core.read_namespaced_pod(name, namespace, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
 #: Statuses that mean "try again later".
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 WEBHOOK_NOT_ANSWERING = "failed calling webhook"
@@ -90,9 +93,6 @@ def problem_from_response(status: int, reason: str | None, body: str | bytes | N
 def problem_from_exception(exc: BaseException) -> ApiProblem | None:
     """The API problem an exception of the ``kubernetes`` client (or its transport) means;
     None for anything else (a bug, not the cluster)."""
-    import urllib3.exceptions
-    from kubernetes.client.exceptions import ApiException
-
     if isinstance(exc, NotServedError):
         return ApiProblem(
             404,
