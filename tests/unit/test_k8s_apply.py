@@ -24,7 +24,6 @@ from airlines.ops.k8s.apply import (
     ApplyError,
     SparkAppApi,
     apply_spark_application,
-    backoff,
 )
 from airlines.ops.k8s.errors import (
     ApiProblem,
@@ -39,6 +38,7 @@ from airlines.ops.k8s.manifest import (
     parse_spark_application,
     with_owner,
 )
+from airlines.waiting import backoff
 
 WEBHOOK_DOWN = (
     'Internal error occurred: failed calling webhook "mutate-sparkoperator-k8s-io-v1beta2-'

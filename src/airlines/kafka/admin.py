@@ -22,6 +22,7 @@ from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from airlines.config import AppConfig, KafkaConfig
 from airlines.kafka.settings import librdkafka_settings
+from airlines.waiting import poll
 
 if TYPE_CHECKING:
     from confluent_kafka.admin._metadata import ClusterMetadata
@@ -329,18 +330,17 @@ def _wait_for_leaders(kafka: KafkaConfig, outcomes: list[TopicOutcome], deadline
     partition's offsets is what proves the topic usable.
     """
     consumer = Consumer(client_config(kafka, **{"group.id": "airlines-admin-ensure"}))
+
+    def unserved() -> dict[str, str] | None:
+        wait = max(1.0, min(5.0, deadline - time.monotonic()))
+        problems = {o.name: p for o in outcomes if (p := _unserved(consumer, o, wait))}
+        return problems or None
+
     try:
-        while True:
-            wait = max(1.0, min(5.0, deadline - time.monotonic()))
-            problems = {o.name: p for o in outcomes if (p := _unserved(consumer, o, wait))}
-            if not problems:
-                return
-            if time.monotonic() >= deadline:
-                for outcome in outcomes:
-                    if outcome.name in problems:
-                        outcome.problems.append(problems[outcome.name])
-                return
-            time.sleep(0.2)
+        problems = poll(unserved, deadline=deadline, interval=0.2) or {}
+        for outcome in outcomes:
+            if outcome.name in problems:
+                outcome.problems.append(problems[outcome.name])
     finally:
         consumer.close()
 
@@ -390,9 +390,10 @@ def delete_topics(kafka: KafkaConfig, names: list[str], timeout: float = 60) -> 
                 raise KafkaAdminError(
                     f"kafka: cannot delete topic {name}: {_error_text(exc)}"
                 ) from exc
-    while time.monotonic() < deadline:
-        metadata = cluster_metadata(kafka, timeout=5, admin=admin)
-        if not any(name in metadata.topics for name in names):
-            return
-        time.sleep(0.2)
-    raise KafkaAdminError(f"kafka: topics {names} still listed {timeout:g}s after deletion")
+
+    def still_listed() -> list[str] | None:
+        listed = cluster_metadata(kafka, timeout=5, admin=admin).topics
+        return [name for name in names if name in listed] or None
+
+    if poll(still_listed, deadline=deadline, interval=0.2) is not None:
+        raise KafkaAdminError(f"kafka: topics {names} still listed {timeout:g}s after deletion")

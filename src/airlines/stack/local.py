@@ -54,6 +54,7 @@ from airlines.stack.status import StackStatus
 from airlines.store import bootstrap as redis_bootstrap
 from airlines.store import users as redis_users
 from airlines.store.connect import RedisAccess
+from airlines.waiting import poll
 
 #: Seconds ``down`` waits after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 30.0
@@ -440,14 +441,16 @@ class LocalStack:
         timeout: float,
         watch: list[str],
     ) -> None:
-        while True:
+
+        def not_ready() -> bool | None:
             if check():
-                return
+                return None
             self.check_alive(watch)
-            if time.monotonic() >= deadline:
-                logs = ", ".join(str(self.layout.log(name)) for name in watch)
-                raise StackError(f"{what}: not ready within {timeout:g}s (see {logs})")
-            time.sleep(0.25)
+            return True
+
+        if poll(not_ready, deadline=deadline, interval=0.25):
+            logs = ", ".join(str(self.layout.log(name)) for name in watch)
+            raise StackError(f"{what}: not ready within {timeout:g}s (see {logs})")
 
     def _teardown(self, fresh: bool) -> None:
         """Stop whatever a failed ``up`` started; a fresh stack also loses its data."""

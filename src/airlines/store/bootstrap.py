@@ -30,6 +30,7 @@ from redis.retry import Retry
 
 from airlines.config.types import split_endpoint
 from airlines.store.connect import RedisAccess
+from airlines.waiting import poll
 
 SLOTS = 16384
 
@@ -180,7 +181,8 @@ def _connect(endpoints: list[str], access: RedisAccess, deadline: float) -> list
     """Resolve and PING every node, retrying (pods come up one by one) until the deadline."""
     nodes: dict[str, Node] = {}
     problems: dict[str, str] = {}
-    while True:
+
+    def unreachable() -> str | None:
         for endpoint in endpoints:
             if endpoint in nodes:
                 continue
@@ -214,27 +216,29 @@ def _connect(endpoints: list[str], access: RedisAccess, deadline: float) -> list
             nodes[endpoint] = Node(endpoint, ip, port, client)
             problems.pop(endpoint, None)
         if len(nodes) == len(endpoints):
-            return [nodes[e] for e in endpoints]
-        if time.monotonic() >= deadline:
-            detail = "; ".join(f"{e}: {p}" for e, p in problems.items())
-            raise BootstrapError(f"redis: not every node is reachable: {detail}")
-        time.sleep(0.5)
+            return None
+        return "; ".join(f"{e}: {p}" for e, p in problems.items())
+
+    detail = poll(unreachable, deadline=deadline, interval=0.5)
+    if detail is not None:
+        raise BootstrapError(f"redis: not every node is reachable: {detail}")
+    return [nodes[e] for e in endpoints]
 
 
 def _wait(
     what: str, check: Callable[[], str | None], deadline: float, interval: float = 0.3
 ) -> None:
     """Poll ``check`` (None when satisfied, else what is still missing) until the deadline."""
-    while True:
+
+    def still_missing() -> str | None:
         try:
-            missing = check()
+            return check()
         except redis.RedisError as exc:
-            missing = str(exc)
-        if missing is None:
-            return
-        if time.monotonic() >= deadline:
-            raise BootstrapError(f"redis: timed out waiting for {what}: {missing}")
-        time.sleep(interval)
+            return str(exc)
+
+    missing = poll(still_missing, deadline=deadline, interval=interval)
+    if missing is not None:
+        raise BootstrapError(f"redis: timed out waiting for {what}: {missing}")
 
 
 def bootstrap(

@@ -15,6 +15,7 @@ from airlines.stack import procs
 from airlines.stack.local import LocalStack
 from airlines.stack.ports import busy_ports
 from airlines.stack.services import StackError
+from airlines.waiting import poll
 
 
 def stop_service(
@@ -39,9 +40,11 @@ def _wait_ports_released(stack: LocalStack, name: str, timeout: float = 10) -> N
     plan = stack.plan()
     own = {name, f"{name} cluster bus"}
     others = [n for n in plan.named() if n not in own]
-    deadline = time.monotonic() + timeout
-    while busy_ports(plan, skip=others) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(
+        lambda: busy_ports(plan, skip=others) or None,
+        deadline=time.monotonic() + timeout,
+        interval=0.1,
+    )
 
 
 def kill_broker(stack: LocalStack, index: int, sig: int = signal.SIGKILL) -> None:
@@ -60,28 +63,31 @@ def wait_broker_ready(
     """Wait until broker ``index`` answers itself and (``in_sync``) is back in every ISR."""
     name = f"kafka-{index}"
     endpoint = stack.service(name).endpoint
-    deadline = time.monotonic() + timeout
     lagging = "not answering"
-    while time.monotonic() < deadline:
+
+    def not_ready() -> str | None:
+        nonlocal lagging
         stack.check_alive([name])
         try:
             metadata = kafka_admin.cluster_metadata(stack.kafka_client([endpoint]), timeout=2)
         except kafka_admin.KafkaAdminError:
-            time.sleep(0.5)
-            continue
+            return lagging
         if index not in metadata.brokers:
             lagging = "not registered"
-        elif in_sync:
-            behind = [
-                f"{topic.topic}[{pid}]"
-                for topic in metadata.topics.values()
-                for pid, part in topic.partitions.items()
-                if index in part.replicas and index not in part.isrs
-            ]
-            if not behind:
-                return
-            lagging = f"not yet in sync for {', '.join(behind[:5])}"
-        else:
-            return
-        time.sleep(0.5)
-    raise StackError(f"{name}: not ready within {timeout:g}s ({lagging})")
+            return lagging
+        if not in_sync:
+            return None
+        behind = [
+            f"{topic.topic}[{pid}]"
+            for topic in metadata.topics.values()
+            for pid, part in topic.partitions.items()
+            if index in part.replicas and index not in part.isrs
+        ]
+        if not behind:
+            return None
+        lagging = f"not yet in sync for {', '.join(behind[:5])}"
+        return lagging
+
+    missing = poll(not_ready, deadline=time.monotonic() + timeout, interval=0.5)
+    if missing is not None:
+        raise StackError(f"{name}: not ready within {timeout:g}s ({missing})")

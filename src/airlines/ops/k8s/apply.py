@@ -9,10 +9,7 @@ from typing import Any, Protocol
 
 from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
 from airlines.ops.k8s.manifest import Outcome, apply_outcome, owner_reference, with_owner
-
-#: Waits between attempts (seconds): short at first, the webhook is often just starting.
-BACKOFF = (1.0, 2.0, 4.0, 8.0)
-MAX_BACKOFF = 10.0
+from airlines.waiting import backoff
 
 
 class SparkAppApi(Protocol):
@@ -51,11 +48,6 @@ class _Attempt:
 
     step: str
     problem: ApiProblem
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    return BACKOFF[attempt - 1] if attempt <= len(BACKOFF) else MAX_BACKOFF
 
 
 def _fatal(step: str, problem: ApiProblem, namespace: str, owner: str) -> ApplyError:
@@ -116,6 +108,7 @@ def apply_spark_application(
                 f"gave up after {timeout:g}s and {attempt} attempts; last problem: "
                 f"{failed.problem.explain()}"
             )
+        # Short at first: the webhook is often just starting.
         wait = min(backoff(attempt), left)
         log(f"waiting: {failed.problem.explain()} (attempt {attempt}; next in {wait:.0f}s)")
         sleep(wait)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeVar
 
-from airlines.ops.k8s.apply import backoff
 from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
+from airlines.waiting import backoff
 
 #: Between looks at whether the pods are gone.
 POLL = 1.0
