@@ -28,7 +28,7 @@ from airlines.kafka.settings import librdkafka_settings
 from airlines.stack import procs, render
 from airlines.stack.ports import find_free_plan
 from airlines.stack.prereqs import find_redis_server
-from airlines.store.bootstrap import cluster_health, parse_cluster_nodes
+from airlines.store.cluster import cluster_health, parse_cluster_nodes
 from airlines.store.connect import RedisAccess, tls_options
 from airlines.store.users import ADMIN_USER, REPLICATION_USER, USER_NAMES, render_acl
 from airlines_testkit.stack import FreshConfig, RunningStack, run_cli

@@ -39,7 +39,7 @@ from airlines.contract.event import Region
 from airlines.produce.publisher import DeliveryStats, producer_settings
 from airlines.produce.run import produce
 from airlines.produce.simulator import FleetSimulator
-from airlines.store.bootstrap import cluster_health
+from airlines.store.cluster import cluster_health
 from airlines.store.users import WRITER_USER
 from airlines.stream import dead_letters
 from airlines.stream.session import checkpoint_dir

@@ -11,7 +11,7 @@ import pytest
 from airlines.config import AppConfig
 from airlines.contract.smoke import heartbeat_key
 from airlines.ops.smoke import CheckResult, run_smoke
-from airlines.store.bootstrap import cluster_health
+from airlines.store.cluster import cluster_health
 from airlines.store.connect import cluster_client
 from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 

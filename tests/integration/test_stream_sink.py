@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airlines.contract.redis_layout import KeyLayout, WindowAggregate, write_commands
-from airlines.store.bootstrap import cluster_health
+from airlines.store.cluster import cluster_health
 from airlines.store.connect import RedisAccess, cluster_client, redis_password
 from airlines.store.encoding import key_slot
 from airlines.store.users import WRITER_USER

@@ -15,13 +15,8 @@ from airlines.contract.smoke import heartbeat_key, is_smoke_marker
 from airlines.kafka.admin import min_insync_replicas, topic_specs
 from airlines.ops.smoke import parse_checks
 from airlines.stack import procs
-from airlines.store.bootstrap import (
-    SLOTS,
-    ClusterHealth,
-    NodeHealth,
-    even_ranges,
-    parse_cluster_nodes,
-)
+from airlines.store.bootstrap import even_ranges
+from airlines.store.cluster import SLOTS, ClusterHealth, NodeHealth, parse_cluster_nodes
 
 NODES = """\
 07c3 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460

@@ -35,7 +35,7 @@ from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY, heartbeat_key
 from airlines.kafka import admin as kafka_admin
 from airlines.kafka.admin import client_config, min_insync_replicas
 from airlines.produce.publisher import producer_settings
-from airlines.store.bootstrap import cluster_health, redis_error
+from airlines.store.cluster import cluster_health, redis_error
 from airlines.store.connect import RedisAccess, RedisPasswordError, cluster_client
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from airlines.kafka import admin as kafka_admin
 from airlines.stack import procs
 from airlines.stack.services import StackError, four_letter_word, service_specs
 from airlines.stack.status import ServiceStatus, StackStatus
-from airlines.store import bootstrap as redis_bootstrap
 from airlines.store import users as redis_users
+from airlines.store.cluster import cluster_health
 from airlines.store.connect import RedisAccess, RedisPasswordError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def stack_status(stack: LocalStack, probe: bool = True) -> StackStatus:
             except (StackError, ConfigError, RedisPasswordError) as exc:
                 access = RedisAccess()
                 problems.append(str(exc))
-            health = redis_bootstrap.cluster_health(
+            health = cluster_health(
                 [s.endpoint for s in redis_specs if services[s.name].running], access
             )
             by_endpoint = {n.endpoint: n for n in health.nodes}

@@ -17,7 +17,7 @@ from airlines.stack import render, security
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import HOST, PortPlan
 from airlines.stack.prereqs import Prerequisites
-from airlines.store.bootstrap import node_client
+from airlines.store.cluster import node_client
 from airlines.store.connect import RedisAccess
 
 Kind = Literal["zookeeper", "kafka", "redis"]

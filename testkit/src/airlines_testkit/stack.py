@@ -128,7 +128,7 @@ class RunningStack:
 
     def flush_redis(self) -> None:
         """FLUSHALL on every primary (all keys of every test are gone)."""
-        from airlines.store.bootstrap import cluster_health
+        from airlines.store.cluster import cluster_health
         from airlines.store.connect import cluster_client
 
         client = cluster_client(self.config.redis)
@@ -310,7 +310,7 @@ def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
 
 
 def _delete_keys(stack: RunningStack, pattern: str) -> None:
-    from airlines.store.bootstrap import cluster_health
+    from airlines.store.cluster import cluster_health
     from airlines.store.connect import cluster_client
 
     client = cluster_client(stack.config.redis)
