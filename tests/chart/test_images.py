@@ -22,7 +22,7 @@ from tests.chart.helm import ROOT, Result
 from tests.chart.manifests import by_kind, containers, pod_specs, with_carried
 
 from airlines.cli import app
-from airlines.config.chart import ChartValues
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 
@@ -333,7 +333,7 @@ def _image_paths(model: type[Any] = ChartValues, prefix: str = "") -> list[str]:
     """Dotted values paths (aliases) of every ImageValues in the values models."""
     from pydantic import BaseModel
 
-    from airlines.config.chart_blocks import ImageValues
+    from airlines.config.chart.blocks import ImageValues
 
     out = []
     for name, field in model.model_fields.items():

@@ -30,7 +30,8 @@ from tests.chart.manifests import (
     with_carried,
 )
 
-from airlines.config.chart import ChartValues, values_with_defaults
+from airlines.config.chart.documents import values_with_defaults
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 

@@ -27,7 +27,9 @@ from tests.chart.helm import (
 from tests.chart.manifests import by_kind, containers, names, pod_specs, selects, with_carried
 
 from airlines.config import load_config
-from airlines.config.chart import ChartAppConfig, ChartValues, values_with_defaults
+from airlines.config.chart.app_config import ChartAppConfig
+from airlines.config.chart.documents import values_with_defaults
+from airlines.config.chart.umbrella import ChartValues
 from airlines.config.types import split_endpoint
 
 pytestmark = pytest.mark.chart
@@ -705,7 +707,7 @@ def test_hooks_and_tests_clean_up(docs: list[dict[str, Any]]) -> None:
 
 
 def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
-    from airlines.config.chart import secret_like_keys
+    from airlines.config.chart.documents import secret_like_keys
 
     for config_map in by_kind(docs, "ConfigMap"):
         for key, text in config_map.get("data", {}).items():
