@@ -150,22 +150,24 @@ def _yaml_data(value: Any) -> Any:
 
 
 def _described(model: type[BaseModel], data: dict[str, Any], indent: int) -> CommentedMap:
-    """``data`` (a ``model`` section) with each key's description as a ``# --`` comment
-    above it (helm-docs reads those)."""
+    """``data`` (a ``model`` section) with each key's description as a comment above it:
+    ``# -- ...`` above a parameter (a row of the README's table, helm-docs' notation), a
+    plain ``# ...`` above a section of parameters, which helm-docs then walks into."""
     out = CommentedMap()
     for key, info in _fields(model):
         if key not in data:
             continue
         value = data[key]
         nested = _nested_model(info.annotation)
-        if nested is not None and isinstance(value, dict):
-            out[_string(key)] = _described(nested, value, indent + 2)
-        else:
-            out[_string(key)] = _yaml_data(value)
+        section = nested is not None and isinstance(value, dict)
+        out[_string(key)] = (
+            _described(nested, value, indent + 2) if nested and section else _yaml_data(value)
+        )
         if info.description:
             gap = "\n" if indent == 0 else ""
+            mark = "" if section else "-- "
             out.yaml_set_comment_before_after_key(
-                key, before=f"{gap}-- {info.description}", indent=indent
+                key, before=f"{gap}{mark}{info.description}", indent=indent
             )
     return out
 
