@@ -159,13 +159,14 @@ def _described(model: type[BaseModel], data: dict[str, Any], indent: int) -> Com
             continue
         value = data[key]
         nested = _nested_model(info.annotation)
-        section = nested is not None and isinstance(value, dict)
-        out[_string(key)] = (
-            _described(nested, value, indent + 2) if nested and section else _yaml_data(value)
-        )
+        if nested is not None and isinstance(value, dict):
+            out[_string(key)] = _described(nested, value, indent + 2)
+            mark = ""
+        else:
+            out[_string(key)] = _yaml_data(value)
+            mark = "-- "
         if info.description:
             gap = "\n" if indent == 0 else ""
-            mark = "" if section else "-- "
             out.yaml_set_comment_before_after_key(
                 key, before=f"{gap}{mark}{info.description}", indent=indent
             )
