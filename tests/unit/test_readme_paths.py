@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [
+    ROOT / "README.md",
+    ROOT / "producers" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 
 # A path in backticks that starts at one of the repository's top-level folders.
 _NAMED_PATH = re.compile(
