@@ -32,17 +32,10 @@ from tests.e2e.release import REGIONS, Release
 
 from airlines.config.loader import load_config
 from airlines.metrics import DASHBOARD_METRICS_PORT
-from airlines_testkit.oracle import (
-    CheckpointBatch,
-    LoggedBatch,
-    batch_phases,
-    caught_up,
-    checkpoint_batches,
-    config_oracle,
-    differences,
-    logged_batches,
-    window_hashes,
-)
+from airlines_testkit.job_log import LoggedBatch, logged_batches
+from airlines_testkit.offset_log import CheckpointBatch, batch_phases, caught_up, checkpoint_batches
+from airlines_testkit.oracle import config_oracle, differences
+from airlines_testkit.services import window_hashes
 
 #: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
 pytestmark = pytest.mark.timeout(1800)
