@@ -17,9 +17,10 @@ lock: ## regenerate requirements/*.txt (hashed locks) from pyproject.toml and re
 	@test -x $(BIN)/python || scripts/setup.sh
 	$(BIN)/python -m airlines.locks
 
-lint: setup ## ruff
+lint: setup ## ruff, and import-linter (the package's layers: [tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check src testkit tests jobs benchmarks localkube
 	$(BIN)/ruff format --check src testkit tests jobs benchmarks localkube
+	$(BIN)/lint-imports
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy

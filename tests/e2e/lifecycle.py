@@ -19,17 +19,10 @@ from tests.e2e.kube import Kube, wait_until
 from tests.e2e.release import Release
 
 from airlines.config.loader import load_config
-from airlines_testkit.oracle import (
-    CheckpointBatch,
-    LoggedBatch,
-    batch_phases,
-    caught_up,
-    checkpoint_batches,
-    config_oracle,
-    differences,
-    logged_batches,
-    window_hashes,
-)
+from airlines_testkit.job_log import LoggedBatch, logged_batches
+from airlines_testkit.offset_log import CheckpointBatch, batch_phases, caught_up, checkpoint_batches
+from airlines_testkit.oracle import config_oracle, differences
+from airlines_testkit.services import window_hashes
 
 NAMESPACE = "airlines"
 

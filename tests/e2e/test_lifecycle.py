@@ -20,9 +20,7 @@ from tests.e2e.lifecycle import (
 )
 from tests.e2e.release import Release
 
-from airlines_testkit.oracle import (
-    LoggedBatch,
-)
+from airlines_testkit.job_log import LoggedBatch
 
 #: A real cluster on 2 cores: installs and restarts take minutes, not seconds.
 pytestmark = pytest.mark.timeout(1800)

@@ -50,7 +50,8 @@ from airlines.store.connect import cluster_client, redis_password
 from airlines.store.readonly import ReadOnlyViolationError, read_only_client
 from airlines.store.users import READER_USER, WRITER_USER
 from airlines.store.writer import ClusterWriter, SinkSettings
-from airlines_testkit.oracle import logged_batches, produce_messages
+from airlines_testkit.job_log import logged_batches
+from airlines_testkit.services import produce_messages
 from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

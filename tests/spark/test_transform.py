@@ -15,7 +15,8 @@ from airlines.contract.event import CROSS_FIELD_RULES, FlightEvent, FlightStatus
 from airlines.contract.redis_layout import KeyLayout, WindowAggregate
 from airlines.produce.simulator import FleetSimulator
 from airlines.stream import transform
-from airlines_testkit.oracle import bad_records, differences, oracle, parse_valid
+from airlines_testkit.bad_records import bad_records
+from airlines_testkit.oracle import differences, oracle, parse_valid
 
 pytestmark = pytest.mark.spark
 
