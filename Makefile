@@ -21,9 +21,10 @@ docs: setup ## regenerate values.yaml, values.schema.json, the chart README (hel
 	$(BIN)/airlines values generate
 	$(BIN)/python -m airlines.docs
 
-lint: setup ## ruff
+lint: setup ## ruff, and import-linter (the package's layers: [tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check src testkit tests jobs benchmarks localkube
 	$(BIN)/ruff format --check src testkit tests jobs benchmarks localkube
+	$(BIN)/lint-imports
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy

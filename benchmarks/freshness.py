@@ -39,7 +39,7 @@ from airlines.config.loader import dump_config, load_config
 from airlines.config.types import spark_interval
 from airlines.stream.run import checkpoint_dir
 from airlines_testkit import stack as testing
-from airlines_testkit.oracle import CheckpointBatch, checkpoint_batches
+from airlines_testkit.offset_log import CheckpointBatch, checkpoint_batches
 from benchmarks import proctree
 from benchmarks.figures import Figure
 
