@@ -18,7 +18,7 @@ _BOOL_WORDS = ["y", "yes", "true", "on", "n", "no", "false", "off"]
 
 #: Strings YAML 1.1 or 1.2 resolvers (or Go's YAML reader in Helm) would misread bare.
 TRICKY = [
-    *(form for word in _BOOL_WORDS for form in (word, word.upper(), word.capitalize())),
+    *dict.fromkeys(f for word in _BOOL_WORDS for f in (word, word.upper(), word.capitalize())),
     *["null", "Null", "NULL", "~", ""],
     *["0o17", "017", "0x1F", "0X1f", "0b101", "1_000", "1:20", "190:20:30", "-42", "+7"],
     *["08", "09", "0"],
