@@ -1,7 +1,8 @@
 """Documents generated from the code, so they cannot drift from it.
 
-- README.md's sections (the event contract, the config reference, the metrics), each
-  between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers;
+- sections between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers: the event
+  contract in README.md, the config reference in docs/configuration.md and the metrics
+  in docs/metrics.md;
 - docs/cli.md, the CLI reference, written by Typer's generator;
 - the chart's README.md, written by helm-docs from its README.md.gotmpl and the
   ``# --`` comments of its values.yaml (``airlines values generate`` writes those).
@@ -169,18 +170,22 @@ def metrics_table() -> str:
     return "\n".join(rows)
 
 
+#: Each generated section: the document that holds it, between its markers.
 SECTIONS = {
-    "contract": contract_table,
-    "config": config_table,
-    "metrics": metrics_table,
+    "contract": (Path("README.md"), contract_table),
+    "config": (Path("docs/configuration.md"), config_table),
+    "metrics": (Path("docs/metrics.md"), metrics_table),
 }
 
 #: The CLI reference, generated whole.
 CLI_REFERENCE = Path("docs/cli.md")
 
 
-def render(text: str) -> str:
-    for name, make in SECTIONS.items():
+def render(text: str, document: Path) -> str:
+    """``text`` of ``document`` with each of its generated sections made afresh."""
+    for name, (holder, make) in SECTIONS.items():
+        if holder != document:
+            continue
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         text = pattern.sub(lambda m, make=make: f"{m.group(1)}{make()}\n{m.group(2)}", text)  # type: ignore[misc]
     return text
@@ -193,10 +198,10 @@ def _write(path: Path, content: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the generated documents, run from the repository root: README.md's
-    sections, docs/cli.md and the chart's README."""
-    readme = Path(argv[1] if len(argv) > 1 else "README.md")
-    _write(readme, render(readme.read_text(encoding="utf-8")))
+    """Rewrite the generated documents, run from the repository root: the sections of
+    README.md and docs/, docs/cli.md and the chart's README."""
+    for document in dict.fromkeys(holder for holder, _ in SECTIONS.values()):
+        _write(document, render(document.read_text(encoding="utf-8"), document))
     _write(CLI_REFERENCE, cli_reference())
     return subprocess.run([helm_docs(), *HELM_DOCS_ARGS], check=False).returncode
 
