@@ -53,7 +53,7 @@ FLIGHTS_PER_ROUTE = 10_000
 ROUTES = (("east-coast", "DL"), ("west-coast", "UA"), ("cross-country", "AA"))
 START_MS = 1_714_564_800_000
 #: How the baseline is named beside each figure.
-BASELINE = f"sink of {OLD_SINK_COMMIT[:7]}, before its rewrite (built from git)"
+BASELINE = f"sink of {OLD_SINK_COMMIT[:7]} before its rewrite, built from git"
 
 
 def window_rows(count: int = ROWS) -> list[tuple[Any, ...]]:
