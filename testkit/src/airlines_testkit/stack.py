@@ -228,8 +228,7 @@ def start_test_stack(
 ) -> RunningStack:
     """Start a fresh stack in ``root`` on a free block of ports (retried if one is taken)."""
     root.mkdir(parents=True, exist_ok=True)
-    me = os.getpid()
-    procs.write_pid_file(root / OWNER_FILE, procs.ProcessRecord(me, procs.start_ticks(me) or -1))
+    procs.write_pid_file(root / OWNER_FILE, procs.this_process())
     local = LocalStack(root)
     for attempt in range(attempts):
         plan = find_free_plan()
