@@ -20,10 +20,12 @@ from airlines.config.chart.blocks import (
     resources,
 )
 from airlines.config.types import Duration
-from airlines.metrics import DASHBOARD_METRICS_PORT, JOB_METRICS_PORT, PRODUCER_METRICS_PORT
-
-#: The dashboard's container port (``airlines dashboard --port``).
-DASHBOARD_PORT = 8050
+from airlines.metrics import (
+    DASHBOARD_METRICS_PORT,
+    DASHBOARD_PORT,
+    JOB_METRICS_PORT,
+    PRODUCER_METRICS_PORT,
+)
 
 
 class MetricsEndpoint(ChartSection):
