@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export AIRLINES_CACHE ?= $(HOME)/.cache/airlines-analytics
 export PATH := $(AIRLINES_CACHE)/bin:$(PATH)
 
-.PHONY: help setup lock test lint typecheck unit chart-test demo bench images clean e2e e2e-up e2e-test e2e-down
+.PHONY: help setup lock docs test lint typecheck unit chart-test demo bench images clean e2e e2e-up e2e-test e2e-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,9 +17,14 @@ lock: ## regenerate requirements/*.txt (hashed locks) from pyproject.toml and re
 	@test -x $(BIN)/python || scripts/setup.sh
 	$(BIN)/python -m airlines.locks
 
-lint: setup ## ruff
+docs: setup ## regenerate values.yaml, values.schema.json, the chart README (helm-docs), docs/cli.md, README sections
+	$(BIN)/airlines values generate
+	$(BIN)/python -m airlines.docs
+
+lint: setup ## ruff, and import-linter (the package's layers: [tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check src testkit tests jobs benchmarks localkube
 	$(BIN)/ruff format --check src testkit tests jobs benchmarks localkube
+	$(BIN)/lint-imports
 
 typecheck: setup ## mypy --strict
 	$(BIN)/mypy

@@ -1,6 +1,7 @@
 """``make bench``: every figure, each beside a baseline measured in the same run.
 
-* sink: window rows/s into the 3-primary Redis Cluster (:mod:`benchmarks.sink`);
+* sink: window rows/s into the 3-primary Redis Cluster, beside the sink before its
+  rewrite built from its git commit, both over Redis in plaintext (:mod:`benchmarks.sink`);
 * producer: events/s one process gets acknowledged (:mod:`benchmarks.producer`);
 * job: records/s over a backlog beside bare Spark, the cost of de-duplication, and CPU
   seconds per million records (:mod:`benchmarks.job`);
@@ -32,9 +33,10 @@ from airlines.cli.stream import spark_settings
 from airlines_testkit.stack import RunningStack
 from benchmarks import freshness, job, memory, security
 from benchmarks.figures import Figure
+from benchmarks.old_sink import OldSinkUnavailableError, check_commit
 from benchmarks.producer import bench_producer
 from benchmarks.report import as_json, table
-from benchmarks.sink import bench_sink
+from benchmarks.sink import ROWS, bench_sink
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,12 @@ class BenchOptions:
     sizes: list[int]
     seconds: float
     triggers: list[timedelta]
+    sink_rows: int = ROWS
     spark_conf: dict[str, str] = field(default_factory=dict)
 
 
 PARTS: dict[str, Callable[[RunningStack, BenchOptions], list[Figure]]] = {
-    "sink": lambda stack, _o: bench_sink(stack.config),
+    "sink": lambda stack, o: bench_sink(stack, o.sink_rows),
     "producer": lambda stack, _o: bench_producer(stack.config),
     "job": lambda stack, o: [f for records in o.sizes for f in job.run(stack, records)],
     "freshness": lambda stack, o: [
@@ -59,6 +62,10 @@ PARTS: dict[str, Callable[[RunningStack, BenchOptions], list[Figure]]] = {
     "memory": lambda stack, _o: memory.run(stack),
     "security": lambda stack, _o: security.run(stack),
 }
+
+#: Parts that run over Redis in plaintext (the old sink has no TLS): when only they run,
+#: the throwaway stack is started with --insecure-redis.
+PLAINTEXT_REDIS_PARTS = frozenset({"sink"})
 
 
 def running_stack() -> RunningStack | None:
@@ -82,7 +89,7 @@ def running_stack() -> RunningStack | None:
 
 
 @contextmanager
-def stack_for_bench() -> Iterator[RunningStack]:
+def stack_for_bench(*, insecure_redis: bool = False) -> Iterator[RunningStack]:
     from airlines_testkit.stack import managed_stack
 
     found = running_stack()
@@ -91,8 +98,9 @@ def stack_for_bench() -> Iterator[RunningStack]:
         return
     with ExitStack() as resources:
         root = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        print("starting a throwaway local stack …", file=sys.stderr, flush=True)
-        yield resources.enter_context(managed_stack(root))
+        how = " with --insecure-redis" if insecure_redis else ""
+        print(f"starting a throwaway local stack{how} …", file=sys.stderr, flush=True)
+        yield resources.enter_context(managed_stack(root, insecure_redis=insecure_redis))
 
 
 def main(
@@ -111,6 +119,9 @@ def main(
     seconds: Annotated[
         float, typer.Option(min=30, help="Measured span of each freshness run (s).")
     ] = freshness.DEFAULT_SECONDS,
+    sink_rows: Annotated[
+        int, typer.Option(min=1000, help="Window rows each sink writes (twice).")
+    ] = ROWS,
     trigger: Annotated[
         list[float] | None,
         typer.Option(min=1, help="Trigger of a freshness run (s; repeatable). Default: 30, 5."),
@@ -132,10 +143,16 @@ def main(
         sizes=records or list(job.DEFAULT_SIZES),
         seconds=seconds,
         triggers=[timedelta(seconds=t) for t in trigger or (30, 5)],
+        sink_rows=sink_rows,
         spark_conf=spark_settings(conf or []),
     )
+    if "sink" in parts:
+        try:
+            check_commit()  # before any stack starts
+        except OldSinkUnavailableError as exc:
+            raise SystemExit(f"error: {exc}") from exc
     figures: list[Figure] = []
-    with stack_for_bench() as stack:
+    with stack_for_bench(insecure_redis=set(parts) <= PLAINTEXT_REDIS_PARTS) as stack:
         for part in parts:
             print(f"==> {part}", file=sys.stderr, flush=True)
             figures += PARTS[part](stack, options)

@@ -39,8 +39,8 @@ from airlines.config.loader import dump_config, load_config
 from airlines.config.types import spark_interval
 from airlines.stream.session import checkpoint_dir
 from airlines_testkit import stack as testing
-from airlines_testkit.oracle import CheckpointBatch, checkpoint_batches
-from benchmarks import proctree
+from airlines_testkit.offset_log import CheckpointBatch, checkpoint_batches
+from benchmarks import procs
 from benchmarks.figures import Figure
 
 DEFAULT_RATE = 5000.0
@@ -278,9 +278,9 @@ def run(
         log = CheckpointLog(checkpoint)
         try:
             log.follow(warmup)  # producers and job run steadily
-            cpu_from = proctree.cpu_seconds(job.pid)
+            cpu_from = procs.tree_cpu_seconds(job.pid)
             log.follow(seconds)
-            cpu_seconds = proctree.cpu_seconds(job.pid) - cpu_from
+            cpu_seconds = procs.tree_cpu_seconds(job.pid) - cpu_from
         finally:
             for producer in producers:
                 _stop(producer)

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from benchmarks import proctree
+from benchmarks import procs
 
 
 class Timer:
@@ -66,14 +66,14 @@ class Timer:
         with self.lock:
             if self.active == 0 and not self.start:
                 self.start = time.perf_counter()
-                self.cpu_start = proctree.cpu_seconds()
+                self.cpu_start = procs.tree_cpu_seconds()
             self.active += 1
 
     def progress(self, progress: Any) -> None:
         with self.lock:
             name = str(progress.name)
             self.input_rows[name] = self.input_rows.get(name, 0) + int(progress.numInputRows)
-            memory = proctree.rss()
+            memory = procs.tree_rss()
             self.peak_rss_mib = max(self.peak_rss_mib, memory.total_mib)
             self.peak_driver_mib = max(self.peak_driver_mib, memory.driver_mib)
             self.peak_executor_mib = max(self.peak_executor_mib, memory.executor_mib)
@@ -86,7 +86,7 @@ class Timer:
             self.active -= 1
             if self.active == 0:
                 self.end = time.perf_counter()
-                self.cpu_end = proctree.cpu_seconds()
+                self.cpu_end = procs.tree_cpu_seconds()
                 self.ended.set()
 
     def result(self, query: str) -> dict[str, Any]:

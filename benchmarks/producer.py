@@ -5,9 +5,9 @@ Every Kafka figure writes to a topic of its own (3 partitions, replication facto
 (idempotent, ``acks=all``, lz4) and counts an event only once its delivery report says
 the brokers have it:
 
-* **new**: ``airlines produce``'s loop (:func:`airlines.produce.run.produce`), no
-  rate limit, the default fleet;
-* **before its rewrite** (same run, same brokers): what it did then, per event: build and
+* **the producer**: ``airlines produce``'s loop (:func:`airlines.produce.run.produce`),
+  no rate limit, the default fleet;
+* **a model per event** (same run, same brokers), the obvious loop: per event, build and
   validate the pydantic ``FlightEvent``, ``to_json``, ``produce`` with a callback of
   its own, ``poll(0)``;
 * **Kafka alone**: records made beforehand, sent by the same publisher (what the
@@ -73,8 +73,8 @@ def _new_producer(config: AppConfig, topic: str) -> int:
     return stats.delivered if not stats.failed else 0
 
 
-def _old_producer(config: AppConfig, topic: str) -> int:
-    """The loop before its rewrite (a model per event, a callback per send, a poll per send)."""
+def _model_per_event_producer(config: AppConfig, topic: str) -> int:
+    """The obvious loop: a model per event, a callback per send, a poll per send."""
     from confluent_kafka import Producer
 
     simulator = FleetSimulator(REGION, fleet_size=config.producers.fleet_size, seed=1)
@@ -143,7 +143,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
     ensure_topics(config.kafka, [TopicSpec(t, 3, 3) for t in topics.values()])
     try:
         new = _rate(EVENTS, lambda: _new_producer(config, topics["new"]), brokers)
-        old = _rate(OLD_EVENTS, lambda: _old_producer(config, topics["old"]), brokers)
+        old = _rate(OLD_EVENTS, lambda: _model_per_event_producer(config, topics["old"]), brokers)
         alone = _rate(EVENTS, lambda: _kafka_alone(config, topics["kafka"], records), brokers)
     finally:
         delete_topics(config.kafka, list(topics.values()))
@@ -160,7 +160,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             name="events/s delivered, one process (airlines produce's loop)",
             value=new.rate,
             unit="events/s",
-            baseline_name="producer before its rewrite (pydantic per event, callback+poll a send)",
+            baseline_name="a model per event (pydantic, callback + poll a send)",
             baseline_value=old.rate,
             target=TARGET_EVENTS_PER_S,
             note=settings,
@@ -171,7 +171,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             value=new.cpu_us,
             unit="µs/event",
             better="lower",
-            baseline_name="producer before its rewrite",
+            baseline_name="a model per event",
             baseline_value=old.cpu_us,
         ),
         Figure(
@@ -180,7 +180,7 @@ def bench_producer(config: AppConfig, password: str | None = None) -> list[Figur
             value=new.brokers_us,
             unit="µs/event",
             better="lower",
-            baseline_name="producer before its rewrite",
+            baseline_name="a model per event",
             baseline_value=old.brokers_us,
             note="" if brokers else "the brokers' processes were not found: not measured",
         ),

@@ -2,13 +2,16 @@
 
 Both writers get the same 100,000 rows in the job's row form, with the local stack's
 settings (its ``redis.ackReplicas``: WAIT per node), each under a key prefix of its own
-that is deleted afterwards:
+that is deleted afterwards, over the same Redis Cluster in plaintext (the old sink has
+no TLS; a stack started with ``--insecure-redis``):
 
 * **new**: :meth:`ClusterWriter.write_windows`, as the job calls it (the whole
   partition; chunks of 2,000, confirmed per 20,000);
-* **baseline**: the sink before its rewrite (:mod:`benchmarks.legacy_sink`, the same
-  guarantees): ``WindowAggregate`` objects, ``write_commands`` of 2,000 rows at a time
-  (the old ``SINK_BUFFER_ROWS``), redis-py packing and reply parsing.
+* **baseline**: the sink of :data:`~benchmarks.old_sink.OLD_SINK_COMMIT`, the last
+  before its rewrite, built from git and run in a process of its own
+  (:mod:`benchmarks.old_sink`; the same guarantees): its job's partition writer,
+  ``WindowAggregate`` objects, ``write_commands`` of 2,000 rows at a time, redis-py
+  packing and reply parsing.
 
 The rows are the worst case for the per-group index merging: 3 routes x 10,000 flights
 (the largest fleet), ordered by window, so every row of a write group is another flight
@@ -17,7 +20,7 @@ ZADD, ZREMRANGEBYRANK, EXPIRE) plus its share of the delay rankings - as many as
 old sink sent. Each writer writes them twice: new windows (keys created), then the same
 rows again (windows updated, as later batches and replays do).
 
-Where the time goes is printed too: the writer's CPU per row (this process) and Redis'
+Where the time goes is printed too: the writer's CPU per row (its process) and Redis'
 (``INFO cpu`` of every node of the config, primaries and replicas), and from them the
 most this machine's cores could write were they all busy with it.
 
@@ -27,25 +30,30 @@ The sink has no target of its own: it is not what limits the job (``benchmarks.j
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import redis
 
 from airlines.config import AppConfig
 from airlines.config.types import split_endpoint
-from airlines.contract.redis_layout import KeyLayout, aggregate_from_row
 from airlines.store.connect import RedisAccess, redis_password
 from airlines.store.writer import ClusterWriter, SinkSettings
-from benchmarks import legacy_sink
+from airlines_testkit.stack import RunningStack, managed_stack
 from benchmarks.figures import Figure
+from benchmarks.old_sink import OLD_SINK_COMMIT, OldSink, extract_src
 
 ROWS = 100_000
 FLIGHTS_PER_ROUTE = 10_000
 ROUTES = (("east-coast", "DL"), ("west-coast", "UA"), ("cross-country", "AA"))
 START_MS = 1_714_564_800_000
+#: How the baseline is named beside each figure.
+BASELINE = f"sink of {OLD_SINK_COMMIT[:7]} before its rewrite, built from git"
 
 
 def window_rows(count: int = ROWS) -> list[tuple[Any, ...]]:
@@ -153,40 +161,18 @@ def _new_sink(settings: SinkSettings, rows: Sequence[tuple[Any, ...]], nodes: _N
     return passes
 
 
-def _old_sink(settings: SinkSettings, rows: Sequence[tuple[Any, ...]], nodes: _Nodes) -> list[Pass]:
-    writer = legacy_sink.ClusterWriter(settings)
-    layout = KeyLayout(settings.key_prefix)
+def _old_sink(
+    settings: SinkSettings, rows: Sequence[tuple[Any, ...]], nodes: _Nodes, old_src: Path
+) -> list[Pass]:
     passes = []
-    try:
+    with OldSink(old_src, settings, rows) as sink:
         for _ in range(2):
-            before = writer.stats.commands
-
-            def write() -> int:
-                # As the old partition writer did: a WindowAggregate per row, 2,000 at a time.
-                buffer = []
-                for row in rows:
-                    buffer.append(aggregate_from_row(row, 1))
-                    if len(buffer) >= 2000:
-                        writer.write(
-                            legacy_sink.write_commands(
-                                buffer,
-                                layout,
-                                ttl_seconds=settings.ttl_seconds,
-                                top_n=settings.top_n,
-                            )
-                        )
-                        buffer.clear()
-                if buffer:
-                    writer.write(
-                        legacy_sink.write_commands(
-                            buffer, layout, ttl_seconds=settings.ttl_seconds, top_n=settings.top_n
-                        )
-                    )
-                return writer.stats.commands - before  # noqa: B023 (called at once)
-
-            passes.append(_measure(nodes, write))
-    finally:
-        writer.close()
+            redis_before = nodes.cpu_seconds()
+            written = sink.write()
+            redis_cpu = nodes.cpu_seconds() - redis_before
+            if written.rows != len(rows):
+                raise RuntimeError(f"the old sink wrote {written.rows} of {len(rows)} rows")
+            passes.append(Pass(written.seconds, written.client_cpu, redis_cpu, written.commands))
     return passes
 
 
@@ -206,18 +192,34 @@ def sink_passes(config: AppConfig, rows: Sequence[tuple[Any, ...]], tag: str) ->
         nodes.close()
 
 
-def bench_sink(config: AppConfig) -> list[Figure]:
-    """Window rows/s of the new sink beside the old one, and where the CPU goes."""
-    rows = window_rows()
+def bench_sink(stack: RunningStack, count: int = ROWS) -> list[Figure]:
+    """Window rows/s of the new sink beside the old one, and where the CPU goes.
+
+    Both run over Redis in plaintext, the old sink having no TLS: on ``stack`` if its
+    Redis is plaintext, else on a throwaway stack started with ``--insecure-redis``.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-sink-") as tmp:
+        old_src = extract_src(Path(tmp))
+        if stack.config.redis.tls is None:
+            return _compare(stack.config, window_rows(count), old_src)
+        print("starting a throwaway stack with --insecure-redis …", file=sys.stderr, flush=True)
+        with managed_stack(Path(tmp) / "stack", insecure_redis=True) as plain:
+            return _compare(plain.config, window_rows(count), old_src)
+
+
+def _compare(config: AppConfig, rows: list[tuple[Any, ...]], old_src: Path) -> list[Figure]:
     nodes = _Nodes(config)
     base = sink_settings(config)
     tag = f"b{os.getpid() % 100_000}"
     results: dict[str, list[Pass]] = {}
     try:
-        for name, run in (("new", _new_sink), ("old", _old_sink)):
+        for name in ("new", "old"):
             settings = replace(base, key_prefix=f"{tag}{name}", ttl_seconds=600)
             try:
-                results[name] = run(settings, rows, nodes)
+                if name == "new":
+                    results[name] = _new_sink(settings, rows, nodes)
+                else:
+                    results[name] = _old_sink(settings, rows, nodes, old_src)
             finally:
                 nodes.delete(settings.key_prefix)
     finally:
@@ -231,17 +233,18 @@ def _figures(results: dict[str, list[Pass]], rows: int, acks: int) -> list[Figur
     shape = (
         f"{rows:,} rows, every row of a write group another flight: "
         f"{new[0].commands / rows:.2f} commands/row (old sink {old[0].commands / rows:.2f}); "
-        f"WAIT {acks} per node"
+        f"WAIT {acks} per node; both sinks over Redis in plaintext (--insecure-redis): "
+        "the old sink has no TLS"
     )
     figures = []
     for index, what in enumerate(("new windows", "the same windows rewritten")):
         figures.append(
             Figure(
                 part="sink",
-                name=f"window rows/s, {what} (job's commands, 3 primaries)",
+                name=f"window rows/s, {what} (job's commands, 3 primaries, Redis plaintext)",
                 value=new[index].rate(rows),
                 unit="rows/s",
-                baseline_name="sink before its rewrite (benchmarks/legacy_sink.py)",
+                baseline_name=BASELINE,
                 baseline_value=old[index].rate(rows),
                 note=shape if index == 0 else "",
             )
@@ -250,22 +253,22 @@ def _figures(results: dict[str, list[Pass]], rows: int, acks: int) -> list[Figur
         figures.append(
             Figure(
                 part="sink",
-                name=f"writer CPU per row, {what}",
+                name=f"writer CPU per row, {what} (Redis plaintext)",
                 value=new[index].client_us(rows),
                 unit="µs/row",
                 better="lower",
-                baseline_name="sink before its rewrite",
+                baseline_name=BASELINE,
                 baseline_value=old[index].client_us(rows),
             )
         )
         figures.append(
             Figure(
                 part="sink",
-                name=f"Redis CPU per row (all nodes: primaries, replicas, AOF), {what}",
+                name=f"Redis CPU per row (all nodes: primaries, replicas, AOF), {what}, plaintext",
                 value=new[index].redis_us(rows),
                 unit="µs/row",
                 better="lower",
-                baseline_name="sink before its rewrite",
+                baseline_name=BASELINE,
                 baseline_value=old[index].redis_us(rows),
             )
         )

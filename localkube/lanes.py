@@ -1,7 +1,8 @@
 """The e2e tests in two lanes, run side by side against one cluster.
 
 * ``lifecycle``: the cluster's own promises, then the minikube release's life, in order
-  (tests/e2e/test_release.py);
+  (tests/e2e/test_install.py, test_least_privilege.py, test_analytics.py,
+  test_lifecycle.py: one release, in that order);
 * ``side``: the dev and production environments (each a release in a namespace of its
   own), then the images (checked with buildah, beside the cluster).
 
@@ -34,11 +35,20 @@ class Lane:
     paths: tuple[str, ...]
 
 
-#: Balanced by measured time (stop 19, warm, the two lanes together): the cluster's
+#: Balanced by measured time (warm, the two lanes together): the cluster's
 #: promises (~0.7 min) and the minikube release's life (~12.5) against two environment
 #: installs (~11 in all) and the images (~1).
 LANES = (
-    Lane("lifecycle", ("tests/e2e/test_cluster.py", "tests/e2e/test_release.py")),
+    Lane(
+        "lifecycle",
+        (
+            "tests/e2e/test_cluster.py",
+            "tests/e2e/test_install.py",
+            "tests/e2e/test_least_privilege.py",
+            "tests/e2e/test_analytics.py",
+            "tests/e2e/test_lifecycle.py",
+        ),
+    ),
     Lane("side", ("tests/e2e/test_environments.py", "tests/e2e/test_images.py")),
 )
 

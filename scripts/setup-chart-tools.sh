@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the chart tools from the Go module proxy into $AIRLINES_CACHE/bin:
-#   helm (3.x), helm-unittest (standalone binary, also registered as a helm plugin)
-#   and kubeconform.
+#   helm (3.x), helm-unittest (standalone binary, also registered as a helm plugin),
+#   kubeconform and helm-docs (writes the chart README's parameter table).
 # No release binaries are downloaded (this project's machines reach package registries
 # only); everything is compiled with the local Go toolchain. Module and build caches
 # live under $AIRLINES_CACHE/go, so a rerun with the pinned versions already built does
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 HELM_VERSION=v3.22.0
 HELM_UNITTEST_VERSION=v1.1.2
 KUBECONFORM_VERSION=v0.8.0
+HELM_DOCS_VERSION=v1.14.2
 
 CACHE="${AIRLINES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airlines-analytics}"
 BIN="$CACHE/bin"
@@ -26,7 +27,7 @@ need() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 stamp_ok() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.version" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" > "$BIN/.$1.version"; }
 
-command -v go >/dev/null || need "Go 1.24+ is required to build helm, helm-unittest and kubeconform: apt-get install golang-go (or install Go from go.dev)"
+command -v go >/dev/null || need "Go 1.24+ is required to build helm, helm-unittest, kubeconform and helm-docs: apt-get install golang-go (or install Go from go.dev)"
 
 # Directory of a module version in the module cache (downloaded once).
 module_dir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
@@ -102,4 +103,14 @@ else
   stamp kubeconform "$KUBECONFORM_VERSION"
 fi
 
-step "chart tools: $("$BIN/helm" version --short), helm-unittest $HELM_UNITTEST_VERSION, kubeconform $KUBECONFORM_VERSION (in $BIN)"
+# --- helm-docs ------------------------------------------------------------------------------
+if stamp_ok helm-docs "$HELM_DOCS_VERSION"; then
+  step "helm-docs $HELM_DOCS_VERSION present"
+else
+  step "building helm-docs $HELM_DOCS_VERSION"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w -X main.version=${HELM_DOCS_VERSION#v}" \
+    "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
+  stamp helm-docs "$HELM_DOCS_VERSION"
+fi
+
+step "chart tools: $("$BIN/helm" version --short), helm-unittest $HELM_UNITTEST_VERSION, kubeconform $KUBECONFORM_VERSION, helm-docs $HELM_DOCS_VERSION (in $BIN)"

@@ -1,13 +1,20 @@
-"""Generated parts of README.md: the event contract, the config reference, the CLI.
+"""Documents generated from the code, so they cannot drift from it.
 
-Each lives between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers and is
-rendered from the code, so the README cannot drift from it. ``python -m airlines.docs``
-rewrites them; the test suite fails when they are stale.
+- sections between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers: the event
+  contract in README.md, the config reference in docs/configuration.md and the metrics
+  in docs/metrics.md;
+- docs/cli.md, the CLI reference, written by Typer's generator;
+- the chart's README.md, written by helm-docs from its README.md.gotmpl and the
+  ``# --`` comments of its values.yaml (``airlines values generate`` writes those).
+
+``python -m airlines.docs`` (``make docs``) rewrites them; tests fail when one is stale.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,33 +127,37 @@ def config_table() -> str:
 
 
 def cli_reference() -> str:
+    """Markdown reference of every ``airlines`` command, as ``typer ... utils docs`` writes it."""
+    import typer
     import typer.main
+    from typer.cli import get_docs_for_click
 
     from airlines.cli import app
 
-    root = typer.main.get_command(app)
-    out: list[str] = []
+    command = typer.main.get_command(app)
+    docs: str = get_docs_for_click(obj=command, ctx=typer.Context(command), name="airlines")
+    return docs.strip() + "\n"
 
-    # Typer vendors click; walk its command tree by duck typing rather than private imports.
-    def visit(command: Any, path: list[str]) -> None:
-        if hasattr(command, "commands"):
-            for name in sorted(command.commands):
-                visit(command.commands[name], [*path, name])
-            return
-        ctx = command.context_class(command, info_name=" ".join(path))
-        usage = " ".join(command.collect_usage_pieces(ctx))
-        summary = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
-        out.append(f"#### `{' '.join(path)}`\n\n{summary}\n\n```\n{' '.join(path)} {usage}\n```")
-        options = []
-        for param in command.params:
-            help_text = getattr(param, "help", None)
-            if param.param_type_name == "option" and help_text and "--help" not in param.opts:
-                options.append(f"- `{', '.join(param.opts)}`: {help_text}")
-        if options:
-            out.append("\n".join(options))
 
-    visit(root, ["airlines"])
-    return "\n\n".join(out)
+#: The chart whose README helm-docs writes (from its README.md.gotmpl and the ``# --``
+#: comments of its values.yaml), and how: rows in values.yaml's order.
+CHART_DIR = Path("charts/airlines-analytics")
+HELM_DOCS_ARGS = [
+    f"--chart-search-root={CHART_DIR}",
+    f"--chart-to-generate={CHART_DIR}",
+    "--sort-values-order=file",
+    "--log-level=warning",
+]
+
+
+def helm_docs() -> str:
+    """The helm-docs that scripts/setup-chart-tools.sh builds."""
+    from airlines.paths import cache_dir
+
+    found = shutil.which("helm-docs") or shutil.which("helm-docs", path=cache_dir() / "bin")
+    if found is None:
+        raise FileNotFoundError("helm-docs: run scripts/setup-chart-tools.sh (make setup does)")
+    return found
 
 
 def metrics_table() -> str:
@@ -159,29 +170,40 @@ def metrics_table() -> str:
     return "\n".join(rows)
 
 
+#: Each generated section: the document that holds it, between its markers.
 SECTIONS = {
-    "contract": contract_table,
-    "config": config_table,
-    "cli": cli_reference,
-    "metrics": metrics_table,
+    "contract": (Path("README.md"), contract_table),
+    "config": (Path("docs/configuration.md"), config_table),
+    "metrics": (Path("docs/metrics.md"), metrics_table),
 }
 
+#: The CLI reference, generated whole.
+CLI_REFERENCE = Path("docs/cli.md")
 
-def render(text: str) -> str:
-    for name, make in SECTIONS.items():
+
+def render(text: str, document: Path) -> str:
+    """``text`` of ``document`` with each of its generated sections made afresh."""
+    for name, (holder, make) in SECTIONS.items():
+        if holder != document:
+            continue
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         text = pattern.sub(lambda m, make=make: f"{m.group(1)}{make()}\n{m.group(2)}", text)  # type: ignore[misc]
     return text
 
 
+def _write(path: Path, content: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        path.write_text(content, encoding="utf-8")
+        print(f"{path}: regenerated")
+
+
 def main(argv: list[str]) -> int:
-    readme = Path(argv[1] if len(argv) > 1 else "README.md")
-    current = readme.read_text(encoding="utf-8")
-    updated = render(current)
-    if updated != current:
-        readme.write_text(updated, encoding="utf-8")
-        print(f"{readme}: regenerated sections")
-    return 0
+    """Rewrite the generated documents, run from the repository root: the sections of
+    README.md and docs/, docs/cli.md and the chart's README."""
+    for document in dict.fromkeys(holder for holder, _ in SECTIONS.values()):
+        _write(document, render(document.read_text(encoding="utf-8"), document))
+    _write(CLI_REFERENCE, cli_reference())
+    return subprocess.run([helm_docs(), *HELM_DOCS_ARGS], check=False).returncode
 
 
 if __name__ == "__main__":

@@ -161,6 +161,9 @@ REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 JOB_METRICS_PORT = 9108
 PRODUCER_METRICS_PORT = 9102
 DASHBOARD_METRICS_PORT = 9110
+#: The dashboard's page and API (the chart's and ``airlines dashboard``'s), kept apart from
+#: its /metrics port so scrapers and readers can be told apart.
+DASHBOARD_PORT = 8050
 
 
 class MetricsListenError(RuntimeError):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 # The chart tests share helpers (tests/chart/helm.py) imported as tests.chart.helm, as mypy
 # names them; the repository root is not otherwise on sys.path under plain `pytest`.
@@ -19,6 +21,10 @@ from tests.chart.helm import (
     offline_chart,
     template,
 )
+from tests.chart.manifests import with_carried
+
+from airlines.config.chart.documents import values_with_defaults
+from airlines.config.chart.umbrella import ChartValues
 
 VALUES_FILES = sorted(VALUES_DIR.glob("*.yaml"))
 
@@ -57,3 +63,34 @@ def full_render_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Resul
                 chart, [path], namespace=namespace_for(path), extra=crds
             )
     return _full_renders
+
+
+#: The renders the chart tests check: the defaults, then every values/*.yaml by name.
+ENVIRONMENTS = ["default", *(p.name for p in VALUES_FILES)]
+
+
+def values_path(env: str) -> Path | None:
+    return None if env == "default" else next(p for p in VALUES_FILES if p.name == env)
+
+
+def namespace_of(env: str) -> str:
+    path = values_path(env)
+    return namespace_for(path) if path else "airlines"
+
+
+def chart_values_of(env: str) -> ChartValues:
+    path = values_path(env)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path else {}
+    return ChartValues.model_validate(values_with_defaults(data))
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def env(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def docs(env: str, render_env: dict[str, Result]) -> list[dict[str, Any]]:
+    result = render_env[env]
+    assert result.returncode == 0, result.stderr
+    return with_carried(result.documents)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from tests.chart.helm import CHART, REMOTE_DEPENDENCY, SUBCHARTS, lock_digest
 
-from airlines.config.chart import ChartValues
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 

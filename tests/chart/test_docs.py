@@ -1,4 +1,5 @@
-"""The install guide and the chart README name things that exist."""
+"""The install guide and the chart README name things that exist; helm-docs wrote the
+chart README from its template and values.yaml."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 from tests.chart.helm import CHART, ROOT, VALUES_DIR, offline_chart, run, tool
 from tests.chart.manifests import with_carried
+
+from airlines.docs import HELM_DOCS_ARGS, helm_docs
 
 pytestmark = pytest.mark.chart
 
@@ -59,3 +62,29 @@ def test_guide_commands_match_the_repository() -> None:
     assert "helm uninstall airlines" in text
     readme = (CHART / "README.md").read_text(encoding="utf-8")
     assert "../../docs/minikube.md" in readme
+
+
+def test_chart_readme_is_what_helm_docs_writes() -> None:
+    result = run([helm_docs(), *HELM_DOCS_ARGS, "--dry-run"], cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    committed = (CHART / "README.md").read_text(encoding="utf-8")
+    assert committed == result.stdout, "the chart README is stale: run `make docs`"
+
+
+def test_chart_readme_has_a_row_per_documented_value() -> None:
+    """Every `# --` comment of values.yaml (a parameter) is a row of the table."""
+    values = (CHART / "values.yaml").read_text(encoding="utf-8").splitlines()
+    readme = (CHART / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in readme.splitlines() if line.startswith("| ")}
+    path: list[tuple[int, str]] = []
+    documented = []
+    for i, line in enumerate(values):
+        key = re.match(r"^( *)([^#\s-][^:]*):", line)
+        if not key:
+            continue
+        depth = len(key[1])
+        path = [(d, k) for d, k in path if d < depth] + [(depth, key[2].strip('"'))]
+        if values[i - 1].strip().startswith("# -- "):
+            documented.append(".".join(k for _, k in path))
+    assert len(documented) > 100
+    assert [key for key in documented if key not in rows] == []

@@ -22,7 +22,7 @@ from tests.chart.helm import ROOT, Result
 from tests.chart.manifests import by_kind, containers, pod_specs, with_carried
 
 from airlines.cli import app
-from airlines.config.chart import ChartValues
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 
@@ -72,6 +72,34 @@ def test_copy_sources_exist_and_are_in_the_context(dockerfile: Path) -> None:
         for source in sources:
             assert (ROOT / source).exists(), f"{dockerfile}: COPY {source}: no such file"
             assert _dockerignore_allows(source.rstrip("/")), f".dockerignore drops {source}"
+
+
+#: Trees of the repository that are test support: never part of an image.
+TEST_TREES = ("testkit", "tests")
+
+
+def _context_copies(dockerfile: Path) -> list[str]:
+    """What a Dockerfile's COPY instructions take from the build context (not from a stage)."""
+    sources = []
+    for word, rest in _instructions(dockerfile):
+        parts = shlex.split(rest)
+        if word != "COPY" or any(p.startswith("--from") for p in parts):
+            continue
+        sources += [p.removeprefix("./").rstrip("/") for p in parts if not p.startswith("--")][:-1]
+    return sources
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_images_copy_the_product_and_never_its_tests(dockerfile: Path) -> None:
+    sources = _context_copies(dockerfile)
+    assert "src" in sources, f"{dockerfile}: the product (src) is not copied: {sources}"
+    for source in sources:
+        assert source not in ("", "."), f"{dockerfile}: COPY of the whole context"
+        for tree in TEST_TREES:
+            inside = source == tree or source.startswith(f"{tree}/")
+            assert not inside, f"{dockerfile}: COPY {source}: test support in an image"
+    for tree in TEST_TREES:
+        assert not _dockerignore_allows(tree), f".dockerignore sends {tree}/ to the build"
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -333,7 +361,7 @@ def _image_paths(model: type[Any] = ChartValues, prefix: str = "") -> list[str]:
     """Dotted values paths (aliases) of every ImageValues in the values models."""
     from pydantic import BaseModel
 
-    from airlines.config.chart_blocks import ImageValues
+    from airlines.config.chart.blocks import ImageValues
 
     out = []
     for name, field in model.model_fields.items():

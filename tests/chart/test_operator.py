@@ -1,9 +1,9 @@
 """The chart rendered with kubeflow's spark-operator chart: what only the whole render shows.
 
 - Install order: no object the release creates needs an admission webhook of the same
-  release (tests/chart/admission.py). The SparkApplication used to be a release object
-  while the operator's webhook (failurePolicy Fail) could not answer yet, and a real
-  kube-apiserver refused it; now a hook applies it once the webhook answers, and the
+  release (tests/chart/admission.py). As a release object, the SparkApplication would
+  reach the operator's webhook (failurePolicy Fail) before it can answer, and a real
+  kube-apiserver refuses it; so a hook applies it once the webhook answers, and the
   webhook stays strict and in the SparkApplication's path.
 - Every container the release runs has CPU and memory requests and limits: ours, the
   hooks', the helm test pods', the operator's, and the Spark driver and executors of the
@@ -30,7 +30,8 @@ from tests.chart.manifests import (
     with_carried,
 )
 
-from airlines.config.chart import ChartValues, values_with_defaults
+from airlines.config.chart.documents import values_with_defaults
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 

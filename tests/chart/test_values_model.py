@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 from airlines.cli import app
 from airlines.cli.values import Kind, generated_files, schema_text
 from airlines.config import AppConfig, dump_config
-from airlines.config.chart import (
-    ChartValues,
+from airlines.config.chart.documents import (
     secret_like_keys,
     values_document,
     values_with_defaults,
 )
+from airlines.config.chart.umbrella import ChartValues
 
 pytestmark = pytest.mark.chart
 
@@ -81,7 +81,7 @@ def test_chart_schema_is_strict_inside_and_names_helm_keys_at_the_root() -> None
 def test_runtime_sections_are_the_config_models() -> None:
     """global.config is AppConfig's shape: the chart cannot drift from the job's config."""
     from airlines.config import models
-    from airlines.config.chart import ChartAppConfig
+    from airlines.config.chart.app_config import ChartAppConfig
 
     assert issubclass(ChartAppConfig, models.AppConfig)
     chart_fields = set(ChartAppConfig.model_fields)

@@ -10,8 +10,8 @@ Inputs, read independently of the job's output:
   exists), read from the checkpoint volume on this machine (local-path keeps it in a
   directory of the node).
 
-From those (:func:`airlines_testkit.oracle.checkpoint_batches` and
-:func:`~airlines_testkit.oracle.batch_phases`), :func:`airlines_testkit.oracle.oracle`
+From those (:func:`airlines_testkit.offset_log.checkpoint_batches` and
+:func:`~airlines_testkit.offset_log.batch_phases`), :func:`airlines_testkit.oracle.oracle`
 recomputes every window in plain Python, the watermark included (a batch's watermark
 comes from the batches before it), so even events a broker or driver restart made late
 are accounted for exactly.
@@ -29,7 +29,7 @@ import yaml
 from tests.e2e.kube import Kube
 
 from airlines.produce.publisher import PartitionAcks
-from airlines_testkit.oracle import SourceRecord
+from airlines_testkit.offset_log import SourceRecord
 
 TOOLBOX = "e2e-toolbox"
 
@@ -313,7 +313,7 @@ def delivered_problems(
     event ids written more than once, with where each copy is."""
     import orjson
 
-    from airlines_testkit.oracle import duplicate_event_ids
+    from airlines_testkit.offset_log import duplicate_event_ids
 
     events = [r for r in records if not r.is_smoke_marker]
     problems = missing_acknowledged(records, acknowledged)

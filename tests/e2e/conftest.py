@@ -5,13 +5,15 @@ Every test here is marked ``e2e`` (``make test`` deselects them; ``make e2e`` an
 the project's images imported; without it they fail and say so.
 
 ``make e2e`` runs them in two lanes side by side (:mod:`localkube.lanes`): the
-cluster's promises and the lifecycle of the minikube release (test_release.py, in
-order) in one, the other environments and the images in the other.
+cluster's promises and the lifecycle of the minikube release (test_install.py to
+test_lifecycle.py, in order) in one, the other environments and the images in the other.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.e2e.kube import COMMAND_COSTS, Kube
+from tests.e2e import analytics
+from tests.e2e.kube import COMMAND_COSTS, PRODUCER_IMAGE, VALUES, Kube
+from tests.e2e.lifecycle import NAMESPACE, RELEASE, delete_namespace
 from tests.e2e.release import Release
 
 from localkube import chartdeps, paths
@@ -76,6 +80,37 @@ def kube() -> Kube:
         pytest.fail("the e2e cluster's node is not Ready: see .e2e/logs/kubelet.log")
     chartdeps.verify()
     return kube
+
+
+@pytest.fixture(scope="session")
+def release(kube: Kube) -> Iterator[Release]:
+    """The minikube release, installed once for the lane's tests (test_install.py,
+    test_least_privilege.py, test_analytics.py, test_lifecycle.py, in that order);
+    removed (namespace too) afterwards.
+
+    ``E2E_KEEP_RELEASE=1`` (for working on one test with ``-k``): reuse an installed
+    release and leave it installed.
+    """
+    rel = Release(kube, RELEASE, NAMESPACE, [VALUES / "minikube.yaml"])
+    keep = os.environ.get("E2E_KEEP_RELEASE") == "1"
+    if not (keep and rel.installed()):
+        delete_namespace(kube, NAMESPACE)  # a leftover of an earlier run would change it
+        started = time.monotonic()
+        rel.install()
+        print(f"helm install --wait: {time.monotonic() - started:.0f}s")
+    try:
+        yield rel
+    finally:
+        if not keep:
+            if rel.installed():
+                rel.uninstall()
+            delete_namespace(kube, NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def toolbox(release: Release) -> str:
+    analytics.start_toolbox(release.kube, release.name, release.namespace, PRODUCER_IMAGE)
+    return analytics.TOOLBOX
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

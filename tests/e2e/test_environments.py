@@ -3,7 +3,7 @@
 Each with an override file (tests/e2e/values/<env>-fit.yaml) that only shrinks what the
 pods ask for (and their JVMs' start-up compiling), so the whole topology fits this one
 2-core node beside the lifecycle tests' release, which runs at the same time
-(``make e2e`` runs this file beside test_release.py: localkube/lanes.py); production's
+(``make e2e`` runs this file beside the minikube release's lane: localkube/lanes.py); production's
 override also drops the required one-pod-per-node anti-affinity a single node cannot
 meet, moves it out of the lifecycle release's namespace and lowers its producers' rate
 with its resources (the file says why). Each environment is its own release, named

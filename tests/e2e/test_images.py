@@ -1,6 +1,6 @@
 """The images the e2e cluster runs: built for real with buildah, each stand-in honouring
 the contract the chart uses of the official image, and no image layer holding the host's
-CA bundle (it reaches RUN steps as a build secret only).
+CA bundle (it reaches RUN steps as a build secret only) or anything of the tests.
 
 Needs root, buildah and debootstrap (``make e2e`` has them); ``build_all`` is idempotent,
 so after ``make e2e-up`` this only checks.
@@ -21,9 +21,9 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
+from tests.e2e import layer_scan
 
 from localkube import images
 
@@ -231,7 +231,7 @@ def test_redis_python_maven_and_operator_standins(built: dict[str, images.BuiltI
     assert operator.splitlines() == ["185", "185", "185", "ok"]
 
 
-# --- no image layer holds the host's CA bundle ------------------------------------------
+# --- no image layer holds the host's CA bundle, nor test support -------------------------
 
 
 def _pem_bodies(text: str) -> list[str]:
@@ -261,77 +261,6 @@ def _needles(built: dict[str, images.BuiltImage]) -> dict[bytes, str]:
     return needles
 
 
-def _chunks(stream: IO[bytes], overlap: int) -> Iterator[tuple[bytes, bytes]]:
-    """(chunk, chunk with the previous chunk's last ``overlap`` bytes in front)."""
-    tail = b""
-    while chunk := stream.read(1 << 20):
-        yield chunk, tail + chunk
-        tail = (tail + chunk)[-overlap:]
-
-
-def _scan_data(label: str, data: bytes, needles: dict[bytes, str]) -> list[str]:
-    """A config, manifest or index: the needles anywhere in it."""
-    return [f"{label}: {what}" for needle, what in needles.items() if needle in data]
-
-
-def _scan_layer(
-    label: str, stream: IO[bytes], needles: dict[bytes, str], files: dict[int, set[str]]
-) -> list[str]:
-    """What of the forbidden content one layer tar holds: needles anywhere in its files,
-    whole files equal to the host bundle or truststore, files under /run/secrets."""
-    found: list[str] = []
-    overlap = max(map(len, needles), default=1)
-    with tarfile.open(fileobj=stream, mode="r|*") as layer:
-        for member in layer:
-            if not member.isfile():
-                continue
-            if member.name.lstrip("./").startswith("run/secrets/"):
-                found.append(f"{label}: {member.name} (a secret left behind)")
-            content = layer.extractfile(member)
-            assert content is not None
-            digest = hashlib.sha256() if member.size in files else None
-            for chunk, window in _chunks(content, overlap):
-                found += [
-                    f"{label}: {member.name}: {what}" for n, what in needles.items() if n in window
-                ]
-                if digest is not None:
-                    digest.update(chunk)
-            if digest is not None and digest.hexdigest() in files[member.size]:
-                found.append(f"{label}: {member.name} is the host's CA bundle or truststore")
-    return found
-
-
-def _scan_archive(
-    archive: Path, needles: dict[bytes, str], files: dict[int, set[str]], seen: set[str]
-) -> list[str]:
-    """A docker-archive (what the node's containerd imports): each layer not ``seen`` in
-    an archive before (layers are named by their digest; the scanned ones are added) and
-    every JSON file."""
-    found: list[str] = []
-    with tarfile.open(archive, mode="r|") as outer:
-        for member in outer:
-            if not member.isfile():  # the per-layer symlinks to the layer tars
-                continue
-            content = outer.extractfile(member)
-            assert content is not None
-            label = f"{archive.name}:{member.name}"
-            if member.name.endswith(".tar"):
-                if member.name not in seen:
-                    seen.add(member.name)
-                    found += _scan_layer(label, content, needles, files)
-            else:
-                found += _scan_data(label, content.read(), needles)
-    return found
-
-
-def _scan_oci_blob(blob: Path, needles: dict[bytes, str], files: dict[int, set[str]]) -> list[str]:
-    with blob.open("rb") as handle:
-        if handle.read(1) == b"{":  # a config, manifest or index
-            return _scan_data(blob.name, blob.read_bytes(), needles)
-        handle.seek(0)
-        return _scan_layer(blob.name, handle, needles, files)
-
-
 def _tar(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -345,44 +274,63 @@ def _tar(members: dict[str, bytes]) -> bytes:
 def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
     """The scanner itself, on a docker-archive made here: a needle split across its read
     chunks, a file equal to a forbidden one, a secret left under /run/secrets, a needle in
-    a config; a layer already seen in another archive is not read again."""
+    a config, the test kit and a file of the project's tests/ tree (another project's
+    tests are no finding); a layer already seen in another archive is not read again."""
     needle = b"N" * 40
     bundle = b"the host bundle"
     big = b"x" * ((1 << 20) - 10) + needle + b"y" * 100  # the needle straddles 1 MiB
-    layer = _tar({"etc/big": big, "etc/copy.crt": bundle, "run/secrets/ca": b"-"})
+    site = "opt/airlines/venv/lib/python3.11/site-packages"
+    layer = _tar(
+        {
+            "etc/big": big,
+            "etc/copy.crt": bundle,
+            "run/secrets/ca": b"-",
+            f"{site}/airlines_testkit/oracle.py": b"",
+            "opt/airlines/tests/unit/test_contract.py": b"",
+            f"{site}/numpy/tests/test_numeric.py": b"",
+            f"{site}/airlines/contract/event.py": b"",
+        }
+    )
     archive = tmp_path / "image.tar"
     archive.write_bytes(
         _tar({"abc.tar": layer, "cfg.json": b'{"history": "' + needle + b'"}', "other.tar": b""})
     )
-    files = {len(bundle): {hashlib.sha256(bundle).hexdigest()}}
-    found = _scan_archive(archive, {needle: "planted"}, files, seen={"other.tar"})
+    test_files = layer_scan.project_test_files()
+    assert "tests/unit/test_contract.py" in test_files
+    forbidden = layer_scan.Forbidden(
+        {needle: "planted"}, {len(bundle): {hashlib.sha256(bundle).hexdigest()}}, test_files
+    )
+    found = layer_scan.scan_archive(archive, forbidden, seen={"other.tar"})
     assert sorted(found) == [
         "image.tar:abc.tar: etc/big: planted",
         "image.tar:abc.tar: etc/copy.crt is the host's CA bundle or truststore",
+        "image.tar:abc.tar: opt/airlines/tests/unit/test_contract.py (the project's tests/ tree)",
+        f"image.tar:abc.tar: {site}/airlines_testkit/oracle.py (the test kit)",
         "image.tar:abc.tar: run/secrets/ca (a secret left behind)",
         "image.tar:cfg.json: planted",
     ]
 
 
-def test_no_layer_of_any_image_holds_the_host_ca(
+def test_no_layer_of_any_image_holds_the_host_ca_or_test_support(
     built: dict[str, images.BuiltImage], tmp_path: Path
 ) -> None:
     """Every layer (and config, with its history) of every image searched for the proxy's
-    certificate and for the host's bundle files: the docker-archives the node's containerd
-    imports, as they are, and the images no pod runs (bases, build stages) pushed
-    uncompressed into one OCI layout."""
-    needles = _needles(built)
-    forbidden: dict[int, set[str]] = {}
+    certificate, for the host's bundle files and for test support (the test kit, the
+    project's tests/ tree): the docker-archives the node's containerd imports, as they are,
+    and the images no pod runs (bases, build stages) pushed uncompressed into one OCI
+    layout."""
+    files: dict[int, set[str]] = {}
     for path in (HOST_BUNDLE, HOST_TRUSTSTORE):
         if path.is_file():
-            forbidden.setdefault(path.stat().st_size, set()).add(
+            files.setdefault(path.stat().st_size, set()).add(
                 hashlib.sha256(path.read_bytes()).hexdigest()
             )
+    forbidden = layer_scan.Forbidden(_needles(built), files, layer_scan.project_test_files())
     found: list[str] = []
     seen: set[str] = set()
     imported = [image for image in built.values() if image.cluster_refs]
     for image in imported:
-        found += _scan_archive(images.export_archive(image), needles, forbidden, seen)
+        found += layer_scan.scan_archive(images.export_archive(image), forbidden, seen)
     assert len(seen) >= len(imported)
     layout = tmp_path / "oci"
     tool = images.buildah()
@@ -394,7 +342,7 @@ def test_no_layer_of_any_image_holds_the_host_ca(
         )
     blobs = sorted((layout / "blobs" / "sha256").iterdir())
     assert len(blobs) > 2 * len(others)  # a manifest, a config and layers each
-    found += [hit for blob in blobs for hit in _scan_oci_blob(blob, needles, forbidden)]
+    found += [hit for blob in blobs for hit in layer_scan.scan_oci_blob(blob, forbidden)]
     assert not found, "\n".join(found)
     for image in built.values():
         config = tool.inspect(image.ref)

@@ -43,18 +43,17 @@ from airlines.store.cluster import cluster_health
 from airlines.store.users import WRITER_USER
 from airlines.stream import dead_letters
 from airlines.stream.session import checkpoint_dir
-from airlines_testkit.oracle import (
+from airlines_testkit.bad_records import bad_records
+from airlines_testkit.job_log import logged_batches
+from airlines_testkit.offset_log import (
     SourceRecord,
-    bad_records,
     batch_phases,
     caught_up,
     checkpoint_batches,
-    config_oracle,
-    differences,
     duplicate_event_ids,
-    logged_batches,
-    window_hashes,
 )
+from airlines_testkit.oracle import config_oracle, differences
+from airlines_testkit.services import window_hashes
 from airlines_testkit.stack import FreshConfig, RunningStack, TopicMessage, read_topic
 
 pytestmark = [

@@ -26,31 +26,22 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 from playwright.sync_api import Page
 from tests.integration.browser import chromium
+from tests.integration.dashboard_access import TOKEN, api, auth_args
 from tests.integration.processes import Command, free_port, http_get, scrape, value, wait_for
 
 from airlines.config import AppConfig, dump_config
 from airlines.contract.event import Region
-from airlines.contract.redis_layout import SINK_COLUMNS
-from airlines.paths import write_private
 from airlines.produce.simulator import FleetSimulator
-from airlines.store.connect import cluster_client, redis_password
-from airlines.store.readonly import ReadOnlyViolationError, read_only_client
 from airlines.store.users import READER_USER, WRITER_USER
-from airlines.store.writer import ClusterWriter, SinkSettings
-from airlines_testkit.oracle import logged_batches, produce_messages
+from airlines_testkit.job_log import logged_batches
+from airlines_testkit.services import produce_messages
 from airlines_testkit.stack import FreshConfig, RunningStack, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -69,27 +60,6 @@ def _query(env: dict[str, str], *args: str) -> Any:
     result = run_cli("query", *args, "--json", env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-#: The dashboards' token in these tests (each writes it to a file of its own).
-TOKEN = secrets.token_urlsafe(32)
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _auth_args(tmp_path: Path, metrics_port: int | None = None) -> list[str]:
-    """The dashboard's token file (and metrics port) arguments."""
-    token_file = tmp_path / f"dashboard-token-{secrets.token_hex(4)}"
-    write_private(token_file, TOKEN + "\n")
-    return ["--token-file", str(token_file), "--metrics-port", str(metrics_port or free_port())]
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    return http_get(url, headers=BEARER)
-
-
-def _api(base: str, path: str) -> tuple[int, Any]:
-    status, body = _get(base + path)
-    return status, json.loads(body) if body else None
 
 
 def _cells(page: Page, table: str) -> list[dict[str, str]]:
@@ -243,15 +213,15 @@ def test_dashboard_and_metrics_on_a_real_run(
                 str(ports["dashboard"]),
                 "--config",
                 str(reader_path),
-                *_auth_args(tmp_path, ports["dashboard-metrics"]),
+                *auth_args(tmp_path, ports["dashboard-metrics"]),
             ],
             tmp_path / "dashboard.log",
             env,
         )
         commands.append(dashboard)
         wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
-        assert _api(base, "/api/routes") == (200, [])
-        assert _api(base, "/api/health")[1]["status"] == "no-batches"
+        assert api(base, "/api/routes") == (200, [])
+        assert api(base, "/api/health")[1]["status"] == "no-batches"
 
         job = Command.start(
             "job",
@@ -326,7 +296,7 @@ def test_dashboard_and_metrics_on_a_real_run(
             # -- the page fills in by itself when the first batches land ------------------
             def all_routes() -> bool:
                 job.check_alive()
-                routes = _api(base, "/api/routes")[1]
+                routes = api(base, "/api/routes")[1]
                 return len(routes) == 3 and sum(r["events_in_latest"] for r in routes) > 0
 
             wait_for("analytics of every route", all_routes, 400)
@@ -351,19 +321,19 @@ def test_dashboard_and_metrics_on_a_real_run(
             assert page.get_attribute("#live-status", "data-status") == "ok"
 
             # The API returns the documents the CLI prints.
-            assert _api(base, "/api/routes") == (200, _query(env, "routes"))
+            assert api(base, "/api/routes") == (200, _query(env, "routes"))
             route = page.input_value("#delays-route")
-            assert _api(base, f"/api/routes/{route}/top-delays") == (
+            assert api(base, f"/api/routes/{route}/top-delays") == (
                 200,
                 _query(env, "top-delays", "--route", route),
             )
             flight = page.get_attribute("#flight-table", "data-flight") or ""
-            assert _api(base, f"/api/flights/{flight}?limit=12") == (
+            assert api(base, f"/api/flights/{flight}?limit=12") == (
                 200,
                 _query(env, "flight", flight, "-n", "12"),
             )
             health = _query(env, "health", "-n", "30")
-            api_health = _api(base, "/api/health?batches=30")[1]
+            api_health = api(base, "/api/health?batches=30")[1]
             assert api_health["batches"] == health["batches"]
             assert api_health["last_batch_id"] == health["last_batch_id"]
 
@@ -425,14 +395,14 @@ def test_dashboard_and_metrics_on_a_real_run(
             assert blocked == [], f"the page broke its Content-Security-Policy: {blocked[:3]}"
 
         # -- the API's statuses ----------------------------------------------------------------
-        status, body = _api(base, "/api/flights/ZZ999")
+        status, body = api(base, "/api/flights/ZZ999")
         assert status == 404
         assert "no analytics for flight 'ZZ999'" in body["detail"]
-        assert _api(base, "/api/flights/not-a-flight")[0] == 422
-        assert _api(base, "/api/routes/nowhere/top-delays")[0] == 404
-        status, body = _api(base, f"/api/routes/{route}/top-delays?window=yesterday")
+        assert api(base, "/api/flights/not-a-flight")[0] == 422
+        assert api(base, "/api/routes/nowhere/top-delays")[0] == 404
+        status, body = api(base, f"/api/routes/{route}/top-delays?window=yesterday")
         assert (status, body["detail"].split(":")[0]) == (422, "window")
-        status, schema = _api(base, "/api/openapi.json")
+        status, schema = api(base, "/api/openapi.json")
         assert status == 200
         assert {"/api/routes", "/api/flights/{flight_id}", "/api/health"} <= set(schema["paths"])
 
@@ -445,224 +415,8 @@ def test_dashboard_and_metrics_on_a_real_run(
 
         counted = served()
         for _ in range(3):
-            assert _api(base, "/api/routes")[0] == 200
+            assert api(base, "/api/routes")[0] == 200
         assert served() == counted + 3
     finally:
         for command in reversed(commands):
             command.stop()
-
-
-def test_dashboard_without_redis_says_so(fresh_config: FreshConfig, tmp_path: Path) -> None:
-    """Redis unreachable: 503 with a sentence from the API, a banner on the page."""
-    data = fresh_config.config.model_dump(by_alias=True)
-    data["redis"]["nodes"] = [f"127.0.0.1:{free_port()}"]  # nothing listens there
-    path = tmp_path / "no-redis.yaml"
-    path.write_text(dump_config(AppConfig.model_validate(data)))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    dashboard = Command.start(
-        "dashboard",
-        ["dashboard", "--port", str(port), "--config", str(path), *_auth_args(tmp_path)],
-        tmp_path / "dashboard.log",
-        fresh_config.env,
-    )
-    try:
-        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
-        status, body = _api(base, "/api/routes")
-        assert status == 503
-        assert body["detail"].startswith("Redis is unreachable (127.0.0.1:")
-        assert "Traceback" not in json.dumps(body)
-        assert _get(base + "/readyz")[0] == 503
-        with chromium() as browser:
-            page = browser.new_page()
-            page.goto(f"{base}/?token={TOKEN}")
-            page.wait_for_selector("#banner:not([hidden])")
-            assert "Redis is unreachable" in page.inner_text("#banner")
-            assert page.get_attribute("#live-status", "data-status") == "unavailable"
-    finally:
-        dashboard.stop()
-
-
-def test_the_dashboard_client_only_reads(fresh_config: FreshConfig) -> None:
-    """The client refuses writes before sending them; the ACL user could not write anyway."""
-    import redis
-
-    config = fresh_config.config
-    reader = read_only_client(config.redis)
-    key = f"{config.redis.key_prefix}:probe"
-    try:
-        assert reader.hgetall(key) == {}
-        with pytest.raises(ReadOnlyViolationError, match="refused SET"):
-            reader.set(key, "1")
-        pipe = reader.pipeline()
-        pipe.hset(key, "a", "1")
-        with pytest.raises(ReadOnlyViolationError, match="refused HSET"):
-            pipe.execute()
-        with pytest.raises(ReadOnlyViolationError, match="refused CLUSTER RESET"):
-            reader.execute_command("CLUSTER RESET")
-    finally:
-        reader.close()
-    plain = cluster_client(fresh_config.config_as(READER_USER).redis)
-    try:
-        assert plain.hgetall(key) == {}
-        with pytest.raises(redis.exceptions.NoPermissionError):
-            plain.set(key, "1")
-        with pytest.raises(redis.exceptions.NoPermissionError):
-            plain.hgetall("elsewhere:key")
-    finally:
-        plain.close()
-    admin = cluster_client(config.redis)
-    try:
-        assert admin.exists(key) == 0
-    finally:
-        admin.close()
-
-
-#: Values the API once answered with a 500 and a traceback, and their neighbours.
-HOSTILE_WINDOWS = [
-    "²",  # a digit to str.isdigit, not to int
-    "9" * 4301,  # more digits than int() converts
-    "253402300800000",  # epoch ms of 10000-01-01
-    "9999-12-31T23:59:59-01:00",  # 10000-01-01 in UTC
-    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
-    "-1",
-    "１７１４５６４８０００００",  # fullwidth digits
-]
-
-
-#: The window start of the one window :func:`_dashboard_over` writes.
-ONE_WINDOW_START = 1_714_564_800_000
-
-
-@contextmanager
-def _dashboard_over(
-    stack: RunningStack,
-    fresh_config: FreshConfig,
-    airline: str,
-    log: Path,
-) -> Iterator[str]:
-    """A real dashboard (the reader user) over one window of route r1, flight DL402 of
-    ``airline``, written by the job's writer; yields its base URL."""
-    start = ONE_WINDOW_START
-    row = ("r1", airline, "DL402", start, start + 300_000, 3, 400, 250.0, 12.0, 1, 1 / 3, start)
-    assert len(row) == len(SINK_COLUMNS)
-    redis = fresh_config.config_as(WRITER_USER).redis
-    writer = ClusterWriter(SinkSettings.from_config(redis, redis_password(redis)))
-    try:
-        assert writer.write_windows([row], batch_id=1) == 1
-    finally:
-        writer.close()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    dashboard = Command.start(
-        "dashboard",
-        [
-            "dashboard",
-            "--port",
-            str(port),
-            "--config",
-            str(fresh_config.path_as(READER_USER)),
-            *_auth_args(log.parent),
-        ],
-        log,
-        fresh_config.env,
-    )
-    try:
-        wait_for("the dashboard to answer", lambda: http_get(base + "/healthz")[0] == 200, 60)
-        yield base
-    finally:
-        dashboard.stop()
-
-
-def test_every_api_parameter_is_checked_before_use(
-    stack: RunningStack,
-    fresh_config: FreshConfig,
-    tmp_path: Path,
-) -> None:
-    """Any value of any parameter gets an answer (200 or 404), or 422 naming the parameter:
-    never a 500, never a traceback in the answer or the dashboard's log. Hypothesis draws
-    the values, against a real dashboard over a route that has analytics."""
-    start = ONE_WINDOW_START
-    log = tmp_path / "dashboard.log"
-    with _dashboard_over(stack, fresh_config, "Delta", log) as base:
-        assert _api(base, f"/api/routes/r1/top-delays?window={start}")[0] == 200
-
-        def answer(path: str, names: tuple[str, ...], allowed: set[int]) -> None:
-            status, body = _get(base + path)
-            assert status in allowed | {422}, (path, status, body[:300])
-            assert b"Traceback" not in body
-            if status == 422:
-                detail = json.loads(body)["detail"]
-                assert detail.split(":")[0] in names, (path, detail)
-
-        def quoted(value: str) -> str:
-            return urllib.parse.quote(value, safe="")
-
-        text = st.text(max_size=60) | st.sampled_from(HOSTILE_WINDOWS)
-        number = st.integers().map(str) | st.text(alphabet="0123456789²１-+", max_size=30)
-
-        @settings(
-            max_examples=150,
-            deadline=None,
-            suppress_health_check=[HealthCheck.function_scoped_fixture],
-        )
-        @given(window=text | number, limit=number | text, route=st.just("r1") | text)
-        @example(window="9" * 4301, limit="10", route="r1")
-        def top_delays(window: str, limit: str, route: str) -> None:
-            path = f"/api/routes/{quoted(route)}/top-delays?window={quoted(window)}"
-            answer(path, ("route", "window"), {200, 404})
-            answer(f"/api/routes/r1/top-delays?limit={quoted(limit)}", ("limit",), {200})
-            answer(f"/api/routes/{quoted(route)}/windows", ("route",), {200, 404})
-
-        @settings(max_examples=100, deadline=None)
-        @given(flight=st.just("DL402") | text, limit=number, batches=number)
-        def flights_and_health(flight: str, limit: str, batches: str) -> None:
-            if flight in ("", ".", ".."):  # not a path segment of their own
-                return
-            answer(f"/api/flights/{quoted(flight)}", ("flight_id",), {200, 404})
-            answer(f"/api/flights/DL402?limit={quoted(limit)}", ("limit",), {200})
-            answer(f"/api/health?batches={quoted(batches)}", ("batches",), {200})
-
-        for window in HOSTILE_WINDOWS:
-            answer(f"/api/routes/r1/top-delays?window={quoted(window)}", ("window",), set())
-        top_delays()
-        flights_and_health()
-    assert "Traceback" not in log.read_text()
-
-
-#: An airline name as hostile as the contract lets through: markup plotly would read,
-#: a script, a right-to-left override and a zero-width space.
-HOSTILE_NAME = (
-    '<b>Bold</b><a href="https://example.invalid/">x</a>'
-    '<img src=x onerror="window.pwned=1">\u202eenil\u200b'
-)
-
-
-def test_names_from_the_events_reach_the_page_as_text(
-    stack: RunningStack,
-    fresh_config: FreshConfig,
-    tmp_path: Path,
-) -> None:
-    """Free text of the events (an airline's name) is shown as the text it is: no markup
-    in the tables or in plotly's labels, and no reordering of what follows it."""
-    log = tmp_path / "dashboard.log"
-    with (
-        _dashboard_over(stack, fresh_config, HOSTILE_NAME, log) as base,
-        chromium() as browser,
-    ):
-        page = browser.new_page()
-        page.goto(f"{base}/?token={TOKEN}")
-        name = '#delays-table td[data-field="airline"]'
-        page.wait_for_selector(name)
-        assert page.text_content(name) == HOSTILE_NAME
-        assert page.eval_on_selector(name, "td => getComputedStyle(td).unicodeBidi") == "isolate"
-        markup = "#delays-table b, #delays-table a, #delays-table img"
-        assert page.eval_on_selector_all(markup, "found => found.length") == 0
-        # plotly's hover label of the flight's bar: the name as text, isolated.
-        page.evaluate("Plotly.Fx.hover('delays-chart', [{curveNumber: 0, pointNumber: 0}])")
-        page.wait_for_selector("#delays-chart .hoverlayer .hovertext")
-        hover = page.text_content("#delays-chart .hoverlayer .hovertext") or ""
-        assert f"\u2068{HOSTILE_NAME}\u2069: 12.0 min, 33% delayed" in hover, hover
-        links = "#delays-chart .hoverlayer a, #delays-chart .hoverlayer image"
-        assert page.eval_on_selector_all(links, "found => found.length") == 0
-        assert page.evaluate("window.pwned") is None

@@ -40,21 +40,11 @@ from airlines.store.users import READER_USER, WRITER_USER
 from airlines.stream import dead_letters
 from airlines.stream.session import checkpoint_dir
 from airlines_testkit import stack as stack_testing
-from airlines_testkit.oracle import (
-    BadRecord,
-    LoggedBatch,
-    OracleResult,
-    bad_records,
-    batch_phases,
-    caught_up,
-    checkpoint_batches,
-    config_oracle,
-    differences,
-    logged_batches,
-    parse_valid,
-    produce_messages,
-    window_hashes,
-)
+from airlines_testkit.bad_records import BadRecord, bad_records
+from airlines_testkit.job_log import LoggedBatch, logged_batches
+from airlines_testkit.offset_log import batch_phases, caught_up, checkpoint_batches
+from airlines_testkit.oracle import OracleResult, config_oracle, differences, parse_valid
+from airlines_testkit.services import produce_messages, window_hashes
 from airlines_testkit.stack import RunningStack, TopicMessage, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

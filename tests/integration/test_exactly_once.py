@@ -25,13 +25,9 @@ from airlines.config import AppConfig, dump_config
 from airlines.contract.event import FlightEvent, FlightStatus
 from airlines.contract.redis_layout import KeyLayout
 from airlines.produce.simulator import FleetSimulator
-from airlines_testkit.oracle import (
-    OracleResult,
-    differences,
-    logged_batches,
-    oracle,
-    window_hashes,
-)
+from airlines_testkit.job_log import logged_batches
+from airlines_testkit.oracle import OracleResult, differences, oracle
+from airlines_testkit.services import window_hashes
 from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

@@ -15,15 +15,9 @@ import pytest
 from airlines.produce.simulator import FleetSimulator
 from airlines.stream import dead_letters
 from airlines.stream.session import checkpoint_dir
-from airlines_testkit.oracle import (
-    batch_phases,
-    caught_up,
-    checkpoint_batches,
-    config_oracle,
-    differences,
-    produce_messages,
-    window_hashes,
-)
+from airlines_testkit.offset_log import batch_phases, caught_up, checkpoint_batches
+from airlines_testkit.oracle import config_oracle, differences
+from airlines_testkit.services import produce_messages, window_hashes
 from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

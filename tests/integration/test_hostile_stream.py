@@ -25,16 +25,10 @@ from airlines.produce.simulator import FleetSimulator
 from airlines.stream import dead_letters
 from airlines.stream.session import checkpoint_dir
 from airlines_testkit.hostile import hostile_record
-from airlines_testkit.oracle import (
-    batch_phases,
-    caught_up,
-    checkpoint_batches,
-    config_oracle,
-    differences,
-    logged_batches,
-    parse_valid,
-    window_hashes,
-)
+from airlines_testkit.job_log import logged_batches
+from airlines_testkit.offset_log import batch_phases, caught_up, checkpoint_batches
+from airlines_testkit.oracle import config_oracle, differences, parse_valid
+from airlines_testkit.services import produce_messages, window_hashes
 from airlines_testkit.stack import FreshConfig, read_topic, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -98,8 +92,6 @@ def test_the_job_never_stops_on_hostile_input(fresh_config: FreshConfig) -> None
     for template in valid:
         kind, value = ("valid", template) if rng.random() < 0.4 else hostile_record(template, rng)
         messages.append((rng.choice(topics), kind, value))
-
-    from airlines_testkit.oracle import produce_messages
 
     produce_messages(config, [(t, k.encode(), v) for t, k, v in messages])
 

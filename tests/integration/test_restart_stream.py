@@ -16,7 +16,8 @@ from airlines.config import AppConfig, dump_config
 from airlines.contract.redis_layout import KeyLayout
 from airlines.produce.simulator import FleetSimulator
 from airlines.store.connect import cluster_client
-from airlines_testkit.oracle import differences, oracle, produce_messages, window_hashes
+from airlines_testkit.oracle import differences, oracle
+from airlines_testkit.services import produce_messages, window_hashes
 from airlines_testkit.stack import FreshConfig, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

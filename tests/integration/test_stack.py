@@ -227,7 +227,8 @@ def port_listens(port: int) -> bool:
 def test_stacks_of_dead_test_sessions_are_reaped(tmp_path: Path) -> None:
     root = tmp_path / "pytest-0" / "stack0"
     root.mkdir(parents=True)
-    procs.write_pid_file(root / testing.OWNER_FILE, procs.ProcessRecord(2**22 + 1, 1))
+    dead_owner = procs.ProcessRecord(2**22 + 1, 1.0, ("pytest",))
+    procs.write_pid_file(root / testing.OWNER_FILE, dead_owner)
     # A server that stays up: with no TCP port it needs a socket, else it exits at once
     # (which raced the reaper). The socket's path is short: sun_path holds 108 bytes.
     sockets = Path(tempfile.mkdtemp(prefix="reap-"))

@@ -7,7 +7,7 @@ from tests.e2e.analytics import missing_acknowledged
 
 from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY
 from airlines.produce.publisher import PartitionAcks
-from airlines_testkit.oracle import SourceRecord
+from airlines_testkit.offset_log import SourceRecord
 
 
 def _records(topic: str, partition: int, offsets: range, marker_at: int = -1) -> list[SourceRecord]:

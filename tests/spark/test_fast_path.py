@@ -33,8 +33,8 @@ from tests.spark.frames import record_frame
 from airlines.contract.event import CROSS_FIELD_RULES, DELAYED_FROM_MINUTES, FlightEvent, Region
 from airlines.produce.simulator import FleetSimulator
 from airlines.stream import validation
+from airlines_testkit.bad_records import bad_records
 from airlines_testkit.hostile import hostile_record
-from airlines_testkit.oracle import bad_records
 
 pytestmark = pytest.mark.spark
 

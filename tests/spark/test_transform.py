@@ -15,7 +15,8 @@ from airlines.contract.event import CROSS_FIELD_RULES, FlightEvent, FlightStatus
 from airlines.contract.redis_layout import KeyLayout, WindowAggregate
 from airlines.produce.simulator import FleetSimulator
 from airlines.stream import dead_letters, validation, windows
-from airlines_testkit.oracle import bad_records, differences, oracle, parse_valid
+from airlines_testkit.bad_records import bad_records
+from airlines_testkit.oracle import differences, oracle, parse_valid
 
 pytestmark = pytest.mark.spark
 
@@ -209,8 +210,8 @@ def test_the_job_session_plans_and_generates_code_the_jvm_can_run_fast(
     spark: SparkSession,
 ) -> None:
     """Each micro-batch is optimized afresh; inferring constraints over the validation's
-    expressions cost the driver 10-14 s per analytics batch, and whole-stage code with
-    methods past HotSpot's JIT limit ran interpreted, 3x slower (issue 7's profile)."""
+    expressions costs the driver 10-14 s per analytics batch, and whole-stage code with
+    methods past HotSpot's JIT limit runs interpreted, 3x slower (profiled with JFR)."""
     from airlines.stream.session import CONSTRAINT_PROPAGATION, HUGE_METHOD_LIMIT
 
     assert spark.conf.get(CONSTRAINT_PROPAGATION) == "false"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from benchmarks.freshness import CheckpointLog, batch_durations, freshness, percentile
 
-from airlines_testkit.oracle import CheckpointBatch
+from airlines_testkit.offset_log import CheckpointBatch
 
 KEY = ("east-coast-flights", 0)
 

@@ -1,19 +1,19 @@
-"""README sections generated from the code are current (run ``python -m airlines.docs``)."""
+"""Documents generated from the code are current (run ``make docs``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from airlines.docs import SECTIONS, render
+from airlines.docs import CLI_REFERENCE, SECTIONS, cli_reference, render
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_readme_generated_sections_are_current() -> None:
-    text = README.read_text(encoding="utf-8")
-    for name in SECTIONS:
-        assert f"<!-- {name}:start -->" in text, f"README lost its {name} section markers"
-    assert render(text) == text, "README is stale: run `.venv/bin/python -m airlines.docs`"
+def test_generated_sections_are_current() -> None:
+    for name, (document, _) in SECTIONS.items():
+        text = (ROOT / document).read_text(encoding="utf-8")
+        assert f"<!-- {name}:start -->" in text, f"{document} lost its {name} section markers"
+        assert render(text, document) == text, f"{document} is stale: run `make docs`"
 
 
 def test_contract_table_lists_every_field() -> None:
@@ -23,3 +23,22 @@ def test_contract_table_lists_every_field() -> None:
     table = contract_table()
     for field in event_fields():
         assert f"| `{field}` |" in table
+
+
+def test_cli_reference_is_current() -> None:
+    committed = (ROOT / CLI_REFERENCE).read_text(encoding="utf-8")
+    assert committed == cli_reference(), f"{CLI_REFERENCE} is stale: run `make docs`"
+
+
+def test_cli_reference_covers_every_command() -> None:
+    import typer.main
+
+    from airlines.cli import app
+
+    def paths(command: object, prefix: str) -> list[str]:
+        children = getattr(command, "commands", {})
+        return [prefix] + [p for name, c in children.items() for p in paths(c, f"{prefix} {name}")]
+
+    reference = cli_reference()
+    for path in paths(typer.main.get_command(app), "airlines"):
+        assert f"# `{path}`" in reference, path

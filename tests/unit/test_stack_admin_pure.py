@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,8 +117,10 @@ def test_process_records_survive_pid_files_and_stop(tmp_path: Path) -> None:
     procs.write_pid_file(pid_file, record)
     assert procs.read_pid_file(pid_file) == record
     assert procs.is_running(record)
-    # a record with another start time is not "ours", even with the same pid
-    assert not procs.is_running(procs.ProcessRecord(record.pid, record.start_ticks + 1))
+    # a record with another start time or program is not "ours", even with the same pid
+    assert not procs.is_running(replace(record, started=record.started + 5))
+    assert not procs.is_running(replace(record, command=("redis-server", "x.conf")))
+    assert procs.ProcessRecord.of(record.pid) == record
     assert procs.stop({"sleeper": record}, timeout=10) == []
     assert not procs.is_running(record)
     assert not procs.send(record, signal.SIGTERM)

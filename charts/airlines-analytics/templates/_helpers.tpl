@@ -2,7 +2,7 @@
 The runtime config (airlines.config.AppConfig) every pod reads as
 /etc/airlines/config.yaml: global.config with the chart's own Kafka brokers and Redis
 nodes filled in (per-pod DNS names through the headless Services). Mirrors
-airlines.config.chart.ChartValues.app_config, which a test compares with this render.
+airlines.config.chart.umbrella.ChartValues.app_config, which a test compares with this render.
 */}}
 {{- define "airlines-analytics.appConfig" -}}
 {{- $config := deepCopy .Values.global.config -}}
@@ -26,7 +26,7 @@ airlines.config.chart.ChartValues.app_config, which a test compares with this re
 {{/*
 The config of a client of the chart's Redis logging in as one of its ACL users: the
 release's config with redis.username, the password file its pod mounts (never the
-password) and, with TLS, the CA (airlines.config.chart.ChartValues.redis_client_config).
+password) and, with TLS, the CA (airlines.config.chart.umbrella.ChartValues.redis_client_config).
 Usage: include "airlines-analytics.redisUserConfig" (dict "ctx" $ "user" "writer")
 */}}
 {{- define "airlines-analytics.redisUserConfig" -}}
@@ -44,7 +44,7 @@ Usage: include "airlines-analytics.redisUserConfig" (dict "ctx" $ "user" "writer
 
 {{/*
 Rules across subcharts (the schema checks each value on its own). Mirrors
-airlines.config.chart.ChartValues.problems; tests/chart/bad-values/ holds a file per rule
+airlines.config.chart.umbrella.ChartValues.problems; tests/chart/bad-values/ holds a file per rule
 that both `airlines values validate` and `helm template` must reject.
 */}}
 {{- define "airlines-analytics.validateValues" -}}
@@ -186,7 +186,7 @@ computed here from its values so the umbrella can name them without the subchart
 {{/*
 kafka.security of the clients: what the pydantic models check (airlines.config.models
 KafkaSecurity, which the JSON Schema cannot say), and the rules of
-airlines.config.chart.ChartValues.kafka_security_problems. A JSON list of problems.
+airlines.config.chart.umbrella.ChartValues.kafka_security_problems. A JSON list of problems.
 */}}
 {{- define "airlines-analytics.kafkaSecurityProblems" -}}
 {{- $problems := list -}}

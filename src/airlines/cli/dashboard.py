@@ -10,10 +10,9 @@ import typer
 
 from airlines.cli.common import ConfigOption, check_listen_address, fail, resolve_config, say_error
 from airlines.config.types import parse_duration
-from airlines.metrics import DASHBOARD_METRICS_PORT
+from airlines.metrics import DASHBOARD_METRICS_PORT, DASHBOARD_PORT
 
 #: The dashboard's default port (the chart's container port too).
-DEFAULT_PORT = 8050
 
 
 def dashboard(
@@ -24,7 +23,9 @@ def dashboard(
             "every interface)."
         ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port to listen on.")
+    ] = DASHBOARD_PORT,
     metrics_host: Annotated[
         str | None,
         typer.Option(help="Address of /metrics (default: the same as --host)."),

@@ -24,9 +24,9 @@ from rich.live import Live
 from rich.text import Text
 
 from airlines.cli.common import airlines_command, console, fail, stack_config_path, stack_dir
-from airlines.cli.dashboard import DEFAULT_PORT
 from airlines.config import dump_config, load_config
 from airlines.contract.event import Region
+from airlines.metrics import DASHBOARD_PORT
 from airlines.paths import write_private
 
 
@@ -98,7 +98,7 @@ def demo(
     dashboard_port: Annotated[
         int,
         typer.Option(min=1, max=65535, help="Port of the web dashboard (on 127.0.0.1)."),
-    ] = DEFAULT_PORT,
+    ] = DASHBOARD_PORT,
 ) -> None:
     """Run stack + producers + streaming job + web dashboard; watch the analytics live."""
     from airlines.cli.query import delays_table

@@ -13,6 +13,7 @@ import typer
 
 from airlines.cli.common import console, err_console, fail, stack_dir
 from airlines.config.types import parse_duration
+from airlines.stack.ports import DEFAULT_KAFKA_PORT, DEFAULT_REDIS_PORT, DEFAULT_ZOOKEEPER_PORT
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -81,12 +82,15 @@ def up(
             "(cluster bus +10000)."
         ),
     ] = None,
-    zookeeper_port: Annotated[int | None, typer.Option(help="ZooKeeper port [2181].")] = None,
+    zookeeper_port: Annotated[
+        int | None, typer.Option(help=f"ZooKeeper port [{DEFAULT_ZOOKEEPER_PORT}].")
+    ] = None,
     kafka_port: Annotated[
-        int | None, typer.Option(help="First of 3 consecutive broker ports [9092].")
+        int | None,
+        typer.Option(help=f"First of 3 consecutive broker ports [{DEFAULT_KAFKA_PORT}]."),
     ] = None,
     redis_port: Annotated[
-        int | None, typer.Option(help="First of 6 consecutive Redis ports [7000].")
+        int | None, typer.Option(help=f"First of 6 consecutive Redis ports [{DEFAULT_REDIS_PORT}].")
     ] = None,
     timeout: Annotated[
         str, typer.Option(help="Give up (and stop everything) if not ready within this.")

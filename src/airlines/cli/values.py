@@ -3,7 +3,7 @@
 Two kinds of file follow the same models (:mod:`airlines.config`):
 
 - ``chart`` (default): values files of the ``airlines-analytics`` Helm chart, e.g.
-  ``values/minikube.yaml`` (:class:`airlines.config.chart.ChartValues`);
+  ``values/minikube.yaml`` (:class:`airlines.config.chart.umbrella.ChartValues`);
 - ``config``: the runtime configuration every program reads with ``--config``
   (:class:`airlines.config.AppConfig`).
 """
@@ -27,8 +27,6 @@ app = typer.Typer(help="Validate chart values and config files; print their JSON
 
 #: The umbrella chart, relative to the repository root.
 DEFAULT_CHART_DIR = Path("charts/airlines-analytics")
-README_START = "<!-- parameters:start -->"
-README_END = "<!-- parameters:end -->"
 
 
 class Kind(enum.StrEnum):
@@ -51,7 +49,7 @@ KindOption = Annotated[
 def _model(kind: Kind) -> type[BaseModel]:
     if kind is Kind.CONFIG:
         return AppConfig
-    from airlines.config.chart import ChartValues
+    from airlines.config.chart.umbrella import ChartValues
 
     return ChartValues
 
@@ -64,7 +62,7 @@ def _problems(kind: Kind, path: Path) -> list[str]:
     try:
         data = read_yaml(path)
         if kind is Kind.CHART and isinstance(data, dict):
-            from airlines.config.chart import values_with_defaults
+            from airlines.config.chart.documents import values_with_defaults
 
             data = values_with_defaults(data)
         validate_data(_model(kind), data, str(path))
@@ -76,7 +74,7 @@ def _problems(kind: Kind, path: Path) -> list[str]:
             for line in problem.splitlines()
         ]
     if kind is Kind.CHART:
-        from airlines.config.chart import secret_like_keys
+        from airlines.config.chart.documents import secret_like_keys
 
         return [
             f"{path}: {key}: looks like a secret value; values files must not carry secrets "
@@ -121,7 +119,7 @@ def validate(
 def _schema_document(kind: Kind) -> dict[str, Any]:
     if kind is Kind.CONFIG:
         return AppConfig.model_json_schema(by_alias=True, mode="validation")
-    from airlines.config.chart import chart_values_schema
+    from airlines.config.chart.documents import chart_values_schema
 
     return chart_values_schema()
 
@@ -140,19 +138,12 @@ def schema(kind: KindOption = Kind.CHART) -> None:
 
 def generated_files(chart_dir: Path) -> dict[Path, str]:
     """Files derived from the models, with the content they must have."""
-    from airlines.config.chart import parameter_table, render_values_yaml
+    from airlines.config.chart.documents import render_values_yaml
 
-    files = {
+    return {
         chart_dir / "values.schema.json": schema_text(Kind.CHART),
         chart_dir / "values.yaml": render_values_yaml(),
     }
-    readme = chart_dir / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        _, tail = rest.split(README_END, 1)
-        files[readme] = f"{head}{README_START}\n{parameter_table()}\n{README_END}{tail}"
-    return files
 
 
 @app.command("generate")
@@ -165,7 +156,7 @@ def generate(
         bool, typer.Option("--check", help="Only report stale files; exit 1 if any.")
     ] = False,
 ) -> None:
-    """Regenerate the chart's values.schema.json, values.yaml and README parameter table."""
+    """Regenerate the chart's values.schema.json and values.yaml from the models."""
     stale = []
     for path, content in generated_files(chart_dir).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None

@@ -214,25 +214,6 @@ SINK_COLUMNS = (
 )
 
 
-def aggregate_from_row(row: Sequence[Any], batch_id: int) -> WindowAggregate:
-    """A window row (:data:`SINK_COLUMNS` order) as a :class:`WindowAggregate`."""
-    return WindowAggregate(
-        route=row[0],
-        airline=row[1],
-        flight_id=row[2],
-        window_start_ms=row[3],
-        window_end_ms=row[4],
-        event_count=row[5],
-        total_passengers=row[6],
-        avg_ticket_price=row[7],
-        avg_delay_minutes=row[8],
-        delayed_count=row[9],
-        delayed_share=row[10],
-        updated_at_ms=row[11],
-        batch_id=batch_id,
-    )
-
-
 def write_commands(
     rows: Iterable[WindowAggregate], layout: KeyLayout, *, ttl_seconds: int, top_n: int
 ) -> list[Command]:

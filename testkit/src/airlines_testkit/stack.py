@@ -13,27 +13,29 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airlines.cli.common import airlines_command
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
+
 from airlines.config import AppConfig, RedisConfig, dump_config, load_config
+from airlines.kafka.admin import delete_topics, ensure_topics, topic_specs
 from airlines.kafka.settings import librdkafka_settings
 from airlines.stack import procs
 from airlines.stack.local import LocalStack, StackError
 from airlines.stack.ports import PortsBusyError, find_free_plan
 from airlines.stack.status import StackStatus
-from airlines.store.connect import RedisAccess
+from airlines.store.cluster import cluster_health
+from airlines.store.connect import RedisAccess, cluster_client
 from airlines.store.users import READER_USER, WRITER_USER
 from airlines_testkit import chaos
-
-if TYPE_CHECKING:
-    from airlines_testkit.oracle import SourceRecord
+from airlines_testkit.offset_log import SourceRecord
 
 #: Marks a stack directory with the process that owns it (see reap_orphaned_stacks).
 OWNER_FILE = "owner.pid"
@@ -128,9 +130,6 @@ class RunningStack:
 
     def flush_redis(self) -> None:
         """FLUSHALL on every primary (all keys of every test are gone)."""
-        from airlines.store.cluster import cluster_health
-        from airlines.store.connect import cluster_client
-
         client = cluster_client(self.config.redis)
         try:
             health = cluster_health(self.config.redis.nodes, self.redis_access)
@@ -163,6 +162,18 @@ class FreshConfig:
 
     def config_as(self, user: str) -> AppConfig:
         return load_config(self.user_paths[user])
+
+
+def airlines_command() -> list[str]:
+    """How to run the ``airlines`` CLI of this installation in a subprocess.
+
+    Only the console script's location is needed here: importing the CLI would bring its
+    toolkit (typer, rich) into every test that uses the stack.
+    """
+    script = Path(sys.executable).with_name("airlines")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from airlines.cli import main; main()"]
 
 
 def run_cli(
@@ -218,8 +229,7 @@ def start_test_stack(
 ) -> RunningStack:
     """Start a fresh stack in ``root`` on a free block of ports (retried if one is taken)."""
     root.mkdir(parents=True, exist_ok=True)
-    me = os.getpid()
-    procs.write_pid_file(root / OWNER_FILE, procs.ProcessRecord(me, procs.start_ticks(me) or -1))
+    procs.write_pid_file(root / OWNER_FILE, procs.this_process())
     local = LocalStack(root)
     for attempt in range(attempts):
         plan = find_free_plan()
@@ -272,8 +282,6 @@ def managed_stack(
 
 def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
     """Generator for a fixture: new topics and key prefix, removed afterwards."""
-    from airlines.kafka.admin import delete_topics, ensure_topics, topic_specs
-
     suffix = uuid.uuid4().hex[:8]
     base = stack.config
     topics = [t.model_copy(update={"name": f"{t.name}-{suffix}"}) for t in base.topics]
@@ -310,9 +318,6 @@ def fresh_config(stack: RunningStack, tmp_dir: Path) -> Iterator[FreshConfig]:
 
 
 def _delete_keys(stack: RunningStack, pattern: str) -> None:
-    from airlines.store.cluster import cluster_health
-    from airlines.store.connect import cluster_client
-
     client = cluster_client(stack.config.redis)
     try:
         for primary in cluster_health(stack.config.redis.nodes, stack.redis_access).primaries():
@@ -340,9 +345,7 @@ class TopicMessage:
     timestamp_ms: int | None = None
 
     def record(self) -> SourceRecord:
-        """As the oracle's helpers take it (:mod:`airlines_testkit.oracle`)."""
-        from airlines_testkit.oracle import SourceRecord
-
+        """As the offset log's helpers take it (:mod:`airlines_testkit.offset_log`)."""
         return SourceRecord(
             self.topic,
             self.partition,
@@ -359,8 +362,6 @@ def read_topic(config: AppConfig, topic: str, timeout: float = 60) -> list[Topic
 
     Acknowledged messages (acks=all) are below the end, so nothing sent before is missed.
     """
-    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
-
     consumer = Consumer(
         {
             **librdkafka_settings(config.kafka),

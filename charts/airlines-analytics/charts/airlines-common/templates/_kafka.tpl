@@ -1,7 +1,7 @@
 {{/*
 Kafka security on the clients' side (producers, hook jobs, helm tests, the streaming job).
 global.config.kafka.security says how every component talks to Kafka and names the files
-it reads (airlines.config.chart: /etc/airlines/kafka/username and password, the CA
+it reads (airlines.config.chart.conventions: /etc/airlines/kafka/username and password, the CA
 /etc/airlines/kafka-ca/ca.crt); each pod mounts there its OWN principal's Secret and the
 CA, through the projected "config" volume that carries /etc/airlines/config.yaml too
 (nested mounts inside a ConfigMap volume cannot be created).

@@ -1,5 +1,5 @@
 {{/*
-Redis: one ACL user per kind of client (airlines.config.chart.REDIS_USERS), each with a
+Redis: one ACL user per kind of client (airlines.config.chart.conventions.REDIS_USERS), each with a
 Secret of its own (`username`, `password`), mounted as files where the programs read
 them (global.config.redis as each pod's config.yaml says: /etc/airlines/redis/password,
 the CA /etc/airlines/redis-ca/ca.crt). The server writes its users from the same files at
@@ -43,7 +43,7 @@ Redis's password (global.redis.auth.existingSecret, only with redis-cluster.enab
 {{- default (include "airlines.name" (dict "ctx" . "component" "redis-tls")) .Values.global.redis.caSecret -}}
 {{- end -}}
 
-{{/* Where a Redis client reads its credentials and CA (airlines.config.chart). */}}
+{{/* Where a Redis client reads its credentials and CA (airlines.config.chart.conventions). */}}
 {{- define "airlines.redis.passwordFile" -}}/etc/airlines/redis/password{{- end -}}
 {{- define "airlines.redis.caFile" -}}/etc/airlines/redis-ca/ca.crt{{- end -}}
 

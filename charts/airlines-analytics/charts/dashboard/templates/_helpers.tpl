@@ -1,6 +1,6 @@
 {{/*
 Rules of the dashboard's values that the schema cannot say (each value alone is
-checked there). Mirrors airlines.config.chart_dashboard.DashboardValues; a file per rule
+checked there). Mirrors airlines.config.chart.dashboard.DashboardValues; a file per rule
 in tests/chart/bad-values/.
 */}}
 {{- define "dashboard.validateValues" -}}

@@ -1,9 +1,6 @@
-"""Values of the dashboard subchart and of monitoring (metrics, scraping, Grafana).
-
-Part of :class:`airlines.config.chart.ChartValues`: ``dashboard`` (the web dashboard's
-Deployment, Service, optional Ingress), ``global.monitoring`` (ServiceMonitors, the
-Grafana dashboard, who may scrape) and the ``metrics`` of the producers and the
-streaming job.
+"""``dashboard`` and monitoring: the web dashboard (its Deployment, Service, optional
+Ingress), ``global.monitoring`` (ServiceMonitors, the Grafana dashboard, who may scrape)
+and the ``metrics`` endpoint of the producers and the streaming job.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from airlines.config.chart_blocks import (
+from airlines.config.chart.blocks import (
     ChartSection,
     Disruption,
     Port,
@@ -23,10 +20,12 @@ from airlines.config.chart_blocks import (
     resources,
 )
 from airlines.config.types import Duration
-from airlines.metrics import DASHBOARD_METRICS_PORT, JOB_METRICS_PORT, PRODUCER_METRICS_PORT
-
-#: The dashboard's container port (``airlines dashboard --port``).
-DASHBOARD_PORT = 8050
+from airlines.metrics import (
+    DASHBOARD_METRICS_PORT,
+    DASHBOARD_PORT,
+    JOB_METRICS_PORT,
+    PRODUCER_METRICS_PORT,
+)
 
 
 class MetricsEndpoint(ChartSection):

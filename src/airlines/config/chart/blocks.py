@@ -1,5 +1,5 @@
-"""Building blocks of the chart's values models (:mod:`airlines.config.chart`): images,
-resources, disruption budgets, placement, hook jobs, the base of every subchart's values.
+"""Building blocks of the chart's values models: images, resources, disruption budgets,
+placement, hook jobs, cert-manager certificates, the base of every subchart's values.
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ JvmOptions = Annotated[
 """JVM flags separated by single spaces, each starting with ``-``; the heap excluded."""
 
 DnsName = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
+
+#: The name of a Secret (a DNS subdomain), or empty for none.
+SecretName = Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
 
 
 class ChartSection(Section):
@@ -234,3 +237,26 @@ Cidr = Annotated[
 """An IPv4 or IPv6 network: ``10.96.0.1/32``."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class CertManagerIssuer(ChartSection):
+    """The cert-manager issuer of the brokers' certificate."""
+
+    name: str = Field("", max_length=253, description="Issuer (or ClusterIssuer) name.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field("Issuer", description="Its kind.")
+    group: str = Field("cert-manager.io", min_length=1, description="Its API group.")
+
+
+class CertManagerCertificate(ChartSection):
+    """A cert-manager `Certificate`: its issuer and lifetime (each user says what it is for)."""
+
+    enabled: bool = Field(False, description="Request the certificate from cert-manager.")
+    issuer_ref: CertManagerIssuer = Field(
+        default_factory=CertManagerIssuer, description="The issuer (name required)."
+    )
+    duration: str = Field(
+        "2160h", pattern=r"^[0-9]+h$", description="Certificate lifetime (hours)."
+    )
+    renew_before: str = Field(
+        "360h", pattern=r"^[0-9]+h$", description="Renew this long before it expires."
+    )
