@@ -8,4 +8,5 @@ its images.
 - :mod:`~airlines_testkit.job_log`: the job's per-batch log lines.
 - :mod:`~airlines_testkit.services`: messages into Kafka, window hashes out of Redis.
 - :mod:`~airlines_testkit.stack`: a throwaway local stack, and the CLI run as a process.
+- :mod:`~airlines_testkit.chaos`: killing and restarting the stack's brokers and services.
 """
