@@ -17,7 +17,8 @@ from airlines.kafka.admin import min_insync_replicas, topic_specs
 from airlines.ops.smoke import parse_checks
 from airlines.stack import procs
 from airlines.store.bootstrap import even_ranges
-from airlines.store.cluster import SLOTS, ClusterHealth, NodeHealth, parse_cluster_nodes
+from airlines.store.cluster import ClusterHealth, NodeHealth, parse_cluster_nodes
+from airlines.store.node import SLOTS
 
 NODES = """\
 07c3 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460

@@ -1,6 +1,6 @@
 """The three regions' airports, airlines, aircraft and ranges, and their fixed fleets.
 
-The ranges are the original project's (DESIGN.md §2). Unlike the original, each
+The ranges are the original project's (its producers' own). Unlike the original, each
 region operates a *fixed fleet of recurring flights* — the same flight number flies
 the same route at the same time every day — so that per-flight aggregates mean
 something.

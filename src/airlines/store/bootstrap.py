@@ -27,7 +27,6 @@ import redis
 
 from airlines.config.types import split_endpoint
 from airlines.store.cluster import (
-    SLOTS,
     NodeEntry,
     cluster_health,
     cluster_info,
@@ -36,6 +35,7 @@ from airlines.store.cluster import (
     resolve,
 )
 from airlines.store.connect import RedisAccess
+from airlines.store.node import SLOTS
 from airlines.waiting import poll
 
 

@@ -14,8 +14,7 @@ from redis.retry import Retry
 
 from airlines.config.types import split_endpoint
 from airlines.store.connect import RedisAccess
-
-SLOTS = 16384
+from airlines.store.node import SLOTS
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 from airlines.contract.redis_layout import KeyLayout, iso_utc
-from airlines.store.node import Arg, pack
-
-SLOTS = 16384
+from airlines.store.node import SLOTS, Arg, pack
 
 
 @dataclass

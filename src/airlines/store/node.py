@@ -24,6 +24,9 @@ Arg = str | bytes | int | float
 #: A reply as ``hiredis.Reader`` gives it; error replies are ``hiredis.ReplyError``s.
 Reply = object
 
+#: Hash slots of a Redis Cluster: a key lives in CRC16(key) mod SLOTS.
+SLOTS = 16384
+
 _CRLF = b"\r\n"
 _RECV = 1 << 18
 

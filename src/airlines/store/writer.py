@@ -1,7 +1,7 @@
 """Writing to a Redis Cluster fast and safely: per-node pipelines, retries, WAIT.
 
-redis-py's ``ClusterPipeline`` routes every command in Python (DESIGN §5), and even
-redis-py's plain pipelines spend more time packing commands and parsing replies than
+redis-py's ``ClusterPipeline`` routes every command in Python (py-spy shows it), and
+even redis-py's plain pipelines spend more time packing commands and parsing replies than
 Redis spends running them. This writer keeps the cluster's slot map itself, takes
 *entries* (the RESP-encoded commands of one key, see
 :mod:`airlines.store.encoding`), groups them by the primary that owns their slot
@@ -44,8 +44,9 @@ from typing import Any
 
 from airlines.config.types import split_endpoint
 from airlines.contract.redis_layout import Command, KeyLayout
-from airlines.store.encoding import SLOTS, Outbox, WindowEncoder
+from airlines.store.encoding import Outbox, WindowEncoder
 from airlines.store.node import (
+    SLOTS,
     NodeAuthError,
     NodeConnection,
     NodeConnectionError,

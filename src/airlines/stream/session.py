@@ -116,7 +116,8 @@ def build_session(options: JobOptions, app_name: str = "airlines-flight-analytic
 
 
 def shuffle_partitions(spark: SparkSession, config: AppConfig) -> int:
-    """``streaming.shufflePartitions``, else the cores Spark has (DESIGN §5: not 200)."""
+    """``streaming.shufflePartitions``, else the cores Spark has (not Spark's 200: a tiny
+    batch would run 200 tasks)."""
     configured = config.streaming.shuffle_partitions
     return configured if configured is not None else max(1, spark.sparkContext.defaultParallelism)
 
