@@ -19,11 +19,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import typer
+import typer.main
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from typer.cli import get_docs_for_click
 
+from airlines.cli import app
 from airlines.config import AppConfig
+from airlines.config.types import format_duration
 from airlines.contract.event import FlightEvent
+from airlines.metrics import METRICS
+from airlines.paths import cache_dir
 
 
 def _type_name(schema: dict[str, Any]) -> str:
@@ -82,8 +89,6 @@ def _default(field: FieldInfo) -> str:
     if value is None:
         return "`null`"
     if hasattr(value, "total_seconds"):
-        from airlines.config.types import format_duration
-
         return f"`{format_duration(value)}`"
     return f"`{getattr(value, 'value', value)}`"
 
@@ -128,12 +133,6 @@ def config_table() -> str:
 
 def cli_reference() -> str:
     """Markdown reference of every ``airlines`` command, as ``typer ... utils docs`` writes it."""
-    import typer
-    import typer.main
-    from typer.cli import get_docs_for_click
-
-    from airlines.cli import app
-
     command = typer.main.get_command(app)
     docs: str = get_docs_for_click(obj=command, ctx=typer.Context(command), name="airlines")
     return docs.strip() + "\n"
@@ -152,8 +151,6 @@ HELM_DOCS_ARGS = [
 
 def helm_docs() -> str:
     """The helm-docs that scripts/setup-chart-tools.sh builds."""
-    from airlines.paths import cache_dir
-
     found = shutil.which("helm-docs") or shutil.which("helm-docs", path=cache_dir() / "bin")
     if found is None:
         raise FileNotFoundError("helm-docs: run scripts/setup-chart-tools.sh (make setup does)")
@@ -161,8 +158,6 @@ def helm_docs() -> str:
 
 
 def metrics_table() -> str:
-    from airlines.metrics import METRICS
-
     rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
     for spec in METRICS:
         labels = ", ".join(f"`{label}`" for label in spec.labels)
