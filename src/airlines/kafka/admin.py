@@ -181,7 +181,10 @@ def ensure_topics(
     admin = admin_client(kafka)
     outcomes: dict[str, TopicOutcome] = {}
     pending = list(specs)
-    while pending:
+
+    def one_pass() -> list[TopicSpec] | None:
+        """Create or check what is pending; the topics to look at again, if any."""
+        nonlocal pending
         metadata = cluster_metadata(
             kafka, timeout=max(1.0, deadline - time.monotonic()), admin=admin
         )
@@ -259,18 +262,18 @@ def ensure_topics(
                         spec.name, "created", spec.partitions, spec.replication_factor
                     )
         pending = retry
-        if pending:
-            if time.monotonic() >= deadline:
-                for spec in pending:
-                    outcomes[spec.name] = TopicOutcome(
-                        spec.name,
-                        "failed",
-                        0,
-                        0,
-                        problems=["exists but is marked for deletion; try again later"],
-                    )
-                break
-            time.sleep(0.5)
+        return pending or None
+
+    # A topic still being deleted exists until it is gone: look again until the deadline.
+    still_pending = poll(one_pass, deadline=deadline, interval=0.5) if pending else None
+    for spec in still_pending or []:
+        outcomes[spec.name] = TopicOutcome(
+            spec.name,
+            "failed",
+            0,
+            0,
+            problems=["exists but is marked for deletion; try again later"],
+        )
     wanted = [o for o in outcomes.values() if o.action != "failed"]
     _wait_for_leaders(kafka, wanted, deadline)
     return [outcomes[s.name] for s in specs]

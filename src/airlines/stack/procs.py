@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from airlines.waiting import poll
+
 #: Processes this Python process started, kept so they are reaped (no zombies) and
 #: their exit codes stay known.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -185,12 +187,13 @@ def wait_gone(records: Iterable[ProcessRecord], timeout: float) -> list[ProcessR
     # Polled rather than psutil.wait_procs: that would reap our children behind their
     # Popen objects and lose their exit codes.
     pending = list(records)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def still_running() -> list[ProcessRecord] | None:
+        nonlocal pending
         pending = [r for r in pending if is_running(r)]
-        if not pending or time.monotonic() >= deadline:
-            return pending
-        time.sleep(0.1)
+        return pending or None
+
+    return poll(still_running, deadline=time.monotonic() + timeout, interval=0.1) or []
 
 
 def stop(records: Mapping[str, ProcessRecord], timeout: float) -> list[str]:

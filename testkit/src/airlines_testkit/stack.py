@@ -34,6 +34,7 @@ from airlines.stack.status import StackStatus
 from airlines.store.cluster import cluster_health
 from airlines.store.connect import RedisAccess, cluster_client
 from airlines.store.users import READER_USER, WRITER_USER
+from airlines.waiting import poll
 from airlines_testkit import chaos
 from airlines_testkit.offset_log import SourceRecord
 
@@ -116,17 +117,18 @@ class RunningStack:
                 self.local.start_service(spec.name)
         deadline = time.monotonic() + timeout
         brokers = [s.name for s in self.local.services() if s.kind == "kafka"]
-        while True:
+
+        def problems() -> list[str] | None:
             for name in brokers:  # killed ones may exit once on their old registration
                 self.local.revive(name)
             status = self.refresh()
-            if status.up:
-                for index in range(3):
-                    self.wait_broker_ready(index, timeout=max(1.0, deadline - time.monotonic()))
-                return
-            if time.monotonic() >= deadline:
-                raise StackError(f"stack not healthy after {timeout:g}s: {status.problems}")
-            time.sleep(0.5)
+            return None if status.up else status.problems
+
+        missing = poll(problems, deadline=deadline, interval=0.5)
+        if missing is not None:
+            raise StackError(f"stack not healthy after {timeout:g}s: {missing}")
+        for index in range(3):
+            self.wait_broker_ready(index, timeout=max(1.0, deadline - time.monotonic()))
 
     def flush_redis(self) -> None:
         """FLUSHALL on every primary (all keys of every test are gone)."""
