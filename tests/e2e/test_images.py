@@ -132,7 +132,11 @@ def _sbom(name: str) -> dict[str, dict[str, str]]:
     out = {}
     for component in doc["components"]:
         purl = component.get("purl", "")
-        out[purl.split("@")[0] if purl else component["name"]] = component
+        key = purl.split("@")[0] if purl else component["name"]
+        if key.startswith("pkg:pypi/"):
+            # PEP 503: a purl keeps a name's dots (ruamel.yaml), the lock normalizes them.
+            key = "pkg:pypi/" + re.sub(r"[-_.]+", "-", key.removeprefix("pkg:pypi/")).lower()
+        out[key] = component
     return out
 
 

@@ -35,13 +35,18 @@ from airlines.contract.smoke import SMOKE_HEADER, SMOKE_KEY, heartbeat_key
 from airlines.kafka import admin as kafka_admin
 from airlines.kafka.admin import client_config, min_insync_replicas
 from airlines.produce.publisher import producer_settings
-from airlines.store.cluster import cluster_health, redis_error
+from airlines.store.cluster import ClusterHealth, cluster_health, redis_error
 from airlines.store.connect import RedisAccess, RedisPasswordError, cluster_client
+from airlines.waiting import poll
 
 if TYPE_CHECKING:
     from confluent_kafka.admin._metadata import ClusterMetadata, TopicMetadata
 
 CHECKS = ("kafka", "redis", "analytics")
+#: How often a refused Redis connection is tried again within a check's timeout: a new
+#: pod's first connections may be refused until the cluster's NetworkPolicy controller has
+#: admitted its address (``helm test`` pods are new pods).
+RECONNECT_INTERVAL = 1.0
 
 
 @dataclass
@@ -262,14 +267,23 @@ def _round_trips(
 # ---- redis ---------------------------------------------------------------------------
 
 
-def redis_checks(config: AppConfig) -> list[CheckResult]:
-    """Cluster state, slot coverage, replicas, and a write/read round trip."""
+def redis_checks(config: AppConfig, timeout: float = 30) -> list[CheckResult]:
+    """Cluster state, slot coverage, replicas, and a write/read round trip; a cluster
+    that cannot be reached at all is tried again until ``timeout``."""
     started = time.monotonic()
     try:
         access = RedisAccess.of(config.redis)
     except RedisPasswordError as exc:
         return [CheckResult("redis", "connect", False, str(exc))]
-    health = cluster_health(config.redis.nodes, access)
+
+    checked: list[ClusterHealth] = []
+
+    def unreachable() -> str | None:
+        checked[:] = [cluster_health(config.redis.nodes, access)]
+        return checked[0].error
+
+    poll(unreachable, deadline=started + timeout, interval=RECONNECT_INTERVAL)
+    health = checked[0]
     spent = time.monotonic() - started
     nodes = len(health.nodes)
     primaries = len(health.primaries())
@@ -315,20 +329,41 @@ def _redis_round_trip(config: AppConfig) -> tuple[bool, str]:
 
 
 def analytics_check(
-    config: AppConfig, within: timedelta, now_ms: int | None = None
+    config: AppConfig, within: timedelta, now_ms: int | None = None, timeout: float = 30
 ) -> list[CheckResult]:
     """The streaming job's heartbeat is younger than ``within``."""
-    return [_timed("analytics", "job heartbeat", lambda: _heartbeat(config, within, now_ms))]
+    return [
+        _timed("analytics", "job heartbeat", lambda: _heartbeat(config, within, now_ms, timeout))
+    ]
 
 
-def _heartbeat(config: AppConfig, within: timedelta, now_ms: int | None) -> tuple[bool, str]:
+def _read_hash(config: AppConfig, key: str, timeout: float) -> dict[bytes | str, bytes | str]:
+    """HGETALL ``key``; a cluster that refuses to connect is tried again until ``timeout``."""
+    raw: dict[bytes | str, bytes | str] = {}
+
+    def refused() -> Exception | None:
+        try:
+            client = cluster_client(config.redis)
+            try:
+                raw.update(client.hgetall(key))
+            finally:
+                client.close()
+        except (redis.ConnectionError, RedisClusterException) as exc:
+            return exc
+        return None
+
+    problem = poll(refused, deadline=time.monotonic() + timeout, interval=RECONNECT_INTERVAL)
+    if problem is not None:
+        raise problem
+    return raw
+
+
+def _heartbeat(
+    config: AppConfig, within: timedelta, now_ms: int | None, timeout: float
+) -> tuple[bool, str]:
     key = heartbeat_key(config.redis.key_prefix)
     try:
-        client = cluster_client(config.redis)
-        try:
-            raw = client.hgetall(key)
-        finally:
-            client.close()
+        raw = _read_hash(config, key, timeout)
     except (redis.RedisError, RedisClusterException) as exc:
         return False, f"cannot read {key}: {redis_error(exc)}"
     beat = {_text(k): _text(v) for k, v in raw.items()}
@@ -382,7 +417,7 @@ def run_smoke(
     if "kafka" in checks:
         results += kafka_checks(config, timeout)
     if "redis" in checks:
-        results += redis_checks(config)
+        results += redis_checks(config, timeout)
     if "analytics" in checks:
-        results += analytics_check(config, analytics_within)
+        results += analytics_check(config, analytics_within, timeout=timeout)
     return results
