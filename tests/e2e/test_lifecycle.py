@@ -189,14 +189,18 @@ def test_uninstall_keeps_only_the_claims(release: Release) -> None:
         "roles,rolebindings,networkpolicies,poddisruptionbudgets,sparkapplications"
     )
 
-    def leftovers() -> list[str]:
+    left: list[str] = []
+
+    def nothing_left() -> bool:
         out = release.kube.kubectl("-n", release.namespace, "get", kinds, "-o", "name")
         kept = ("configmap/kube-root-ca.crt", "serviceaccount/default")
-        return [name for name in out.split() if name not in kept]
+        left[:] = [name for name in out.split() if name not in kept]
+        return not left
 
-    wait_until(
-        "nothing of the release left in the namespace", lambda: not leftovers(), 300, interval=3
-    )
+    try:
+        wait_until("nothing of the release left in the namespace", nothing_left, 300, interval=3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still there: {left}") from exc
     for kind in (
         "clusterroles",
         "clusterrolebindings",
