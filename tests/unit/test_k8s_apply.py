@@ -17,6 +17,7 @@ import urllib3.exceptions
 import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import api_exception
+from tests.unit.fake_clock import FakeClock
 from typer.testing import CliRunner
 
 from airlines.cli import app
@@ -255,23 +256,13 @@ class ScriptedApi:
         return self.stored
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def _apply(
-    api: ScriptedApi, timeout: float = 300, log: list[str] | None = None, clock: Clock | None = None
+    api: ScriptedApi,
+    timeout: float = 300,
+    log: list[str] | None = None,
+    clock: FakeClock | None = None,
 ) -> Any:
-    clock = clock or Clock()
+    clock = clock or FakeClock()
     lines = log if log is not None else []
     connect: Callable[[], SparkAppApi] = lambda: api  # noqa: E731
     return apply_spark_application(
@@ -289,7 +280,7 @@ def _apply(
 def test_waits_for_the_webhook_then_creates_the_app_owned_by_its_config_map() -> None:
     api = ScriptedApi([_api_error(500, "InternalError", WEBHOOK_DOWN)] * 3)
     log: list[str] = []
-    clock = Clock()
+    clock = FakeClock()
     result = _apply(api, log=log, clock=clock)
     assert (result.outcome, result.attempts, result.owner) == ("created", 4, "rel-streaming-app")
     assert clock.sleeps == [1.0, 2.0, 4.0]
@@ -310,7 +301,7 @@ def test_an_unchanged_app_is_reported_unchanged() -> None:
 
 def test_gives_up_at_the_deadline_with_the_last_problem() -> None:
     api = ScriptedApi([_api_error(503, "ServiceUnavailable", "unavailable")] * 100)
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(ApplyError) as caught:
         _apply(api, timeout=30, clock=clock)
     assert str(caught.value).startswith("gave up after 30s and ")
@@ -321,7 +312,7 @@ def test_gives_up_at_the_deadline_with_the_last_problem() -> None:
 
 def test_fails_at_once_on_a_problem_waiting_cannot_fix() -> None:
     api = ScriptedApi([_api_error(422, "Invalid", "spec.driver.cores: Invalid value: 0")])
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(ApplyError, match=r"^apply: the API server rejected the SparkApplication"):
         _apply(api, clock=clock)
     assert (len(api.applied), clock.sleeps) == (1, [])

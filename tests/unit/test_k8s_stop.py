@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
+from tests.unit.fake_clock import FakeClock
 from typer.testing import CliRunner
 
 from airlines.cli import app
@@ -68,21 +69,8 @@ class ScriptedStatefulSets:
         return False
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def _stop(api: ScriptedStatefulSets, timeout: float = 120, log: list[str] | None = None) -> object:
-    clock = Clock()
+    clock = FakeClock()
     lines = log if log is not None else []
     return stop_statefulset(
         api, "airlines", "rel-kafka", timeout, log=lines.append, clock=clock, sleep=clock.sleep

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.fake_clock import FakeClock
 
 from airlines.waiting import backoff, poll
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_poll_returns_none_once_the_check_is_satisfied() -> None:
