@@ -7,6 +7,7 @@ Renders of the defaults and of every values/*.yaml, as in test_render.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +348,20 @@ def test_clients_are_let_in(docs: list[dict[str, Any]]) -> None:
         assert selects(admitted, pod.labels), f"{pod.where} cannot reach Kafka"
 
 
+#: What each kind of Secret the chart renders holds, by its name.
+SECRET_KEYS: list[tuple[Callable[[str], bool], set[str]]] = [
+    # One Redis ACL user, or one Kafka principal: its user name and password.
+    (lambda name: "-redis-user-" in name, {"username", "password"}),
+    (lambda name: "-kafka-user-" in name, {"username", "password"}),
+    # The chart's CAs: certificate and key (only the nodes' init containers mount the key).
+    (lambda name: name.endswith("-redis-tls"), {"ca.crt", "ca.key"}),
+    (lambda name: name.endswith("-kafka-tls"), {"ca.crt", "ca.key"}),
+    # The dashboard's own token (who may open it).
+    (lambda name: name.endswith("-dashboard-auth"), {"token"}),
+    (lambda name: name.endswith("-zookeeper-auth"), {"kafka-password", "quorum-password"}),
+]
+
+
 def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
     from airlines.config.chart.documents import secret_like_keys
 
@@ -363,31 +378,9 @@ def test_config_maps_hold_no_secrets(docs: list[dict[str, Any]]) -> None:
             # The Spark Operator's webhook writes its own certificate into it at run time.
             assert not secret.get("data"), name
             continue
-        if "-redis-user-" in name:
-            # One Redis ACL user: its name and password.
-            assert set(secret["data"]) == {"username", "password"}, name
-            continue
-        if name.endswith("-redis-tls"):
-            # The chart's Redis CA (only the nodes' init container mounts the key).
-            assert set(secret["data"]) == {"ca.crt", "ca.key"}, name
-            continue
-        if name.endswith("-dashboard-auth"):
-            # The dashboard's own token (who may open it).
-            assert set(secret["data"]) == {"token"}, name
-            continue
-        if "-kafka-user-" in name:
-            # One Kafka principal: its SCRAM user name and password.
-            assert set(secret["data"]) == {"username", "password"}, name
-            continue
-        if name.endswith("-kafka-tls"):
-            # The chart's CA: its certificate and key (only the brokers' init container
-            # mounts the key).
-            assert set(secret["data"]) == {"ca.crt", "ca.key"}, name
-            continue
-        if name.endswith("-zookeeper-auth"):
-            assert set(secret["data"]) == {"kafka-password", "quorum-password"}, name
-            continue
-        raise AssertionError(f"unexpected Secret {name}")
+        keys = next((keys for match, keys in SECRET_KEYS if match(name)), None)
+        assert keys is not None, f"unexpected Secret {name}"
+        assert set(secret["data"]) == keys, name
 
 
 def test_no_secret_value_in_a_config_map_or_a_command_line(docs: list[dict[str, Any]]) -> None:
