@@ -231,13 +231,30 @@ def test_names_from_the_events_reach_the_page_as_text(
         name = '#delays-table td[data-field="airline"]'
         page.wait_for_selector(name)
         assert page.text_content(name) == HOSTILE_NAME
-        assert page.eval_on_selector(name, "td => getComputedStyle(td).unicodeBidi") == "isolate"
+        # The rows are replaced whenever the page refreshes, and a row taken out of the
+        # document has no computed style: ask again of the row that is there, within a deadline.
+        page.wait_for_function(
+            """name => {
+                const td = document.querySelector(name);
+                return td !== null && td.isConnected
+                    && getComputedStyle(td).unicodeBidi === "isolate";
+            }""",
+            arg=name,
+            timeout=10_000,
+        )
         markup = "#delays-table b, #delays-table a, #delays-table img"
         assert page.eval_on_selector_all(markup, "found => found.length") == 0
         # plotly's hover label of the flight's bar: the name as text, isolated.
-        page.evaluate("Plotly.Fx.hover('delays-chart', [{curveNumber: 0, pointNumber: 0}])")
-        page.wait_for_selector("#delays-chart .hoverlayer .hovertext")
-        hover = page.text_content("#delays-chart .hoverlayer .hovertext") or ""
+        # A refresh redraws the chart and drops its hover label, so hover until a label shows.
+        label = page.wait_for_function(
+            """() => {
+                Plotly.Fx.hover("delays-chart", [{curveNumber: 0, pointNumber: 0}]);
+                const text = document.querySelector("#delays-chart .hoverlayer .hovertext");
+                return text === null ? null : text.textContent;
+            }""",
+            timeout=10_000,
+        )
+        hover = str(label.json_value())
         assert f"\u2068{HOSTILE_NAME}\u2069: 12.0 min, 33% delayed" in hover, hover
         links = "#delays-chart .hoverlayer a, #delays-chart .hoverlayer image"
         assert page.eval_on_selector_all(links, "found => found.length") == 0
