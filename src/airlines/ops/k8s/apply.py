@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
 from airlines.ops.k8s.manifest import Outcome, apply_outcome, owner_reference, with_owner
-from airlines.waiting import backoff
+from airlines.waiting import retry
 
 
 class SparkAppApi(Protocol):
@@ -42,12 +42,17 @@ class ApplyResult:
     attempts: int
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    """Where a failed attempt stopped, for the messages."""
+class _FailedError(Exception):
+    """Where an attempt stopped (``step``) and why, for the messages."""
 
-    step: str
-    problem: ApiProblem
+    def __init__(self, step: str, problem: ApiProblem) -> None:
+        super().__init__(problem.explain())
+        self.step = step
+        self.problem = problem
+
+
+def _worth_waiting_out(exc: BaseException) -> bool:
+    return isinstance(exc, _FailedError) and exc.problem.transient
 
 
 def _fatal(step: str, problem: ApiProblem, namespace: str, owner: str) -> ApplyError:
@@ -78,11 +83,12 @@ def apply_spark_application(
     """
     name = manifest["metadata"]["name"]
     manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
-    deadline = clock() + timeout
-    attempt = 0
+    attempts = 0
     api: SparkAppApi | None = None
-    while True:
-        attempt += 1
+
+    def attempt() -> ApplyResult:
+        nonlocal attempts, api
+        attempts += 1
         step = "connect"
         try:
             if api is None:
@@ -97,18 +103,25 @@ def apply_spark_application(
             problem = problem_from_exception(exc)
             if problem is None:
                 raise
-            failed = _Attempt(step, problem)
-        else:
-            return ApplyResult(name, namespace, owner, apply_outcome(before, after), attempt)
+            raise _FailedError(step, problem) from exc
+        return ApplyResult(name, namespace, owner, apply_outcome(before, after), attempts)
+
+    def waiting(attempt: int, failure: BaseException, seconds: float) -> None:
+        log(f"waiting: {failure} (attempt {attempt}; next in {seconds:.0f}s)")
+
+    try:
+        # Backing off from a second: the webhook is often just starting.
+        return retry(
+            attempt,
+            retryable=_worth_waiting_out,
+            deadline=clock() + timeout,
+            on_wait=waiting,
+            clock=clock,
+            sleep=sleep,
+        )
+    except _FailedError as failed:
         if not failed.problem.transient:
-            raise _fatal(failed.step, failed.problem, namespace, owner)
-        left = deadline - clock()
-        if left <= 0:
-            raise ApplyError(
-                f"gave up after {timeout:g}s and {attempt} attempts; last problem: "
-                f"{failed.problem.explain()}"
-            )
-        # Short at first: the webhook is often just starting.
-        wait = min(backoff(attempt), left)
-        log(f"waiting: {failed.problem.explain()} (attempt {attempt}; next in {wait:.0f}s)")
-        sleep(wait)
+            raise _fatal(failed.step, failed.problem, namespace, owner) from failed
+        raise ApplyError(
+            f"gave up after {timeout:g}s and {attempts} attempts; last problem: {failed}"
+        ) from failed

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
-from airlines.waiting import backoff
+from airlines.waiting import poll, retry
 
 #: Between looks at whether the pods are gone.
 POLL = 1.0
@@ -69,19 +69,31 @@ def stop_statefulset(
     """
     start = clock()
     deadline = start + timeout
-    attempt = 0
+
+    def waiting(attempt: int, failure: BaseException, seconds: float) -> None:
+        log(f"waiting: {failure} (attempt {attempt}; next in {seconds:.0f}s)")
 
     def call(step: str, action: Callable[[], T]) -> T:
-        nonlocal attempt
-        while True:
+        def attempt() -> T:
             try:
                 return action()
             except Exception as exc:
                 problem = problem_from_exception(exc)
                 if problem is None:
                     raise
-                attempt += 1
-                _retry_or_raise(step, problem, attempt, deadline - clock(), timeout, log, sleep)
+                raise _FailedError(step, problem) from exc
+
+        try:
+            return retry(
+                attempt,
+                retryable=_worth_waiting_out,
+                deadline=deadline,
+                on_wait=waiting,
+                clock=clock,
+                sleep=sleep,
+            )
+        except _FailedError as failed:
+            raise _stop_error(failed, timeout) from failed
 
     replicas = call("read", lambda: api.get_replicas(namespace, name))
     if replicas is None:
@@ -90,36 +102,40 @@ def stop_statefulset(
     if replicas > 0:
         call("scale", lambda: api.scale(namespace, name, 0))
     pods = [f"{name}-{ordinal}" for ordinal in range(replicas)]
-    while True:
+
+    def still_there() -> list[str] | None:
         left = [pod for pod in pods if call("read pod", partial(api.pod_exists, namespace, pod))]
-        if not left:
-            return StopResult(replicas, clock() - start)
-        if clock() >= deadline:
-            raise StopError(
-                f"statefulset {name} scaled to 0, but after {timeout:g}s these pods are "
-                f"still there: {', '.join(left)}"
-            )
-        sleep(min(POLL, max(0.0, deadline - clock())))
+        return left or None
 
-
-def _retry_or_raise(
-    step: str,
-    problem: ApiProblem,
-    attempt: int,
-    left: float,
-    timeout: float,
-    log: Callable[[str], None],
-    sleep: Callable[[float], None],
-) -> None:
-    if problem.status == 403:
+    left = poll(still_there, deadline=deadline, interval=POLL, clock=clock, sleep=sleep)
+    if left:
         raise StopError(
+            f"statefulset {name} scaled to 0, but after {timeout:g}s these pods are "
+            f"still there: {', '.join(left)}"
+        )
+    return StopResult(replicas, clock() - start)
+
+
+class _FailedError(Exception):
+    """Where a call failed (``step``) and why."""
+
+    def __init__(self, step: str, problem: ApiProblem) -> None:
+        super().__init__(problem.explain())
+        self.step = step
+        self.problem = problem
+
+
+def _worth_waiting_out(exc: BaseException) -> bool:
+    return isinstance(exc, _FailedError) and exc.problem.transient
+
+
+def _stop_error(failed: _FailedError, timeout: float) -> StopError:
+    step, problem = failed.step, failed.problem
+    if problem.status == 403:
+        return StopError(
             f"{step}: forbidden (the hook's Role must allow get and patch on the "
             f"statefulset's scale and get on its pods): {problem.message}"
         )
     if not problem.transient:
-        raise StopError(f"{step}: {problem.explain()}")
-    if left <= 0:
-        raise StopError(f"{step}: gave up after {timeout:g}s; last problem: {problem.explain()}")
-    wait = min(backoff(attempt), left)
-    log(f"waiting: {problem.explain()} (attempt {attempt}; next in {wait:.0f}s)")
-    sleep(wait)
+        return StopError(f"{step}: {problem.explain()}")
+    return StopError(f"{step}: gave up after {timeout:g}s; last problem: {problem.explain()}")
