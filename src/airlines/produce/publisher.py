@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import confluent_kafka
+import tenacity
 from confluent_kafka import KafkaError, KafkaException
 
 from airlines.config import KafkaConfig
 from airlines.contract.event import FlightEvent
 from airlines.kafka.settings import librdkafka_settings
+from airlines.waiting import poll
 
 
 def producer_settings(kafka: KafkaConfig) -> dict[str, Any]:
@@ -110,10 +112,14 @@ class TopicUnavailableError(RuntimeError):
     """The topic stayed missing from the brokers' metadata longer than the delivery timeout."""
 
 
-def _metadata_gap(exc: Exception) -> bool:
+def _refusal_of(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
+
+
+def _metadata_gap(exc: BaseException | None) -> bool:
     """Whether produce() refused a message because the client's metadata has no such topic
     or partition right now (as opposed to a bad message or configuration)."""
-    error = exc.args[0] if exc.args else None
+    error = exc.args[0] if exc is not None and exc.args else None
     return isinstance(error, KafkaError) and error.code() in (
         KafkaError._UNKNOWN_TOPIC,
         KafkaError._UNKNOWN_PARTITION,
@@ -225,29 +231,51 @@ class EventPublisher:
 
         Any other refusal is raised.
         """
-        deadline: float | None = None
-        while True:
-            if isinstance(refusal, BufferError):
-                self.poll(0.05)
-            elif _metadata_gap(refusal):
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self._topic_gap_s
-                    self.stats.topic_gaps += 1
-                elif now >= deadline:
-                    raise TopicUnavailableError(
-                        f"topic {topic!r} missing from the brokers' metadata for "
-                        f"{self._topic_gap_s:.0f}s (delivery timeout): {refusal.args[0].str()}"
-                    ) from refusal
-                self.poll(0.2)
+        made = iter((refusal,))  # the attempt send made already
+        gap_deadline: float | None = None
+
+        def attempt() -> None:
+            earlier = next(made, None)
+            if earlier is not None:
+                raise earlier
+            self._produce(topic, value, key)
+
+        def give_up(state: tenacity.RetryCallState) -> bool:
+            nonlocal gap_deadline
+            if not _metadata_gap(_refusal_of(state)):
+                return False  # a full queue empties: its messages are delivered or expire
+            now = time.monotonic()
+            if gap_deadline is None:
+                gap_deadline = now + self._topic_gap_s
+                self.stats.topic_gaps += 1
+            return now >= gap_deadline
+
+        def serve_for(state: tenacity.RetryCallState) -> float:
+            return 0.2 if _metadata_gap(_refusal_of(state)) else 0.05
+
+        def before_serving(state: tenacity.RetryCallState) -> None:
+            if _metadata_gap(_refusal_of(state)):
                 self._refresh_metadata(topic)
-            else:
-                raise refusal
-            try:
-                self._produce(topic, value, key)
-                return
-            except self._refusals as again:
-                refusal = again
+
+        waiting: tenacity.Retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, BufferError) or _metadata_gap(exc)
+            ),
+            stop=give_up,
+            wait=serve_for,
+            before_sleep=before_serving,
+            sleep=self.poll,  # serving delivery reports is what makes room
+            reraise=True,
+        )
+        try:
+            waiting(attempt)
+        except KafkaException as exc:
+            if not _metadata_gap(exc):
+                raise
+            raise TopicUnavailableError(
+                f"topic {topic!r} missing from the brokers' metadata for "
+                f"{self._topic_gap_s:.0f}s (delivery timeout): {exc.args[0].str()}"
+            ) from exc
 
     def _refresh_metadata(self, topic: str) -> None:
         """Ask the brokers for ``topic``'s metadata (which updates the client's)."""
@@ -262,10 +290,12 @@ class EventPublisher:
     def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for outstanding deliveries; returns how many remain."""
         deadline = time.monotonic() + timeout
-        remaining = self._producer.flush(timeout)
-        while remaining and time.monotonic() < deadline:
-            remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
-        return int(remaining)
+
+        def outstanding() -> int | None:
+            left = int(self._producer.flush(max(0.0, deadline - time.monotonic())))
+            return left or None
+
+        return poll(outstanding, deadline=deadline, interval=0) or 0
 
     def topic_exists(self, topic: str, timeout: float = 10.0) -> bool:
         metadata = self._producer.list_topics(timeout=timeout)

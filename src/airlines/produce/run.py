@@ -14,6 +14,7 @@ from airlines.config import AppConfig
 from airlines.contract.event import Region
 from airlines.produce.publisher import DeliveryStats, EventPublisher, Throttle
 from airlines.produce.simulator import FleetSimulator
+from airlines.waiting import poll
 
 if TYPE_CHECKING:
     from airlines.produce.metrics import ProducerMetrics
@@ -59,27 +60,37 @@ def wait_for_topic(
     a hook that runs once everything is up: a producer waits for its topic (alive, its
     heartbeat touched) instead of crashing until then.
     """
-    deadline = time.monotonic() + timeout
     last_report = time.monotonic()
-    while True:
+
+    def missing() -> str | None:
+        nonlocal last_report
         try:
             if publisher.topic_exists(topic):
-                return
+                return None
             reason = "does not exist"
         except KafkaException as exc:
             reason = f"cannot be checked ({exc.args[0].str() if exc.args else exc})"
+        if stop.is_set():
+            raise MissingTopicError(f"{describe} {reason}: create it with 'airlines topics ensure'")
         now = time.monotonic()
-        if now >= deadline or stop.is_set():
-            waited = f" after waiting {timeout:.0f}s" if timeout > 0 else ""
-            raise MissingTopicError(
-                f"{describe} {reason}{waited}: create it with 'airlines topics ensure'"
-            )
         if now - last_report >= _TOPIC_REPORT_S:
             last_report = now
             (report or _say)(f"waiting for {describe}: {reason}")
         if heartbeat_file is not None:
             heartbeat_file.touch()
-        stop.wait(min(_TOPIC_POLL_S, max(0.0, deadline - now)))
+        return reason
+
+    reason = poll(
+        missing,
+        deadline=time.monotonic() + timeout,
+        interval=_TOPIC_POLL_S,
+        sleep=stop.wait,
+    )
+    if reason is not None:
+        waited = f" after waiting {timeout:.0f}s" if timeout > 0 else ""
+        raise MissingTopicError(
+            f"{describe} {reason}{waited}: create it with 'airlines topics ensure'"
+        )
 
 
 def _say(line: str) -> None:
