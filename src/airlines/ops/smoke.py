@@ -236,15 +236,16 @@ def _round_trips(
     try:
         consumer.assign(assignments)
         waiting = {tp.topic: tp for tp in assignments}
-        deadline = time.monotonic() + timeout
         last_error = ""
-        while waiting and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
+
+        def unread() -> dict[str, TopicPartition] | None:
+            nonlocal last_error
+            msg = consumer.poll(0.5)  # the wait between looks
             if msg is None:
-                continue
+                return waiting
             if msg.error() is not None:
                 last_error = str(msg.error())
-                continue
+                return waiting
             topic = str(msg.topic())
             if topic in waiting and msg.value() == values[topic]:
                 tp = waiting.pop(topic)
@@ -252,6 +253,9 @@ def _round_trips(
                     True,
                     f"produced and read back at partition {tp.partition} offset {tp.offset}",
                 )
+            return waiting or None
+
+        poll(unread, deadline=time.monotonic() + timeout, interval=0)
         more = f" (last error: {last_error})" if last_error else ""
         for topic, tp in waiting.items():
             results[topic] = (
