@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +56,7 @@ from airlines.store.node import (
     split_commands,
 )
 from airlines.store.sink_settings import RedisWriteError, SinkSettings, WriteStats
+from airlines.waiting import retry
 
 __all__ = ["ClusterWriter", "RedisWriteError", "SinkSettings", "WriteStats", "writer_for"]
 
@@ -81,6 +81,10 @@ class _Sent:
     entries: list[int] = field(default_factory=list)
     replies: int = 0
     asking: set[int] = field(default_factory=set)  # entries sent with ASKING
+
+
+class _UnwrittenError(Exception):
+    """Entries of a write are still unconfirmed after a round (why: ``WriteStats.errors``)."""
 
 
 @dataclass
@@ -237,41 +241,68 @@ class ClusterWriter:
         """The deadline of a write; the slot map is loaded (with retries) if need be."""
         deadline = time.monotonic() + self.settings.retry_seconds
         if not self._slots_loaded:
-            delay = 0.05
-            while True:
-                try:
-                    self.refresh_slots()
-                    break
-                except NodeConnectionError as exc:
-                    self._note(None, exc)
-                    delay = self._backoff(delay, deadline, "the slot map cannot be loaded")
+            self._retrying(self._load_slots, deadline, lambda: "the slot map cannot be loaded")
         return deadline
 
-    def _backoff(self, delay: float, deadline: float, what: str) -> float:
-        self.stats.retries += 1
-        if time.monotonic() + delay > deadline:
-            raise RedisWriteError(
-                f"{what}: still failing after {self.settings.retry_seconds:g}s of retries; "
-                "last problems: " + "; ".join(self.stats.errors[-3:])
-            )
-        # Jitter keeps many executors from retrying in lockstep.
-        time.sleep(delay * random.uniform(0.5, 1.0))
-        return min(delay * 2, 2.0)
-
-    def _retry(self, outbox: Outbox, retry: _Retry, deadline: float) -> None:
+    def _retry(self, outbox: Outbox, failed: _Retry, deadline: float) -> None:
         """Send failed entries again (after a backoff and a fresh slot map) until done."""
-        delay = 0.05
-        while retry.entries:
-            delay = self._backoff(delay, deadline, f"{len(retry.entries)} Redis writes")
-            try:
-                self.refresh_slots()
-            except NodeConnectionError as exc:
-                self._note(None, exc)
-                continue
-            pending, retry = retry, _Retry()
+        if not failed.entries:
+            return
+        pending = failed
+
+        def resend() -> None:
+            nonlocal pending
+            self._load_slots()
+            again: _Retry = _Retry()
             sent: dict[Address, _Sent] = {}
-            self._send(outbox, pending.entries, sent, retry, pending.ask)
-            self._collect(outbox, sent, retry)
+            self._send(outbox, pending.entries, sent, again, pending.ask)
+            self._collect(outbox, sent, again)
+            pending = again
+            if pending.entries:
+                raise _UnwrittenError
+
+        self._retrying(
+            resend,
+            deadline,
+            lambda: f"{len(pending.entries)} Redis writes",
+            already_failed=_UnwrittenError(),
+        )
+
+    def _load_slots(self) -> None:
+        try:
+            self.refresh_slots()
+        except NodeConnectionError as exc:
+            self._note(None, exc)
+            raise
+
+    def _retrying(
+        self,
+        action: Callable[[], None],
+        deadline: float,
+        what: Callable[[], str],
+        already_failed: BaseException | None = None,
+    ) -> None:
+        """``action`` until it returns, backing off after a lost node or unwritten entries."""
+
+        def count(_attempt: int, _failure: BaseException, _seconds: float) -> None:
+            self.stats.retries += 1
+
+        try:
+            retry(
+                action,
+                retryable=lambda exc: isinstance(exc, NodeConnectionError | _UnwrittenError),
+                deadline=deadline,
+                on_wait=count,
+                first=0.05,
+                cap=2.0,
+                jitter=True,  # keeps many executors from retrying in lockstep
+                already_failed=already_failed,
+            )
+        except (NodeConnectionError, _UnwrittenError) as exc:
+            raise RedisWriteError(
+                f"{what()}: still failing after {self.settings.retry_seconds:g}s of retries; "
+                "last problems: " + "; ".join(self.stats.errors[-3:])
+            ) from exc
 
     def _send(
         self,
