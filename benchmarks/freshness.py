@@ -38,6 +38,7 @@ from airlines.config import AppConfig
 from airlines.config.loader import dump_config, load_config
 from airlines.config.types import spark_interval
 from airlines.stream.session import checkpoint_dir
+from airlines.waiting import poll
 from airlines_testkit import stack as testing
 from airlines_testkit.offset_log import CheckpointBatch, checkpoint_batches
 from benchmarks import procs
@@ -108,13 +109,12 @@ class CheckpointLog:
 
     def follow(self, seconds: float, every: float = 2.0) -> None:
         """Read the logs every ``every`` seconds for ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while True:
+
+        def reading() -> str:  # never satisfied: read until the deadline
             self.read()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(every, left))
+            return "reading"
+
+        poll(reading, deadline=time.monotonic() + seconds, interval=every)
 
     def batches(self) -> list[CheckpointBatch]:
         """Every batch seen, in order (committed: its commit file was seen)."""
@@ -171,25 +171,29 @@ def _wait_first_commit(
     checkpoint: Path, job: subprocess.Popen[bytes], log: Path, timeout: float
 ) -> None:
     """Until the job committed a micro-batch; fail if it exits or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def uncommitted() -> str | None:
         if _commit_times(checkpoint):
-            return
+            return None
         if job.poll() is not None:
             tail = log.read_text(errors="replace").splitlines()[-20:]
             raise RuntimeError(f"the job exited ({job.returncode}):\n" + "\n".join(tail))
-        time.sleep(0.5)
-    raise RuntimeError(f"the job committed no batch within {timeout:.0f}s")
+        return "no batch committed"
+
+    if poll(uncommitted, deadline=time.monotonic() + timeout, interval=0.5):
+        raise RuntimeError(f"the job committed no batch within {timeout:.0f}s")
 
 
 def _wait_caught_up(checkpoint: Path, ends: dict[tuple[str, int], int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def behind() -> str | None:
         committed = [b for b in checkpoint_batches(checkpoint) if b.committed]
         if committed and all(committed[-1].end_offsets.get(k, 0) >= v for k, v in ends.items()):
-            return
-        time.sleep(1)
-    raise RuntimeError(f"the job did not read everything within {timeout:.0f}s")
+            return None
+        return "behind"
+
+    if poll(behind, deadline=time.monotonic() + timeout, interval=1.0):
+        raise RuntimeError(f"the job did not read everything within {timeout:.0f}s")
 
 
 def freshness(

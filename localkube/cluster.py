@@ -25,6 +25,7 @@ from pathlib import Path
 from string import Template
 
 from airlines.stack import procs
+from airlines.waiting import poll
 from localkube import components, leftovers, net, pki
 from localkube.images import cluster_ref
 from localkube.spec import Spec
@@ -114,18 +115,19 @@ def wait_for(
     alive: Callable[[], bool] | None = None,
 ) -> None:
     """Poll ``ready`` until true; fail after ``timeout`` or as soon as ``alive`` is false."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def not_ready() -> str | None:
         try:
             if ready():
-                return
+                return None
         except (OSError, ClusterError, subprocess.SubprocessError):
             pass
         if alive is not None and not alive():
             raise ClusterError(f"{what}: the process exited{_log_tail(log)}")
-        if time.monotonic() > deadline:
-            raise ClusterError(f"{what}: not ready after {timeout:.0f}s{_log_tail(log)}")
-        time.sleep(0.5)
+        return "not ready"
+
+    if poll(not_ready, deadline=time.monotonic() + timeout, interval=0.5):
+        raise ClusterError(f"{what}: not ready after {timeout:.0f}s{_log_tail(log)}")
 
 
 def _log_tail(log: Path | None, lines: int = 15) -> str:
@@ -319,9 +321,7 @@ def running_tasks(listing: str) -> list[str]:
 def _remove_containers(spec: Spec) -> None:
     for task in _running_tasks(spec):
         _ctr(spec, "tasks", "kill", "-s", "SIGKILL", task)
-    deadline = time.monotonic() + 30
-    while _running_tasks(spec) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    poll(lambda: _running_tasks(spec) or None, deadline=time.monotonic() + 30, interval=0.5)
     for task in _ctr(spec, "tasks", "ls", "-q").stdout.split():
         _ctr(spec, "tasks", "delete", "-f", task)
     for container in _ctr(spec, "containers", "ls", "-q").stdout.split():

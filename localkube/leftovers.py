@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from airlines.waiting import poll
 from localkube import net
 from localkube.spec import Spec
 
@@ -108,9 +109,11 @@ def kill_processes(spec: Spec, timeout: float = 15) -> None:
     pids = processes(spec)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.2)
+    poll(
+        lambda: [p for p in pids if _alive(p)] or None,
+        deadline=time.monotonic() + timeout,
+        interval=0.2,
+    )
     for pid in pids:
         if _alive(pid):
             _signal(pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from airlines.waiting import poll
 from localkube import paths
 from localkube.images import cluster_ref
 from localkube.spec import Spec
@@ -193,16 +194,19 @@ def wait_until(
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds
     with the last value or error it produced."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
+    found: list[T] = []
+
+    def missing() -> tuple[object] | None:  # what the probe gave last, while not yet
         try:
             value = probe()
-            if value:
-                return value
-            last = value
         except (CommandError, subprocess.SubprocessError, ValueError, KeyError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last})")
-        time.sleep(interval)
+            return (exc,)
+        if value:
+            found.append(value)
+            return None
+        return (value,)
+
+    last = poll(missing, deadline=time.monotonic() + timeout, interval=interval)
+    if last is not None:
+        raise AssertionError(f"{what}: not after {timeout:.0f}s (last: {last[0]})")
+    return found[-1]
