@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from airlines.stack import local, procs
-from airlines.stack.local import STALE_REGISTRATION, LocalStack, ServiceSpec, StackError
+from airlines.stack.local import LocalStack, ServiceSpec, StackError
+from airlines.stack.services import STALE_REGISTRATION
 
 STALE_LINE = (
     "[2026-11-24 10:00:00,000] ERROR Error while creating ephemeral at /brokers/ids/1, "

@@ -41,14 +41,16 @@ from airlines.stack.prepare import write_stack_files
 from airlines.stack.prereqs import Prerequisites, check_prerequisites
 from airlines.stack.procs import ProcessRecord
 from airlines.stack.services import (
+    STALE_REGISTRATION,
+    ZK_SESSION_TIMEOUT,
     ServiceSpec,
     StackError,
     StackRefusedError,
+    died_message,
     four_letter_word,
     redis_pings,
     service_argv,
     service_specs,
-    tail,
 )
 from airlines.stack.status import StackStatus
 from airlines.store import bootstrap as redis_bootstrap
@@ -59,12 +61,6 @@ from airlines.waiting import poll
 #: Seconds ``down`` waits after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 30.0
 
-#: Kafka's default ``zookeeper.session.timeout.ms`` (the stack keeps it): how long the
-#: ``/brokers/ids/<id>`` registration of a broker killed without a clean shutdown
-#: outlives its process. A broker started again within it exits at once.
-ZK_SESSION_TIMEOUT = 18.0
-#: What such a broker logs before it exits (KafkaZkClient's checked ephemeral create).
-STALE_REGISTRATION = "node already exists and owner"
 #: How long a restarted broker is retried while its old registration may still expire:
 #: the session timeout, ZooKeeper's expiry tick, and room for a slow start.
 STALE_RETRY_WINDOW = 2 * ZK_SESSION_TIMEOUT + 10
@@ -285,7 +281,7 @@ class LocalStack:
             )
         if saved is not None and saved != plan and self.has_data():
             raise StackRefusedError(
-                f"{self.root} holds data of a stack on other ports ({_describe(saved)}): "
+                f"{self.root} holds data of a stack on other ports ({saved.summary()}): "
                 "start it on those ports, or remove it with 'airlines stack down --purge'"
             )
         if base is None:
@@ -420,18 +416,7 @@ class LocalStack:
         """Raise for a service that exited, unless it is a broker :meth:`revive` restarts."""
         for name in names:
             if not self.is_running(name) and not self.revive(name):
-                raise StackError(self._died_message(name))
-
-    def _died_message(self, name: str) -> str:
-        record = self.record(name)
-        code = procs.exit_code(record.pid) if record else None
-        how = f" with exit code {code}" if code is not None else ""
-        log = self.layout.log(name)
-        lines = tail(log) or tail(self.layout.out(name))
-        if not lines:
-            lines = tail(self.layout.out(name))
-            log = self.layout.out(name)
-        return f"{name} exited during startup{how}; last lines of {log}:\n{lines}"
+                raise StackError(died_message(name, self.record(name), self.layout))
 
     def _wait_until(
         self,
@@ -501,13 +486,6 @@ class LocalStack:
 
     def status(self, probe: bool = True) -> StackStatus:
         return stack_status(self, probe)
-
-
-def _describe(plan: PortPlan) -> str:
-    return (
-        f"ZooKeeper {plan.zookeeper}, Kafka {plan.kafka[0]}-{plan.kafka[-1]}, "
-        f"Redis {plan.redis[0]}-{plan.redis[-1]}"
-    )
 
 
 __all__ = [

@@ -62,6 +62,12 @@ class PortPlan(BaseModel):
             seen[port] = name
         return self
 
+    def summary(self) -> str:
+        return (
+            f"ZooKeeper {self.zookeeper}, Kafka {self.kafka[0]}-{self.kafka[-1]}, "
+            f"Redis {self.redis[0]}-{self.redis[-1]}"
+        )
+
     @property
     def redis_bus(self) -> list[int]:
         return [port + REDIS_BUS_OFFSET for port in self.redis]

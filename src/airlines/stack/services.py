@@ -13,14 +13,22 @@ from typing import Literal
 
 import redis
 
-from airlines.stack import render, security
+from airlines.stack import procs, render, security
 from airlines.stack.layout import StackLayout
 from airlines.stack.ports import HOST, PortPlan
 from airlines.stack.prereqs import Prerequisites
+from airlines.stack.procs import ProcessRecord
 from airlines.store.cluster import node_client
 from airlines.store.connect import RedisAccess
 
 Kind = Literal["zookeeper", "kafka", "redis"]
+
+#: Kafka's default ``zookeeper.session.timeout.ms`` (the stack keeps it): how long the
+#: ``/brokers/ids/<id>`` registration of a broker killed without a clean shutdown
+#: outlives its process. A broker started again within it exits at once.
+ZK_SESSION_TIMEOUT = 18.0
+#: What such a broker logs before it exits (KafkaZkClient's checked ephemeral create).
+STALE_REGISTRATION = "node already exists and owner"
 
 
 class StackError(RuntimeError):
@@ -69,6 +77,18 @@ def tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def died_message(name: str, record: ProcessRecord | None, layout: StackLayout) -> str:
+    """Why ``name`` is not running: its exit code and the last lines it wrote."""
+    code = procs.exit_code(record.pid) if record else None
+    how = f" with exit code {code}" if code is not None else ""
+    log = layout.log(name)
+    lines = tail(log)
+    if not lines:
+        log = layout.out(name)
+        lines = tail(log)
+    return f"{name} exited during startup{how}; last lines of {log}:\n{lines}"
 
 
 def service_argv(spec: ServiceSpec, pre: Prerequisites, layout: StackLayout) -> list[str]:
