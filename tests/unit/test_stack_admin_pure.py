@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from airlines.config import AppConfig
@@ -125,6 +126,25 @@ def test_process_records_survive_pid_files_and_stop(tmp_path: Path) -> None:
     assert procs.stop({"sleeper": record}, timeout=10) == []
     assert not procs.is_running(record)
     assert not procs.send(record, signal.SIGTERM)
+
+
+def test_a_process_still_loading_its_program_is_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Popen returns once the exec has begun; until the kernel has loaded the program, its
+    command line reads empty. Its start time still says it is the process we started."""
+    record = procs.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        cwd=tmp_path,
+        output=tmp_path / "out.log",
+    )
+    try:
+        monkeypatch.setattr(psutil.Process, "cmdline", lambda self: [])
+        assert procs.is_running(record)
+        assert not procs.is_running(replace(record, started=record.started + 5))
+    finally:
+        monkeypatch.undo()
+        procs.stop({"loading": record}, timeout=10)
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:

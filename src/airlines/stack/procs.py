@@ -99,7 +99,10 @@ def _live(record: ProcessRecord) -> psutil.Process | None:
                 return None
             if abs(process.create_time() - record.started) > _START_TOLERANCE:
                 return None
-            if program_of(process.cmdline()) != program_of(record.command):
+            command = process.cmdline()
+            # Empty while the kernel is still loading the program (Popen has returned
+            # once the exec began): the start time alone says it is ours then.
+            if command and program_of(command) != program_of(record.command):
                 return None
     except psutil.Error:
         return None
