@@ -7,7 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
+from airlines.ops.k8s.errors import (
+    ApiProblem,
+    FailedCallError,
+    problem_from_exception,
+    waiting_log,
+    worth_waiting_out,
+)
 from airlines.ops.k8s.manifest import Outcome, apply_outcome, owner_reference, with_owner
 from airlines.waiting import retry
 
@@ -40,19 +46,6 @@ class ApplyResult:
     owner: str
     outcome: Outcome
     attempts: int
-
-
-class _FailedError(Exception):
-    """Where an attempt stopped (``step``) and why, for the messages."""
-
-    def __init__(self, step: str, problem: ApiProblem) -> None:
-        super().__init__(problem.explain())
-        self.step = step
-        self.problem = problem
-
-
-def _worth_waiting_out(exc: BaseException) -> bool:
-    return isinstance(exc, _FailedError) and exc.problem.transient
 
 
 def _fatal(step: str, problem: ApiProblem, namespace: str, owner: str) -> ApplyError:
@@ -103,23 +96,20 @@ def apply_spark_application(
             problem = problem_from_exception(exc)
             if problem is None:
                 raise
-            raise _FailedError(step, problem) from exc
+            raise FailedCallError(step, problem) from exc
         return ApplyResult(name, namespace, owner, apply_outcome(before, after), attempts)
-
-    def waiting(attempt: int, failure: BaseException, seconds: float) -> None:
-        log(f"waiting: {failure} (attempt {attempt}; next in {seconds:.0f}s)")
 
     try:
         # Backing off from a second: the webhook is often just starting.
         return retry(
             attempt,
-            retryable=_worth_waiting_out,
+            retryable=worth_waiting_out,
             deadline=clock() + timeout,
-            on_wait=waiting,
+            on_wait=waiting_log(log),
             clock=clock,
             sleep=sleep,
         )
-    except _FailedError as failed:
+    except FailedCallError as failed:
         if not failed.problem.transient:
             raise _fatal(failed.step, failed.problem, namespace, owner) from failed
         raise ApplyError(

@@ -11,6 +11,7 @@ Forbidden, 422 Invalid, a webhook that *denies* the object...) will not fix itse
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import urllib3.exceptions
@@ -107,3 +108,26 @@ def problem_from_exception(exc: BaseException) -> ApiProblem | None:
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
         return ApiProblem(None, type(exc).__name__, str(exc) or type(exc).__name__)
     return None
+
+
+class FailedCallError(Exception):
+    """An API call that failed: at which step, and the problem (for the messages)."""
+
+    def __init__(self, step: str, problem: ApiProblem) -> None:
+        super().__init__(problem.explain())
+        self.step = step
+        self.problem = problem
+
+
+def worth_waiting_out(exc: BaseException) -> bool:
+    """Whether a hook retries ``exc``: a failed call whose problem is transient."""
+    return isinstance(exc, FailedCallError) and exc.problem.transient
+
+
+def waiting_log(log: Callable[[str], None]) -> Callable[[int, BaseException, float], None]:
+    """The hooks' line before each wait (``waiting.retry``'s ``on_wait``)."""
+
+    def waiting(attempt: int, failure: BaseException, seconds: float) -> None:
+        log(f"waiting: {failure} (attempt {attempt}; next in {seconds:.0f}s)")
+
+    return waiting

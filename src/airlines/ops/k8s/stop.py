@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeVar
 
-from airlines.ops.k8s.errors import ApiProblem, problem_from_exception
+from airlines.ops.k8s.errors import (
+    FailedCallError,
+    problem_from_exception,
+    waiting_log,
+    worth_waiting_out,
+)
 from airlines.waiting import poll, retry
 
 #: Between looks at whether the pods are gone.
@@ -70,9 +75,6 @@ def stop_statefulset(
     start = clock()
     deadline = start + timeout
 
-    def waiting(attempt: int, failure: BaseException, seconds: float) -> None:
-        log(f"waiting: {failure} (attempt {attempt}; next in {seconds:.0f}s)")
-
     def call(step: str, action: Callable[[], T]) -> T:
         def attempt() -> T:
             try:
@@ -81,18 +83,18 @@ def stop_statefulset(
                 problem = problem_from_exception(exc)
                 if problem is None:
                     raise
-                raise _FailedError(step, problem) from exc
+                raise FailedCallError(step, problem) from exc
 
         try:
             return retry(
                 attempt,
-                retryable=_worth_waiting_out,
+                retryable=worth_waiting_out,
                 deadline=deadline,
-                on_wait=waiting,
+                on_wait=waiting_log(log),
                 clock=clock,
                 sleep=sleep,
             )
-        except _FailedError as failed:
+        except FailedCallError as failed:
             raise _stop_error(failed, timeout) from failed
 
     replicas = call("read", lambda: api.get_replicas(namespace, name))
@@ -116,20 +118,7 @@ def stop_statefulset(
     return StopResult(replicas, clock() - start)
 
 
-class _FailedError(Exception):
-    """Where a call failed (``step``) and why."""
-
-    def __init__(self, step: str, problem: ApiProblem) -> None:
-        super().__init__(problem.explain())
-        self.step = step
-        self.problem = problem
-
-
-def _worth_waiting_out(exc: BaseException) -> bool:
-    return isinstance(exc, _FailedError) and exc.problem.transient
-
-
-def _stop_error(failed: _FailedError, timeout: float) -> StopError:
+def _stop_error(failed: FailedCallError, timeout: float) -> StopError:
     step, problem = failed.step, failed.problem
     if problem.status == 403:
         return StopError(
